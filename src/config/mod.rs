@@ -1,0 +1,934 @@
+//! `platform.yml`: its schema, validated as a whole into a typed [`Config`].
+//!
+//! Parsing never stops at the first problem: every problem is collected with the dotted path
+//! of the value it concerns (`mfa.endpoints.verify.url: missing`). Templates are checked by
+//! [`crate::template`], which adds its own problems to the same list (see
+//! [`crate::snapshot::Snapshot`]).
+
+mod env;
+mod walk;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use regex::Regex;
+use serde_json_path::JsonPath;
+use serde_yaml::Value;
+
+use walk::{integer, string, string_list, string_map, Fields, Problems};
+
+/// One thing wrong with the configuration, named by the path of the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Every problem found in a configuration.
+#[derive(Debug, Clone)]
+pub struct ConfigErrors(pub Vec<Problem>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+pub const DEFAULT_USERNAME_PATTERN: &str = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$";
+
+/// Names that user data may not use: they are filled by the daemon itself.
+pub const RESERVED_VARIABLES: [&str; 4] = ["code", "username", "token", "method"];
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub outbound: OutboundConfig,
+    /// Present: proxy mode (the first factor is checked by the operator's login API).
+    pub upstream: Option<UpstreamConfig>,
+    /// Standalone mode: the integrator's backend authenticates with one of these.
+    pub api_keys: Vec<ApiKey>,
+    pub mfa: MfaConfig,
+    /// Values that came from `${ENV}` references: masked wherever a request is shown.
+    pub secrets: Secrets,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub username_pattern: Regex,
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    pub path: PathBuf,
+    /// The server secret keying every stored hash; generated into the data directory if absent.
+    pub secret: Option<Secret>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboundConfig {
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    pub login: EndpointSpec,
+    pub access_check: EndpointSpec,
+}
+
+#[derive(Clone)]
+pub struct ApiKey {
+    pub name: String,
+    pub key_sha256: [u8; 32],
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Single,
+    ChallengeVerify,
+}
+
+#[derive(Debug, Clone)]
+pub struct MfaConfig {
+    pub mode: Mode,
+    pub code: CodeConfig,
+    pub session_ttl: Duration,
+    pub user_data: UserDataRules,
+    pub endpoints: Endpoints,
+}
+
+#[derive(Debug, Clone)]
+pub struct CodeConfig {
+    pub length: u32,
+    pub ttl: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserDataRules {
+    pub required: Vec<String>,
+    /// Always includes `required`.
+    pub allowed: BTreeSet<String>,
+    pub phone_fields: BTreeSet<String>,
+    pub max_length: usize,
+}
+
+#[derive(Debug, Clone)]
+pub enum Endpoints {
+    Single(EndpointSpec),
+    ChallengeVerify {
+        challenge: EndpointSpec,
+        verify: EndpointSpec,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpMethod {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl HttpMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Delete => "DELETE",
+        }
+    }
+}
+
+/// One outbound request as the operator wrote it: every string is a template.
+#[derive(Debug, Clone)]
+pub struct EndpointSpec {
+    /// Dotted path in `platform.yml`, used to name problems (`mfa.endpoints.single`).
+    pub path: String,
+    pub url: String,
+    pub method: HttpMethod,
+    pub body: Option<String>,
+    pub headers: Vec<(String, String)>,
+    /// When the answer counts as success (`success`, or `accept` for the access check).
+    pub predicate: Option<Predicate>,
+}
+
+/// A test on a provider's or upstream's answer: every part given must hold.
+#[derive(Debug, Clone)]
+pub struct Predicate {
+    /// Accepted statuses; absent: any 2xx.
+    pub status: Option<Vec<u16>>,
+    /// A JSONPath into the JSON body (`status` is short for `$.status`) and the value it must
+    /// equal.
+    pub json: Option<(String, JsonPath, serde_json::Value)>,
+}
+
+/// A string that must never be printed: `Debug` is redacted.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Values to mask in anything shown to a person.
+#[derive(Clone, Default)]
+pub struct Secrets(Vec<String>);
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secrets({} values)", self.0.len())
+    }
+}
+
+impl Secrets {
+    /// Replaces every occurrence of a secret (and of its percent- or form-encoded form) by `***`.
+    pub fn mask(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for secret in &self.0 {
+            if secret.len() < 4 {
+                continue;
+            }
+            let encoded =
+                percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+                    .to_string();
+            let form: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+            for variant in [secret.as_str(), encoded.as_str(), form.as_str()] {
+                if out.contains(variant) {
+                    out = out.replace(variant, "***");
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Config {
+    /// Reads and validates `path`. Relative paths inside are relative to the file's folder.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![Problem {
+                path: path.display().to_string(),
+                message: format!("cannot read: {e}"),
+            }])
+        })?;
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        Config::from_yaml_str(&text, base)
+    }
+
+    /// Validates a configuration text, reading `${ENV}` references from the process
+    /// environment.
+    pub fn from_yaml_str(yaml: &str, base_dir: &Path) -> Result<Config, ConfigErrors> {
+        Config::from_yaml_with_env(yaml, base_dir, &|name| std::env::var(name).ok())
+    }
+
+    pub fn from_yaml_with_env(
+        yaml: &str,
+        base_dir: &Path,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigErrors> {
+        let mut problems = Problems::default();
+        let mut root: Value = match serde_yaml::from_str(yaml) {
+            Ok(v) => v,
+            Err(e) => {
+                let path = match e.location() {
+                    Some(l) => format!("line {} column {}", l.line(), l.column()),
+                    None => "platform.yml".to_string(),
+                };
+                return Err(ConfigErrors(vec![Problem {
+                    path,
+                    message: format!("not valid YAML: {e}"),
+                }]));
+            }
+        };
+        let secrets = env::substitute(&mut root, "", lookup, &mut problems);
+        let config = parse_root(&root, base_dir, secrets, &mut problems);
+        match config {
+            Some(c) if problems.0.is_empty() => Ok(c),
+            _ => {
+                if problems.0.is_empty() {
+                    problems.push("platform.yml", "invalid configuration");
+                }
+                Err(ConfigErrors(problems.0))
+            }
+        }
+    }
+
+    pub fn is_proxy(&self) -> bool {
+        self.upstream.is_some()
+    }
+}
+
+fn parse_root(
+    root: &Value,
+    base_dir: &Path,
+    secrets: Vec<String>,
+    p: &mut Problems,
+) -> Option<Config> {
+    let mut f = Fields::of(p, "", root)?;
+    let server = parse_server(f.get("server"), p);
+    let storage = f
+        .require(p, "storage")
+        .and_then(|v| parse_storage(v, base_dir, p));
+    let outbound = parse_outbound(f.get("outbound"), p);
+    let upstream = f.get("upstream").and_then(|v| parse_upstream(v, p));
+    let api_keys = f.get("api_keys").map(|v| parse_api_keys(v, p));
+    let mfa = f.require(p, "mfa").and_then(|v| parse_mfa(v, p));
+    f.finish(p);
+
+    let api_keys = api_keys.unwrap_or_default();
+    if root.get("upstream").is_none() && api_keys.is_empty() && root.get("api_keys").is_none() {
+        p.push(
+            "api_keys",
+            "missing: standalone mode (no upstream) needs at least one api key",
+        );
+    }
+    Some(Config {
+        server: server?,
+        storage: storage?,
+        outbound: outbound?,
+        upstream,
+        api_keys,
+        mfa: mfa?,
+        secrets: Secrets(secrets),
+    })
+}
+
+fn parse_server(value: Option<&Value>, p: &mut Problems) -> Option<ServerConfig> {
+    let mut listen: SocketAddr = "127.0.0.1:7000".parse().expect("static address");
+    let mut pattern = DEFAULT_USERNAME_PATTERN.to_string();
+    if let Some(v) = value {
+        let mut f = Fields::of(p, "server", v)?;
+        if let Some(v) = f.get("listen") {
+            let path = f.path_of("listen");
+            if let Some(s) = string(p, &path, v) {
+                match s.parse() {
+                    Ok(a) => listen = a,
+                    Err(_) => p.push(
+                        &path,
+                        format!("'{s}' is not an address such as 127.0.0.1:7000"),
+                    ),
+                }
+            }
+        }
+        if let Some(v) = f.get("username_pattern") {
+            if let Some(s) = string(p, &f.path_of("username_pattern"), v) {
+                pattern = s;
+            }
+        }
+        f.finish(p);
+    }
+    let anchored = anchor(&pattern);
+    match Regex::new(&anchored) {
+        Ok(username_pattern) => Some(ServerConfig {
+            listen,
+            username_pattern,
+        }),
+        Err(e) => {
+            p.push(
+                "server.username_pattern",
+                format!("not a valid regular expression: {e}"),
+            );
+            None
+        }
+    }
+}
+
+/// A username pattern always matches the whole name.
+fn anchor(pattern: &str) -> String {
+    let start = if pattern.starts_with('^') { "" } else { "^" };
+    let end = if pattern.ends_with('$') { "" } else { "$" };
+    format!(
+        "{start}(?:{}){end}",
+        pattern.trim_start_matches('^').trim_end_matches('$')
+    )
+}
+
+fn parse_storage(v: &Value, base_dir: &Path, p: &mut Problems) -> Option<StorageConfig> {
+    let mut f = Fields::of(p, "storage", v)?;
+    if let Some(v) = f.get("backend") {
+        let path = f.path_of("backend");
+        if let Some(s) = string(p, &path, v) {
+            if s != "sled" {
+                p.push(&path, format!("unknown backend '{s}' (expected: sled)"));
+            }
+        }
+    }
+    let path = f
+        .require(p, "path")
+        .and_then(|v| string(p, "storage.path", v))
+        .map(|s| {
+            let path = PathBuf::from(s);
+            if path.is_absolute() {
+                path
+            } else {
+                base_dir.join(path)
+            }
+        });
+    let secret = f.get("secret").and_then(|v| {
+        let s = string(p, "storage.secret", v)?;
+        if s.len() < 32 {
+            p.push(
+                "storage.secret",
+                "too short: use at least 32 characters of random text",
+            );
+            return None;
+        }
+        Some(Secret(s))
+    });
+    f.finish(p);
+    Some(StorageConfig {
+        path: path?,
+        secret,
+    })
+}
+
+fn parse_outbound(value: Option<&Value>, p: &mut Problems) -> Option<OutboundConfig> {
+    let mut cfg = OutboundConfig {
+        connect_timeout: Duration::from_millis(3000),
+        timeout: Duration::from_millis(10_000),
+    };
+    if let Some(v) = value {
+        let mut f = Fields::of(p, "outbound", v)?;
+        if let Some(v) = f.get("connect_timeout_ms") {
+            if let Some(n) = integer(p, "outbound.connect_timeout_ms", v, 1..=60_000) {
+                cfg.connect_timeout = Duration::from_millis(n);
+            }
+        }
+        if let Some(v) = f.get("timeout_ms") {
+            if let Some(n) = integer(p, "outbound.timeout_ms", v, 1..=120_000) {
+                cfg.timeout = Duration::from_millis(n);
+            }
+        }
+        f.finish(p);
+    }
+    Some(cfg)
+}
+
+fn parse_upstream(v: &Value, p: &mut Problems) -> Option<UpstreamConfig> {
+    let mut f = Fields::of(p, "upstream", v)?;
+    let login = f
+        .require(p, "login")
+        .and_then(|v| parse_endpoint(v, "upstream.login", EndpointKind::UpstreamLogin, p));
+    let access_check = f
+        .require(p, "access_check")
+        .and_then(|v| parse_endpoint(v, "upstream.access_check", EndpointKind::AccessCheck, p));
+    f.finish(p);
+    Some(UpstreamConfig {
+        login: login?,
+        access_check: access_check?,
+    })
+}
+
+fn parse_api_keys(v: &Value, p: &mut Problems) -> Vec<ApiKey> {
+    let Value::Sequence(items) = v else {
+        p.push(
+            "api_keys",
+            format!("must be a list, found {}", walk::kind(v)),
+        );
+        return Vec::new();
+    };
+    let mut keys = Vec::new();
+    let mut names = BTreeSet::new();
+    for (i, item) in items.iter().enumerate() {
+        let path = format!("api_keys[{i}]");
+        let Some(mut f) = Fields::of(p, &path, item) else {
+            continue;
+        };
+        let name = f
+            .require(p, "name")
+            .and_then(|v| string(p, &format!("{path}.name"), v));
+        let hash = f
+            .require(p, "key_sha256")
+            .and_then(|v| string(p, &format!("{path}.key_sha256"), v))
+            .and_then(|s| {
+                let mut out = [0u8; 32];
+                match hex::decode_to_slice(s.trim(), &mut out) {
+                    Ok(()) => Some(out),
+                    Err(_) => {
+                        p.push(
+                            &format!("{path}.key_sha256"),
+                            "must be 64 hexadecimal characters (the SHA-256 of the key: printf %s KEY | sha256sum)",
+                        );
+                        None
+                    }
+                }
+            });
+        f.finish(p);
+        if let (Some(name), Some(key_sha256)) = (name, hash) {
+            if !names.insert(name.clone()) {
+                p.push(
+                    &format!("{path}.name"),
+                    format!("duplicate api key name '{name}'"),
+                );
+            }
+            keys.push(ApiKey { name, key_sha256 });
+        }
+    }
+    keys
+}
+
+fn parse_mfa(v: &Value, p: &mut Problems) -> Option<MfaConfig> {
+    let mut f = Fields::of(p, "mfa", v)?;
+    let mode = f.require(p, "mode").and_then(|v| {
+        let s = string(p, "mfa.mode", v)?;
+        match s.as_str() {
+            "single" => Some(Mode::Single),
+            "challenge-verify" => Some(Mode::ChallengeVerify),
+            other => {
+                p.push(
+                    "mfa.mode",
+                    format!("unknown mode '{other}' (expected: single or challenge-verify)"),
+                );
+                None
+            }
+        }
+    });
+
+    let mut code = CodeConfig {
+        length: 6,
+        ttl: Duration::from_secs(300),
+    };
+    if let Some(v) = f.get("code") {
+        if let Some(mut c) = Fields::of(p, "mfa.code", v) {
+            if let Some(v) = c.get("length") {
+                if let Some(n) = integer(p, "mfa.code.length", v, 4..=12) {
+                    code.length = n as u32;
+                }
+            }
+            if let Some(v) = c.get("ttl_seconds") {
+                if let Some(n) = integer(p, "mfa.code.ttl_seconds", v, 1..=86_400) {
+                    code.ttl = Duration::from_secs(n);
+                }
+            }
+            c.finish(p);
+        }
+    }
+
+    let mut session_ttl = Duration::from_secs(1800);
+    if let Some(v) = f.get("sessions") {
+        if let Some(mut s) = Fields::of(p, "mfa.sessions", v) {
+            if let Some(v) = s.get("ttl_seconds") {
+                if let Some(n) = integer(p, "mfa.sessions.ttl_seconds", v, 1..=86_400) {
+                    session_ttl = Duration::from_secs(n);
+                }
+            }
+            s.finish(p);
+        }
+    }
+
+    let user_data = parse_user_data(f.get("user_data"), p);
+    let endpoints = match (mode, f.require(p, "endpoints")) {
+        (Some(mode), Some(v)) => parse_endpoints(v, mode, p),
+        _ => None,
+    };
+    f.finish(p);
+    Some(MfaConfig {
+        mode: mode?,
+        code,
+        session_ttl,
+        user_data,
+        endpoints: endpoints?,
+    })
+}
+
+fn parse_user_data(value: Option<&Value>, p: &mut Problems) -> UserDataRules {
+    let mut rules = UserDataRules {
+        required: vec!["phone".to_string()],
+        allowed: ["phone", "language", "message"]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        phone_fields: ["phone"].into_iter().map(String::from).collect(),
+        max_length: 256,
+    };
+    let Some(v) = value else {
+        return rules;
+    };
+    let Some(mut f) = Fields::of(p, "mfa.user_data", v) else {
+        return rules;
+    };
+    let required = f
+        .get("required")
+        .map(|v| string_list(p, "mfa.user_data.required", v));
+    let allowed = f
+        .get("allowed")
+        .map(|v| string_list(p, "mfa.user_data.allowed", v));
+    let phones = f
+        .get("phone_fields")
+        .map(|v| string_list(p, "mfa.user_data.phone_fields", v));
+    if let Some(v) = f.get("max_length") {
+        if let Some(n) = integer(p, "mfa.user_data.max_length", v, 1..=4096) {
+            rules.max_length = n as usize;
+        }
+    }
+    f.finish(p);
+    if let Some(required) = required {
+        rules.required = required;
+    }
+    match allowed {
+        Some(allowed) => rules.allowed = allowed.into_iter().collect(),
+        None if !rules.required.is_empty() => {
+            // Without an explicit list, what is required is what is allowed.
+            if value.and_then(|v| v.get("required")).is_some() {
+                rules.allowed = BTreeSet::new();
+            }
+        }
+        None => {}
+    }
+    rules.allowed.extend(rules.required.iter().cloned());
+    if let Some(phones) = phones {
+        rules.phone_fields = phones.into_iter().collect();
+    } else {
+        rules.phone_fields.retain(|f| rules.allowed.contains(f));
+    }
+    for (list, names) in [
+        ("required", rules.required.iter().collect::<Vec<_>>()),
+        ("allowed", rules.allowed.iter().collect()),
+        ("phone_fields", rules.phone_fields.iter().collect()),
+    ] {
+        for name in names {
+            let path = format!("mfa.user_data.{list}");
+            if !crate::template::is_variable_name(name) {
+                p.push(&path, format!("'{name}' is not a valid field name (letters, digits and _, not starting with a digit)"));
+            } else if RESERVED_VARIABLES.contains(&name.as_str()) {
+                p.push(
+                    &path,
+                    format!("'{name}' is reserved: the daemon fills it itself"),
+                );
+            }
+        }
+    }
+    for name in &rules.phone_fields {
+        if !rules.allowed.contains(name) {
+            p.push(
+                "mfa.user_data.phone_fields",
+                format!("'{name}' is not an allowed user data field"),
+            );
+        }
+    }
+    rules
+}
+
+fn parse_endpoints(v: &Value, mode: Mode, p: &mut Problems) -> Option<Endpoints> {
+    let mut f = Fields::of(p, "mfa.endpoints", v)?;
+    let out = match mode {
+        Mode::Single => {
+            let single = f
+                .require(p, "single")
+                .and_then(|v| parse_endpoint(v, "mfa.endpoints.single", EndpointKind::Single, p));
+            single.map(Endpoints::Single)
+        }
+        Mode::ChallengeVerify => {
+            let challenge = f.require(p, "challenge").and_then(|v| {
+                parse_endpoint(v, "mfa.endpoints.challenge", EndpointKind::Challenge, p)
+            });
+            let verify = f
+                .require(p, "verify")
+                .and_then(|v| parse_endpoint(v, "mfa.endpoints.verify", EndpointKind::Verify, p));
+            match (challenge, verify) {
+                (Some(challenge), Some(verify)) => {
+                    Some(Endpoints::ChallengeVerify { challenge, verify })
+                }
+                _ => None,
+            }
+        }
+    };
+    f.finish(p);
+    out
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EndpointKind {
+    Single,
+    Challenge,
+    Verify,
+    UpstreamLogin,
+    AccessCheck,
+}
+
+fn parse_endpoint(
+    v: &Value,
+    path: &str,
+    kind: EndpointKind,
+    p: &mut Problems,
+) -> Option<EndpointSpec> {
+    let mut f = Fields::of(p, path, v)?;
+    let url = f
+        .require(p, "url")
+        .and_then(|v| string(p, &format!("{path}.url"), v));
+    let method = f.require(p, "method").and_then(|v| {
+        let mp = format!("{path}.method");
+        let s = string(p, &mp, v)?;
+        match s.to_ascii_uppercase().as_str() {
+            "GET" => Some(HttpMethod::Get),
+            "POST" => Some(HttpMethod::Post),
+            "PUT" => Some(HttpMethod::Put),
+            "PATCH" => Some(HttpMethod::Patch),
+            "DELETE" => Some(HttpMethod::Delete),
+            _ => {
+                p.push(
+                    &mp,
+                    format!("unsupported method '{s}' (expected GET, POST, PUT, PATCH or DELETE)"),
+                );
+                None
+            }
+        }
+    });
+    let body = if kind == EndpointKind::UpstreamLogin {
+        // The login body is the client's, forwarded as received.
+        None
+    } else {
+        f.get("body")
+            .and_then(|v| string(p, &format!("{path}.body"), v))
+    };
+    let headers = f
+        .get("headers")
+        .map(|v| string_map(p, &format!("{path}.headers"), v))
+        .unwrap_or_default();
+    let predicate_key = match kind {
+        EndpointKind::AccessCheck => Some("accept"),
+        EndpointKind::UpstreamLogin => None,
+        _ => Some("success"),
+    };
+    let predicate = predicate_key.and_then(|key| {
+        f.get(key)
+            .and_then(|v| parse_predicate(v, &format!("{path}.{key}"), p))
+    });
+    f.finish(p);
+    if kind == EndpointKind::AccessCheck && predicate.is_none() && v.get("accept").is_none() {
+        p.push(
+            &format!("{path}.accept"),
+            "missing: say which answers mean a personal token, e.g. { json_path: type, equals: personal }",
+        );
+    }
+    if let Some(u) = &url {
+        if kind == EndpointKind::Verify && u.trim_start().starts_with("outbox:") {
+            p.push(
+                &format!("{path}.url"),
+                "the development outbox cannot verify codes: use it for sends only",
+            );
+        }
+        if matches!(
+            kind,
+            EndpointKind::UpstreamLogin | EndpointKind::AccessCheck
+        ) && u.trim_start().starts_with("outbox:")
+        {
+            p.push(
+                &format!("{path}.url"),
+                "the development outbox is for provider sends only",
+            );
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for (name, _) in &headers {
+        if !seen.insert(name.to_ascii_lowercase()) {
+            p.push(
+                &format!("{path}.headers.{name}"),
+                "duplicate header (names are case-insensitive)",
+            );
+        }
+    }
+    Some(EndpointSpec {
+        path: path.to_string(),
+        url: url?,
+        method: method?,
+        body,
+        headers,
+        predicate,
+    })
+}
+
+fn parse_predicate(v: &Value, path: &str, p: &mut Problems) -> Option<Predicate> {
+    let mut f = Fields::of(p, path, v)?;
+    let status = f.get("status").map(|v| {
+        let sp = format!("{path}.status");
+        let items: Vec<Value> = match v {
+            Value::Sequence(items) => items.clone(),
+            single => vec![single.clone()],
+        };
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| integer(p, &format!("{sp}[{i}]"), v, 100..=599).map(|n| n as u16))
+            .collect::<Vec<_>>()
+    });
+    let json_path = f.get("json_path").and_then(|v| {
+        let jp = format!("{path}.json_path");
+        let raw = string(p, &jp, v)?;
+        let full = if raw.starts_with('$') {
+            raw.clone()
+        } else {
+            format!("$.{raw}")
+        };
+        match JsonPath::parse(&full) {
+            Ok(parsed) => Some((raw, parsed)),
+            Err(e) => {
+                p.push(&jp, format!("not a valid JSONPath: {e}"));
+                None
+            }
+        }
+    });
+    let equals = f.get("equals").map(|v| match serde_json::to_value(v) {
+        Ok(j) => j,
+        Err(_) => serde_json::Value::Null,
+    });
+    f.finish(p);
+    let json = match (json_path, equals) {
+        (Some((raw, parsed)), Some(eq)) => Some((raw, parsed, eq)),
+        (None, None) => None,
+        (Some(_), None) => {
+            p.push(
+                &format!("{path}.equals"),
+                "missing: json_path needs the value it must equal",
+            );
+            None
+        }
+        (None, Some(_)) => {
+            p.push(
+                &format!("{path}.json_path"),
+                "missing: equals needs a json_path",
+            );
+            None
+        }
+    };
+    if status.is_none()
+        && json.is_none()
+        && v.get("json_path").is_none()
+        && v.get("equals").is_none()
+    {
+        p.push(path, "empty: give status, or json_path with equals");
+    }
+    Some(Predicate { status, json })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(yaml: &str) -> Vec<String> {
+        match Config::from_yaml_with_env(yaml, Path::new("/tmp"), &|_| None) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.0.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    const MINIMAL: &str = r#"
+storage: { path: ./data }
+api_keys: [ { name: local, key_sha256: "0000000000000000000000000000000000000000000000000000000000000000" } ]
+mfa:
+  mode: single
+  endpoints:
+    single: { url: 'outbox:sms?to={{ phone }}', method: POST, body: 'code {{ code }}' }
+"#;
+
+    #[test]
+    fn a_minimal_standalone_configuration_loads_with_defaults() {
+        let c = Config::from_yaml_with_env(MINIMAL, Path::new("/etc/mfa"), &|_| None).unwrap();
+        assert_eq!(c.storage.path, PathBuf::from("/etc/mfa/./data"));
+        assert_eq!(c.mfa.code.length, 6);
+        assert_eq!(c.mfa.code.ttl, Duration::from_secs(300));
+        assert!(c.mfa.user_data.allowed.contains("phone"));
+        assert!(!c.is_proxy());
+    }
+
+    #[test]
+    fn every_problem_is_named_by_its_path() {
+        let yaml = r#"
+storage: { path: ./data, colour: blue }
+api_keys: [ { name: local, key_sha256: "xyz" } ]
+mfa:
+  mode: challenge-verify
+  code: { length: 2 }
+  endpoints:
+    challenge: { url: 'http://x/', method: FETCH }
+    verify: { method: POST, bogus: 1 }
+"#;
+        let found = problems(yaml);
+        let expect = [
+            "storage.colour: unknown key",
+            "api_keys[0].key_sha256: must be 64 hexadecimal",
+            "mfa.code.length: 2 is out of range",
+            "mfa.endpoints.challenge.method: unsupported method 'FETCH'",
+            "mfa.endpoints.verify.url: missing",
+            "mfa.endpoints.verify.bogus: unknown key",
+        ];
+        for e in expect {
+            assert!(
+                found.iter().any(|f| f.starts_with(e)),
+                "expected a problem starting with {e:?} in {found:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn standalone_mode_without_api_keys_is_refused() {
+        let yaml = MINIMAL.replace(
+            "api_keys: [ { name: local, key_sha256: \"0000000000000000000000000000000000000000000000000000000000000000\" } ]\n",
+            "",
+        );
+        let found = problems(&yaml);
+        assert!(
+            found.iter().any(|f| f.starts_with("api_keys: missing")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn reserved_names_cannot_be_user_data() {
+        let yaml = format!("{MINIMAL}  user_data: {{ required: [code] }}\n");
+        let found = problems(&yaml);
+        assert!(
+            found.iter().any(|f| f.contains("'code' is reserved")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn secrets_are_masked_in_plain_and_encoded_forms() {
+        let s = Secrets(vec!["a b+c/d".to_string()]);
+        assert_eq!(s.mask("x a b+c/d y"), "x *** y");
+        assert_eq!(s.mask("x=a%20b%2Bc%2Fd"), "x=***");
+        assert_eq!(s.mask("x=a+b%2Bc%2Fd"), "x=***");
+    }
+}

@@ -1,0 +1,278 @@
+//! The public listener: Pryv-compatible routes over [`crate::mfa`].
+
+mod auth;
+mod error;
+
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, RawQuery, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use bytes::Bytes;
+use serde_json::json;
+
+use crate::domain::{AccessToken, Username};
+use crate::mfa::{LoginOutcome, Mfa, Verified};
+use crate::snapshot::Snapshot;
+use crate::upstream::ClientHeaders;
+
+pub use error::ApiError;
+
+/// The configuration in force; a reload swaps the `Arc` inside, a request clones it once.
+pub type SharedSnapshot = Arc<RwLock<Arc<Snapshot>>>;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub snapshot: SharedSnapshot,
+    pub mfa: Mfa,
+}
+
+impl AppState {
+    fn snapshot(&self) -> Arc<Snapshot> {
+        match self.snapshot.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/{username}/login", post(login))
+        .route("/{username}/mfa/activate", post(activate))
+        .route("/{username}/mfa/confirm", post(confirm))
+        .route("/{username}/mfa/challenge", post(challenge))
+        .route("/{username}/mfa/verify", post(verify))
+        .route("/{username}/mfa/deactivate", post(deactivate))
+        .route("/{username}/mfa/recover", post(recover))
+        .fallback(|| async { ApiError::NotFound })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+/// One line per request: method, route pattern, status, milliseconds. Never the query string
+/// (it may hold a token) nor the body.
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "(no route)".to_string());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        method = %method,
+        route = %route,
+        status = response.status().as_u16(),
+        ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
+        "request"
+    );
+    response
+}
+
+/// What every route reads from a request.
+struct Call {
+    snapshot: Arc<Snapshot>,
+    username: Username,
+    token: Option<AccessToken>,
+    client: ClientHeaders,
+}
+
+impl Call {
+    fn new(
+        state: &AppState,
+        raw_username: &str,
+        headers: &HeaderMap,
+        query: Option<&str>,
+    ) -> Result<Call, ApiError> {
+        let snapshot = state.snapshot();
+        let username = Username::parse(raw_username, &snapshot.config.server.username_pattern)
+            .ok_or(ApiError::InvalidUsername)?;
+        let auth = query.and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "auth")
+                .map(|(_, v)| v.into_owned())
+        });
+        let header_text = |name: header::HeaderName| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(String::from)
+        };
+        Ok(Call {
+            username,
+            token: auth::token(headers, auth.as_deref()),
+            client: ClientHeaders {
+                origin: header_text(header::ORIGIN),
+                referer: header_text(header::REFERER),
+                content_type: header_text(header::CONTENT_TYPE),
+            },
+            snapshot,
+        })
+    }
+}
+
+/// A JSON object body; an empty body is an empty object.
+fn object(body: &Bytes) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Map::new());
+    }
+    match serde_json::from_slice(body) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        _ => Err(ApiError::InvalidBody),
+    }
+}
+
+/// The `code` of a confirm or verify body (a string, or a number as some clients send it).
+fn code_of(body: &Bytes) -> Result<Option<String>, ApiError> {
+    Ok(match object(body)?.remove("code") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        Some(_) => Some(String::new()),
+    })
+}
+
+fn found(mfa_token: String) -> Response {
+    (StatusCode::FOUND, Json(json!({ "mfaToken": mfa_token }))).into_response()
+}
+
+fn deactivated() -> Response {
+    (
+        StatusCode::OK,
+        Json(json!({ "message": "MFA deactivated." })),
+    )
+        .into_response()
+}
+
+async fn login(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let c = Call::new(&state, &username, &headers, query.as_deref())?;
+    let outcome = state
+        .mfa
+        .login(&c.snapshot, &c.username, c.token.as_ref(), body, &c.client)
+        .await?;
+    Ok(match outcome {
+        LoginOutcome::MfaRequired { mfa_token } => found(mfa_token),
+        LoginOutcome::Passed(reply) => error::passthrough(reply),
+        LoginOutcome::Inactive => {
+            (StatusCode::OK, Json(json!({ "mfa": "inactive" }))).into_response()
+        }
+    })
+}
+
+async fn activate(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let c = Call::new(&state, &username, &headers, query.as_deref())?;
+    let body = object(&body)?;
+    let mfa_token = state
+        .mfa
+        .activate(&c.snapshot, &c.username, c.token.as_ref(), &body, &c.client)
+        .await?;
+    Ok(found(mfa_token))
+}
+
+async fn confirm(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let c = Call::new(&state, &username, &headers, query.as_deref())?;
+    let code = code_of(&body)?;
+    let codes = state
+        .mfa
+        .confirm(&c.snapshot, &c.username, c.token.as_ref(), code)
+        .await?;
+    Ok((StatusCode::OK, Json(json!({ "recoveryCodes": codes }))).into_response())
+}
+
+async fn challenge(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let c = Call::new(&state, &username, &headers, query.as_deref())?;
+    state
+        .mfa
+        .challenge(&c.snapshot, &c.username, c.token.as_ref())
+        .await?;
+    Ok((
+        StatusCode::OK,
+        Json(json!({ "message": "Please verify the MFA challenge." })),
+    )
+        .into_response())
+}
+
+async fn verify(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let c = Call::new(&state, &username, &headers, query.as_deref())?;
+    let code = code_of(&body)?;
+    let verified = state
+        .mfa
+        .verify(&c.snapshot, &c.username, c.token.as_ref(), code)
+        .await?;
+    Ok(match verified {
+        Verified::Grant(reply) => error::passthrough(reply),
+        Verified::User(user) => (
+            StatusCode::OK,
+            Json(json!({ "verified": true, "username": user.as_str() })),
+        )
+            .into_response(),
+    })
+}
+
+async fn deactivate(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let c = Call::new(&state, &username, &headers, query.as_deref())?;
+    state
+        .mfa
+        .deactivate(&c.snapshot, &c.username, c.token.as_ref(), &c.client)
+        .await?;
+    Ok(deactivated())
+}
+
+async fn recover(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let c = Call::new(&state, &username, &headers, query.as_deref())?;
+    let body = object(&body)?;
+    state
+        .mfa
+        .recover(&c.snapshot, &c.username, c.token.as_ref(), body, &c.client)
+        .await?;
+    Ok(deactivated())
+}

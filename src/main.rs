@@ -1,0 +1,206 @@
+//! The `mfa-bridge` command: serve, check, render.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use mfa_bridge::config::Config;
+use mfa_bridge::snapshot::Snapshot;
+use mfa_bridge::startup::Application;
+use mfa_bridge::template::{self, EndpointId, Vars};
+
+/// The configuration shipped with the binary: standalone mode, single mode, development outbox.
+const EMBEDDED_CONFIG: &str = include_str!("../platform.yml");
+
+#[derive(Parser)]
+#[command(
+    name = "mfa-bridge",
+    version,
+    about = "A second factor in front of any login"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon.
+    Serve {
+        /// platform.yml to use; without it, ./platform.yml, else the embedded default.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Validate a configuration: prints every problem, exits 1 if there is one.
+    Check {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Print the exact request an endpoint would send for sample data, secrets masked.
+    Render {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// single, challenge, verify, login or access_check.
+        #[arg(long)]
+        endpoint: String,
+        /// Sample variables as a JSON object, e.g. '{"phone": "+41791231212"}'.
+        #[arg(long, default_value = "{}")]
+        data: String,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config } => serve(config.as_deref()),
+        Command::Check { config } => check(config.as_deref()),
+        Command::Render {
+            config,
+            endpoint,
+            data,
+        } => render(config.as_deref(), &endpoint, &data),
+    }
+}
+
+/// The given file, else ./platform.yml, else the embedded default.
+fn load(path: Option<&Path>) -> Result<Snapshot, String> {
+    let default = Path::new("platform.yml");
+    let result = match path {
+        Some(p) => Snapshot::load(p),
+        None if default.exists() => Snapshot::load(default),
+        None => {
+            tracing::info!("no platform.yml here: using the embedded default configuration");
+            Config::from_yaml_str(EMBEDDED_CONFIG, Path::new(".")).and_then(Snapshot::new)
+        }
+    };
+    result.map_err(|e| e.to_string())
+}
+
+fn serve(path: Option<&Path>) -> ExitCode {
+    let snapshot = match load(path) {
+        Ok(s) => s,
+        Err(problems) => {
+            eprintln!("{problems}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let app = match Application::from_snapshot(snapshot).await {
+            Ok(app) => app,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        match app.run_until_stopped().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("server error: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+fn check(path: Option<&Path>) -> ExitCode {
+    match load(path) {
+        Ok(s) => {
+            let mode = if s.config.is_proxy() {
+                "proxy"
+            } else {
+                "standalone"
+            };
+            println!(
+                "configuration is valid ({mode} mode, {:?} SMS mode)",
+                s.config.mfa.mode
+            );
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            println!("{problems}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn render(path: Option<&Path>, endpoint: &str, data: &str) -> ExitCode {
+    let snapshot = match load(path) {
+        Ok(s) => s,
+        Err(problems) => {
+            eprintln!("{problems}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(id) = EndpointId::from_name(endpoint) else {
+        let names: Vec<&str> = EndpointId::ALL.iter().map(|e| e.name()).collect();
+        eprintln!(
+            "unknown endpoint '{endpoint}' (expected one of: {})",
+            names.join(", ")
+        );
+        return ExitCode::FAILURE;
+    };
+    let vars: Vars = match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(data)
+    {
+        Ok(map) => map
+            .into_iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => (k, s),
+                other => (k, other.to_string()),
+            })
+            .collect(),
+        Err(e) => {
+            eprintln!("--data must be a JSON object: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut vars = vars;
+    vars.entry("username".into())
+        .or_insert_with(|| "sample-user".into());
+    if matches!(id, EndpointId::Single | EndpointId::Verify) {
+        let code = vars
+            .entry("code".into())
+            .or_insert_with(|| "123456".into())
+            .clone();
+        if id == EndpointId::Single {
+            for (k, v) in vars.iter_mut() {
+                if k != "code" {
+                    *v = template::fill_code(v, &code);
+                }
+            }
+        }
+    }
+    match snapshot.templates.render(id, &vars) {
+        Ok(request) => {
+            let shown = request.describe(&snapshot.config.secrets);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&shown).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

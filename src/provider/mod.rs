@@ -1,0 +1,272 @@
+//! Sends an [`OutboundRequest`]: over HTTP with one shared client, or, for `outbox:` urls, into
+//! the development outbox file.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use reqwest::Method;
+use tokio::io::AsyncWriteExt;
+
+use crate::config::{HttpMethod, OutboundConfig, Predicate, Secrets};
+use crate::template::OutboundRequest;
+
+/// An answer from a provider or upstream.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// Whether the reply satisfies `predicate`; without one, any 2xx does.
+    pub fn satisfies(&self, predicate: Option<&Predicate>) -> bool {
+        let Some(p) = predicate else {
+            return self.is_success();
+        };
+        let status_ok = match &p.status {
+            Some(list) => list.contains(&self.status),
+            None => self.is_success(),
+        };
+        if !status_ok {
+            return false;
+        }
+        match &p.json {
+            None => true,
+            Some((_, path, expected)) => {
+                let Ok(body) = serde_json::from_slice::<serde_json::Value>(&self.body) else {
+                    return false;
+                };
+                let nodes = path.query(&body);
+                nodes.first().is_some_and(|found| found == expected)
+            }
+        }
+    }
+}
+
+/// Why a request got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("timed out")]
+    Timeout,
+    #[error("could not connect")]
+    Connect,
+    #[error("request failed: {0}")]
+    Other(String),
+    #[error("could not write the development outbox: {0}")]
+    Outbox(String),
+}
+
+/// The daemon's one outbound HTTP client (connection reuse, time-outs, no redirects).
+#[derive(Clone)]
+pub struct Sender {
+    client: reqwest::Client,
+    outbox: PathBuf,
+    outbox_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Sender {
+    pub fn new(outbound: &OutboundConfig, data_dir: &std::path::Path) -> Result<Sender, String> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(outbound.connect_timeout)
+            .timeout(outbound.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("mfa-bridge/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Sender {
+            client,
+            outbox: data_dir.join("outbox.jsonl"),
+            outbox_lock: Default::default(),
+        })
+    }
+
+    pub fn outbox_path(&self) -> &std::path::Path {
+        &self.outbox
+    }
+
+    /// Sends `request`, with `timeout` as the whole deadline.
+    pub async fn send(
+        &self,
+        request: &OutboundRequest,
+        timeout: Duration,
+        secrets: &Secrets,
+    ) -> Result<Reply, SendError> {
+        if request.url.starts_with("outbox:") {
+            return self.write_outbox(request, secrets).await;
+        }
+        let started = Instant::now();
+        let body = request.body.clone().map(Bytes::from);
+        let result = self.send_http(request, body, timeout).await;
+        let ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(r) => {
+                tracing::debug!(endpoint = %request.endpoint, status = r.status, ms, "provider answered")
+            }
+            Err(e) => {
+                tracing::warn!(endpoint = %request.endpoint, error = %e, ms, "provider request failed")
+            }
+        }
+        result
+    }
+
+    async fn send_http(
+        &self,
+        request: &OutboundRequest,
+        body: Option<Bytes>,
+        timeout: Duration,
+    ) -> Result<Reply, SendError> {
+        let method = match request.method {
+            HttpMethod::Get => Method::GET,
+            HttpMethod::Post => Method::POST,
+            HttpMethod::Put => Method::PUT,
+            HttpMethod::Patch => Method::PATCH,
+            HttpMethod::Delete => Method::DELETE,
+        };
+        let mut builder = self.client.request(method, &request.url).timeout(timeout);
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(body) = body {
+            builder = builder.body(body);
+        }
+        let response = builder.send().await.map_err(classify)?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let body = response.bytes().await.map_err(classify)?;
+        Ok(Reply {
+            status,
+            content_type,
+            body,
+        })
+    }
+
+    /// Sends `request` with a client's body forwarded as received (the login proxy).
+    pub async fn forward(
+        &self,
+        request: &OutboundRequest,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<Reply, SendError> {
+        self.send_http(request, Some(body), timeout).await
+    }
+
+    /// Development sink: the rendered request as one JSON line, so that the shipped
+    /// configuration works without a provider account. Never for production.
+    async fn write_outbox(
+        &self,
+        request: &OutboundRequest,
+        secrets: &Secrets,
+    ) -> Result<Reply, SendError> {
+        let mut entry = request.describe(secrets);
+        entry["time"] = serde_json::Value::from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        );
+        entry["development_only"] = serde_json::Value::Bool(true);
+        let mut line = entry.to_string();
+        line.push('\n');
+        let _guard = self.outbox_lock.lock().await;
+        let mut file = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.outbox)
+            .await
+            .map_err(|e| SendError::Outbox(e.to_string()))?;
+        file.write_all(line.as_bytes())
+            .await
+            .map_err(|e| SendError::Outbox(e.to_string()))?;
+        file.flush()
+            .await
+            .map_err(|e| SendError::Outbox(e.to_string()))?;
+        tracing::warn!(
+            endpoint = %request.endpoint,
+            file = %self.outbox.display(),
+            "DEVELOPMENT ONLY: the request was written to the outbox, not sent to a provider"
+        );
+        Ok(Reply {
+            status: 200,
+            content_type: Some("application/json".into()),
+            body: Bytes::from_static(b"{}"),
+        })
+    }
+}
+
+fn classify(e: reqwest::Error) -> SendError {
+    if e.is_timeout() {
+        SendError::Timeout
+    } else if e.is_connect() {
+        SendError::Connect
+    } else {
+        // The error's text may quote the url, which can hold secrets: keep only its kind.
+        SendError::Other(
+            if e.is_body() || e.is_decode() {
+                "invalid answer body"
+            } else if e.is_request() {
+                "could not send the request"
+            } else {
+                "unexpected error"
+            }
+            .to_string(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json_path::JsonPath;
+
+    fn reply(status: u16, body: &str) -> Reply {
+        Reply {
+            status,
+            content_type: None,
+            body: Bytes::from(body.to_string()),
+        }
+    }
+
+    #[test]
+    fn without_a_predicate_any_2xx_succeeds() {
+        assert!(reply(201, "").satisfies(None));
+        assert!(!reply(302, "").satisfies(None));
+        assert!(!reply(500, "").satisfies(None));
+    }
+
+    #[test]
+    fn a_json_predicate_needs_the_value_not_just_a_2xx() {
+        let p = Predicate {
+            status: None,
+            json: Some((
+                "status".into(),
+                JsonPath::parse("$.status").unwrap(),
+                serde_json::json!("approved"),
+            )),
+        };
+        assert!(reply(200, r#"{"status":"approved"}"#).satisfies(Some(&p)));
+        assert!(!reply(200, r#"{"status":"pending"}"#).satisfies(Some(&p)));
+        assert!(!reply(200, "not json").satisfies(Some(&p)));
+        assert!(!reply(404, r#"{"status":"approved"}"#).satisfies(Some(&p)));
+    }
+
+    #[test]
+    fn a_status_predicate_accepts_only_the_listed_statuses() {
+        let p = Predicate {
+            status: Some(vec![202]),
+            json: None,
+        };
+        assert!(reply(202, "").satisfies(Some(&p)));
+        assert!(!reply(200, "").satisfies(Some(&p)));
+    }
+}

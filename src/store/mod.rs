@@ -1,0 +1,155 @@
+//! Storage behind a small trait: profiles (enrolments), pending MFA sessions and their codes.
+//!
+//! Records are versioned types serialized as JSON. Secrets are never stored in clear: session
+//! keys, codes and recovery codes are keyed hashes computed by [`crate::mfa`]. Updates that
+//! must happen once (consuming a session, using a code) are compare-and-swap on the stored
+//! bytes.
+
+mod secret;
+mod sled_store;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub use secret::server_secret;
+pub use sled_store::SledStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage failure: {0}")]
+    Backend(String),
+    #[error("a stored record cannot be read: {0}")]
+    Corrupt(String),
+}
+
+/// A record as read, with the bytes it was read from (for compare-and-swap).
+#[derive(Debug, Clone)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub raw: Vec<u8>,
+}
+
+/// A user's enrolment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "v")]
+pub enum StoredProfile {
+    #[serde(rename = "1")]
+    V1(Profile),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    /// What was given at activate (phone, language, message, ...).
+    pub user_data: BTreeMap<String, String>,
+    /// Keyed hashes (hex) of the recovery codes.
+    pub recovery_codes: Vec<RecoveryCode>,
+    pub enrolled_at: u64,
+    /// Random id of this enrolment: a new one on every change.
+    pub enrolment: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryCode {
+    pub hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_at: Option<u64>,
+}
+
+/// A pending MFA session, stored under the keyed hash of its mfaToken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "v")]
+pub enum StoredSession {
+    #[serde(rename = "1")]
+    V1(Session),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub username: String,
+    pub kind: SessionKind,
+    pub created_at: u64,
+    pub expires_at: u64,
+    /// The code sent in single mode, as a keyed hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<StoredCode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SessionKind {
+    /// After a successful first factor: verify releases the grant.
+    Login {
+        /// The upstream's login answer (proxy mode), released by a successful verify.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        grant: Option<Grant>,
+        /// The enrolment the session was made for.
+        enrolment: String,
+    },
+    /// An enrolment in progress: confirm saves the user data.
+    Activate { user_data: BTreeMap<String, String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// Base64 of the body.
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredCode {
+    pub hash: String,
+    pub expires_at: u64,
+}
+
+/// The key of a session: the keyed hash of its mfaToken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionKey(pub [u8; 32]);
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn profile(&self, username: &str) -> Result<Option<Versioned<Profile>>, StoreError>;
+
+    /// Replaces the profile if it is still `expected` (`None`: absent), then flushes to disk.
+    /// `Ok(false)` when it changed meanwhile.
+    async fn swap_profile(
+        &self,
+        username: &str,
+        expected: Option<&Versioned<Profile>>,
+        new: Option<&Profile>,
+    ) -> Result<bool, StoreError>;
+
+    async fn session(&self, key: &SessionKey) -> Result<Option<Versioned<Session>>, StoreError>;
+
+    async fn insert_session(&self, key: &SessionKey, session: &Session) -> Result<(), StoreError>;
+
+    /// Replaces the session if it is still `expected`; `new: None` deletes it.
+    /// `Ok(false)` when it changed meanwhile (another request used it first).
+    async fn swap_session(
+        &self,
+        key: &SessionKey,
+        expected: &Versioned<Session>,
+        new: Option<&Session>,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes the sessions whose deadline is at or before `now`; returns how many.
+    async fn sweep(&self, now: u64) -> Result<usize, StoreError>;
+
+    /// Number of pending sessions.
+    fn pending_sessions(&self) -> usize;
+
+    /// Everything written so far is on disk.
+    async fn flush(&self) -> Result<(), StoreError>;
+}
+
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(raw: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(raw).map_err(|e| StoreError::Corrupt(e.to_string()))
+}

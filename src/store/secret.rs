@@ -1,0 +1,68 @@
+//! The server secret that keys every stored hash.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::config::Secret;
+
+const FILE: &str = "server-secret";
+
+/// The configured secret, or the one in the data directory (created on first start with mode
+/// 0600 from the OS CSPRNG). Either way 32 bytes come out.
+pub fn server_secret(data_dir: &Path, configured: Option<&Secret>) -> std::io::Result<[u8; 32]> {
+    if let Some(s) = configured {
+        return Ok(Sha256::digest(s.expose().as_bytes()).into());
+    }
+    let path = data_dir.join(FILE);
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+    {
+        Ok(mut file) => {
+            let mut secret = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut secret);
+            file.write_all(hex::encode(secret).as_bytes())?;
+            file.sync_all()?;
+            tracing::info!(file = %path.display(), "generated a new server secret");
+            Ok(secret)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let mut text = String::new();
+            std::fs::File::open(&path)?.read_to_string(&mut text)?;
+            let mut secret = [0u8; 32];
+            hex::decode_to_slice(text.trim(), &mut secret).map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{} is not 64 hexadecimal characters", path.display()),
+                )
+            })?;
+            Ok(secret)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_generated_secret_is_private_and_stable() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = server_secret(dir.path(), None).unwrap();
+        let b = server_secret(dir.path(), None).unwrap();
+        assert_eq!(a, b);
+        let mode = std::fs::metadata(dir.path().join(FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

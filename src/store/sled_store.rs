@@ -1,0 +1,266 @@
+//! The [`Store`] on sled, in the data directory.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{
+    decode, encode, Profile, Session, SessionKey, Store, StoreError, StoredProfile, StoredSession,
+    Versioned,
+};
+
+#[derive(Clone)]
+pub struct SledStore {
+    db: sled::Db,
+    profiles: sled::Tree,
+    sessions: sled::Tree,
+    /// (deadline big-endian ++ session key) -> nothing: lets the sweeper find what expired
+    /// without scanning every session.
+    expiry: sled::Tree,
+    pending: Arc<AtomicUsize>,
+}
+
+fn backend(e: sled::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn expiry_key(deadline: u64, key: &SessionKey) -> [u8; 40] {
+    let mut k = [0u8; 40];
+    k[..8].copy_from_slice(&deadline.to_be_bytes());
+    k[8..].copy_from_slice(&key.0);
+    k
+}
+
+impl SledStore {
+    pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .cache_capacity(16 * 1024 * 1024)
+            .flush_every_ms(Some(200))
+            .open()
+            .map_err(backend)?;
+        let profiles = db.open_tree("profiles").map_err(backend)?;
+        let sessions = db.open_tree("sessions").map_err(backend)?;
+        let expiry = db.open_tree("session_expiry").map_err(backend)?;
+        let pending = Arc::new(AtomicUsize::new(sessions.len()));
+        Ok(SledStore {
+            db,
+            profiles,
+            sessions,
+            expiry,
+            pending,
+        })
+    }
+
+    fn read_profile(raw: sled::IVec) -> Result<Versioned<Profile>, StoreError> {
+        let StoredProfile::V1(value) = decode(&raw)?;
+        Ok(Versioned {
+            value,
+            raw: raw.to_vec(),
+        })
+    }
+
+    fn read_session(raw: sled::IVec) -> Result<Versioned<Session>, StoreError> {
+        let StoredSession::V1(value) = decode(&raw)?;
+        Ok(Versioned {
+            value,
+            raw: raw.to_vec(),
+        })
+    }
+
+    fn sweep_blocking(&self, now: u64) -> Result<usize, StoreError> {
+        let end = expiry_key(now, &SessionKey([0xff; 32]));
+        let mut removed = 0;
+        for entry in self.expiry.range(..=end.as_slice()) {
+            let (index_key, _) = entry.map_err(backend)?;
+            let mut key = [0u8; 32];
+            key.copy_from_slice(&index_key[8..40]);
+            if let Some(raw) = self.sessions.get(key).map_err(backend)? {
+                let still_due = match Self::read_session(raw.clone()) {
+                    Ok(s) => s.value.expires_at <= now,
+                    Err(_) => true,
+                };
+                if still_due
+                    && self
+                        .sessions
+                        .compare_and_swap(key, Some(raw), None::<Vec<u8>>)
+                        .map_err(backend)?
+                        .is_ok()
+                {
+                    removed += 1;
+                    self.pending.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+            self.expiry.remove(index_key).map_err(backend)?;
+        }
+        Ok(removed)
+    }
+}
+
+#[async_trait]
+impl Store for SledStore {
+    async fn profile(&self, username: &str) -> Result<Option<Versioned<Profile>>, StoreError> {
+        match self.profiles.get(username.as_bytes()).map_err(backend)? {
+            Some(raw) => Ok(Some(Self::read_profile(raw)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn swap_profile(
+        &self,
+        username: &str,
+        expected: Option<&Versioned<Profile>>,
+        new: Option<&Profile>,
+    ) -> Result<bool, StoreError> {
+        let new_raw = match new {
+            Some(p) => Some(encode(&StoredProfile::V1(p.clone()))?),
+            None => None,
+        };
+        let swapped = self
+            .profiles
+            .compare_and_swap(
+                username.as_bytes(),
+                expected.map(|e| e.raw.as_slice()),
+                new_raw,
+            )
+            .map_err(backend)?
+            .is_ok();
+        if swapped {
+            // Enrolments must survive a crash: on disk before the answer.
+            self.db.flush_async().await.map_err(backend)?;
+        }
+        Ok(swapped)
+    }
+
+    async fn session(&self, key: &SessionKey) -> Result<Option<Versioned<Session>>, StoreError> {
+        match self.sessions.get(key.0).map_err(backend)? {
+            Some(raw) => Ok(Some(Self::read_session(raw)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn insert_session(&self, key: &SessionKey, session: &Session) -> Result<(), StoreError> {
+        let raw = encode(&StoredSession::V1(session.clone()))?;
+        self.expiry
+            .insert(expiry_key(session.expires_at, key), &[])
+            .map_err(backend)?;
+        if self.sessions.insert(key.0, raw).map_err(backend)?.is_none() {
+            self.pending.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    async fn swap_session(
+        &self,
+        key: &SessionKey,
+        expected: &Versioned<Session>,
+        new: Option<&Session>,
+    ) -> Result<bool, StoreError> {
+        let new_raw = match new {
+            Some(s) => Some(encode(&StoredSession::V1(s.clone()))?),
+            None => None,
+        };
+        let deleting = new_raw.is_none();
+        let swapped = self
+            .sessions
+            .compare_and_swap(key.0, Some(expected.raw.as_slice()), new_raw)
+            .map_err(backend)?
+            .is_ok();
+        if swapped && deleting {
+            self.pending.fetch_sub(1, Ordering::Relaxed);
+            self.expiry
+                .remove(expiry_key(expected.value.expires_at, key))
+                .map_err(backend)?;
+        }
+        Ok(swapped)
+    }
+
+    async fn sweep(&self, now: u64) -> Result<usize, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.sweep_blocking(now))
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+
+    fn pending_sessions(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await.map_err(backend)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::SessionKind;
+    use super::*;
+
+    fn session(expires_at: u64) -> Session {
+        Session {
+            username: "alice".into(),
+            kind: SessionKind::Activate {
+                user_data: Default::default(),
+            },
+            created_at: 0,
+            expires_at,
+            code: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_session_can_be_consumed_only_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let key = SessionKey([1; 32]);
+        store.insert_session(&key, &session(100)).await.unwrap();
+        let read = store.session(&key).await.unwrap().unwrap();
+        assert!(store.swap_session(&key, &read, None).await.unwrap());
+        assert!(!store.swap_session(&key, &read, None).await.unwrap());
+        assert_eq!(store.pending_sessions(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_sweep_removes_only_expired_sessions() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        store
+            .insert_session(&SessionKey([1; 32]), &session(10))
+            .await
+            .unwrap();
+        store
+            .insert_session(&SessionKey([2; 32]), &session(20))
+            .await
+            .unwrap();
+        assert_eq!(store.sweep(15).await.unwrap(), 1);
+        assert!(store.session(&SessionKey([1; 32])).await.unwrap().is_none());
+        assert!(store.session(&SessionKey([2; 32])).await.unwrap().is_some());
+        assert_eq!(store.pending_sessions(), 1);
+    }
+
+    #[tokio::test]
+    async fn profiles_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = Profile {
+            user_data: [("phone".to_string(), "+41791231212".to_string())].into(),
+            recovery_codes: vec![],
+            enrolled_at: 1,
+            enrolment: "e1".into(),
+        };
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            assert!(store
+                .swap_profile("alice", None, Some(&profile))
+                .await
+                .unwrap());
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(
+            store.profile("alice").await.unwrap().unwrap().value,
+            profile
+        );
+    }
+}

@@ -1,0 +1,559 @@
+//! Endpoint templates: compiled once per configuration snapshot, rendered into an
+//! [`OutboundRequest`] with every substituted value encoded for where it lands.
+//!
+//! - url: percent-encoded as a URL component;
+//! - header: refused unless printable ASCII (no CR/LF), so a value can never add a header;
+//! - body declared JSON (by content-type, or because the template is JSON text): escaped as the
+//!   inside of a JSON string; declared form-urlencoded: form-encoded; otherwise as is.
+//!
+//! Templates are handlebars, restricted to plain `{{ name }}` placeholders: no helpers, blocks,
+//! partials or triple-stash (which would bypass encoding). A value is substituted once and
+//! never rendered again.
+
+mod encoding;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::OnceLock;
+
+use handlebars::template::{Parameter, Template, TemplateElement};
+use handlebars::Handlebars;
+use regex::Regex;
+use serde_json::json;
+
+use crate::config::{Config, EndpointSpec, Endpoints, HttpMethod, Predicate, Problem, Secrets};
+
+pub use encoding::BodyKind;
+
+/// Which configured request a template belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EndpointId {
+    Single,
+    Challenge,
+    Verify,
+    UpstreamLogin,
+    AccessCheck,
+}
+
+impl EndpointId {
+    pub const ALL: [EndpointId; 5] = [
+        EndpointId::Single,
+        EndpointId::Challenge,
+        EndpointId::Verify,
+        EndpointId::UpstreamLogin,
+        EndpointId::AccessCheck,
+    ];
+
+    /// The name used on the command line (`render --endpoint NAME`) and in metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            EndpointId::Single => "single",
+            EndpointId::Challenge => "challenge",
+            EndpointId::Verify => "verify",
+            EndpointId::UpstreamLogin => "login",
+            EndpointId::AccessCheck => "access_check",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<EndpointId> {
+        EndpointId::ALL.into_iter().find(|e| e.name() == name)
+    }
+}
+
+impl fmt::Display for EndpointId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A request ready to send. Its `Debug` leaves values out: they may hold codes and secrets.
+#[derive(Clone)]
+pub struct OutboundRequest {
+    pub endpoint: EndpointId,
+    pub method: HttpMethod,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+}
+
+impl fmt::Debug for OutboundRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutboundRequest")
+            .field("endpoint", &self.endpoint)
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OutboundRequest {
+    /// The request as JSON for a person to read: `${ENV}` secrets and credential headers masked.
+    pub fn describe(&self, secrets: &Secrets) -> serde_json::Value {
+        let headers: serde_json::Map<String, serde_json::Value> = self
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let shown = if is_credential_header(name) {
+                    "***".to_string()
+                } else {
+                    secrets.mask(value)
+                };
+                (name.clone(), serde_json::Value::String(shown))
+            })
+            .collect();
+        json!({
+            "endpoint": self.endpoint.name(),
+            "method": self.method.as_str(),
+            "url": secrets.mask(&self.url),
+            "headers": headers,
+            "body": self.body.as_deref().map(|b| secrets.mask(b)),
+        })
+    }
+}
+
+/// Headers whose whole value is a credential.
+pub fn is_credential_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "authorization"
+        || n == "proxy-authorization"
+        || n == "cookie"
+        || n.contains("token")
+        || n.contains("secret")
+        || n.contains("api-key")
+        || n.contains("apikey")
+        || n.ends_with("-key")
+}
+
+/// Variables and their values for one rendering.
+pub type Vars = BTreeMap<String, String>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("{variable} cannot be placed in header {header} of {endpoint}: only printable ASCII is allowed there")]
+    HeaderValue {
+        endpoint: EndpointId,
+        header: String,
+        variable: String,
+    },
+    #[error("{endpoint} is not configured")]
+    NotConfigured { endpoint: EndpointId },
+    #[error("{endpoint}: the rendered {part} is not valid ({reason})")]
+    Invalid {
+        endpoint: EndpointId,
+        part: &'static str,
+        reason: String,
+    },
+}
+
+pub fn is_variable_name(name: &str) -> bool {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").expect("static regex"))
+        .is_match(name)
+}
+
+/// In single mode a user-data value may hold `{{ code }}` (the seed's
+/// `"message": "Your code is {{ code }}"`): only that placeholder is filled, literally.
+pub fn fill_code(value: &str, code: &str) -> String {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| Regex::new(r"\{\{\s*code\s*\}\}").expect("static regex"));
+    re.replace_all(value, regex::NoExpand(code)).into_owned()
+}
+
+struct CompiledEndpoint {
+    method: HttpMethod,
+    url: String,
+    headers: Vec<CompiledHeader>,
+    body: Option<(BodyKind, String)>,
+    predicate: Option<Predicate>,
+}
+
+struct CompiledHeader {
+    name: String,
+    template: String,
+    variables: BTreeSet<String>,
+}
+
+/// Every endpoint template of one configuration, compiled.
+pub struct Templates {
+    endpoints: BTreeMap<EndpointId, CompiledEndpoint>,
+    url: Handlebars<'static>,
+    header: Handlebars<'static>,
+    json: Handlebars<'static>,
+    form: Handlebars<'static>,
+    plain: Handlebars<'static>,
+}
+
+impl fmt::Debug for Templates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Templates")
+            .field("endpoints", &self.endpoints.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+fn registry(escape: fn(&str) -> String) -> Handlebars<'static> {
+    let mut h = Handlebars::new();
+    h.register_escape_fn(escape);
+    h
+}
+
+/// The variables each endpoint can be given.
+fn provided_variables(config: &Config, endpoint: EndpointId) -> BTreeSet<String> {
+    let mut vars: BTreeSet<String> = match endpoint {
+        EndpointId::Single | EndpointId::Challenge | EndpointId::Verify => {
+            config.mfa.user_data.allowed.iter().cloned().collect()
+        }
+        _ => BTreeSet::new(),
+    };
+    vars.insert("username".to_string());
+    match endpoint {
+        EndpointId::Single | EndpointId::Verify => {
+            vars.insert("code".to_string());
+        }
+        EndpointId::AccessCheck => {
+            vars.insert("token".to_string());
+        }
+        _ => {}
+    }
+    vars
+}
+
+impl Templates {
+    pub fn compile(config: &Config) -> Result<Templates, Vec<Problem>> {
+        let mut t = Templates {
+            endpoints: BTreeMap::new(),
+            url: registry(encoding::url),
+            header: registry(encoding::none),
+            json: registry(encoding::json),
+            form: registry(encoding::form),
+            plain: registry(encoding::none),
+        };
+        let mut specs: Vec<(EndpointId, &EndpointSpec)> = Vec::new();
+        match &config.mfa.endpoints {
+            Endpoints::Single(s) => specs.push((EndpointId::Single, s)),
+            Endpoints::ChallengeVerify { challenge, verify } => {
+                specs.push((EndpointId::Challenge, challenge));
+                specs.push((EndpointId::Verify, verify));
+            }
+        }
+        if let Some(up) = &config.upstream {
+            specs.push((EndpointId::UpstreamLogin, &up.login));
+            specs.push((EndpointId::AccessCheck, &up.access_check));
+        }
+        let mut problems = Vec::new();
+        for (id, spec) in specs {
+            let provided = provided_variables(config, id);
+            match t.compile_endpoint(id, spec, &provided) {
+                Ok(c) => {
+                    t.endpoints.insert(id, c);
+                }
+                Err(mut p) => problems.append(&mut p),
+            }
+        }
+        if problems.is_empty() {
+            Ok(t)
+        } else {
+            Err(problems)
+        }
+    }
+
+    fn compile_endpoint(
+        &mut self,
+        id: EndpointId,
+        spec: &EndpointSpec,
+        provided: &BTreeSet<String>,
+    ) -> Result<CompiledEndpoint, Vec<Problem>> {
+        let mut problems = Vec::new();
+        let mut problem = |path: String, message: String| problems.push(Problem { path, message });
+
+        // url
+        let url_name = format!("{}.url", id.name());
+        let url_path = format!("{}.url", spec.path);
+        match parse(&spec.url, provided) {
+            Ok(tpl) => self.url.register_template(&url_name, tpl),
+            Err(msg) => problem(url_path.clone(), msg),
+        }
+
+        // headers
+        let mut headers = Vec::new();
+        for (i, (name, value)) in spec.headers.iter().enumerate() {
+            let hp = format!("{}.headers.{name}", spec.path);
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                problem(hp.clone(), "not a valid header name".to_string());
+                continue;
+            }
+            if !value.bytes().all(encoding::is_header_byte) {
+                problem(
+                    hp.clone(),
+                    "header values must be printable ASCII (no line breaks)".to_string(),
+                );
+                continue;
+            }
+            match parse(value, provided) {
+                Ok(tpl) => {
+                    let variables = variables_of(&tpl);
+                    let tname = format!("{}.header.{i}", id.name());
+                    self.header.register_template(&tname, tpl);
+                    headers.push(CompiledHeader {
+                        name: name.clone(),
+                        template: tname,
+                        variables,
+                    });
+                }
+                Err(msg) => problem(hp, msg),
+            }
+        }
+
+        // body
+        let mut body = None;
+        if let Some(text) = &spec.body {
+            let bp = format!("{}.body", spec.path);
+            let content_type = spec
+                .headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+                .map(|(_, v)| v.as_str());
+            match parse(text, provided) {
+                Ok(tpl) => {
+                    let kind = BodyKind::of(content_type, text);
+                    let tname = format!("{}.body", id.name());
+                    let registry = match kind {
+                        BodyKind::Json => &mut self.json,
+                        BodyKind::Form => &mut self.form,
+                        BodyKind::Plain => &mut self.plain,
+                    };
+                    let variables = variables_of(&tpl);
+                    registry.register_template(&tname, tpl);
+                    if kind == BodyKind::Json {
+                        if let Err(msg) = check_json_body(registry, &tname, &variables) {
+                            problem(bp, msg);
+                        }
+                    }
+                    body = Some((kind, tname));
+                }
+                Err(msg) => problem(bp, msg),
+            }
+        }
+
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let compiled = CompiledEndpoint {
+            method: spec.method,
+            url: url_name,
+            headers,
+            body,
+            predicate: spec.predicate.clone(),
+        };
+        // The url must be a URL for any values.
+        let sample: Vars = provided
+            .iter()
+            .map(|v| (v.clone(), "sample".to_string()))
+            .collect();
+        match self.render_url(&compiled, id, &sample) {
+            Ok(_) => Ok(compiled),
+            Err(e) => Err(vec![Problem {
+                path: url_path,
+                message: match e {
+                    RenderError::Invalid { reason, .. } => reason,
+                    other => other.to_string(),
+                },
+            }]),
+        }
+    }
+
+    pub fn has(&self, endpoint: EndpointId) -> bool {
+        self.endpoints.contains_key(&endpoint)
+    }
+
+    /// The success predicate (`success`, or `accept` for the access check) of an endpoint.
+    pub fn predicate(&self, endpoint: EndpointId) -> Option<&Predicate> {
+        self.endpoints
+            .get(&endpoint)
+            .and_then(|e| e.predicate.as_ref())
+    }
+
+    fn render_url(
+        &self,
+        e: &CompiledEndpoint,
+        id: EndpointId,
+        vars: &Vars,
+    ) -> Result<String, RenderError> {
+        let url = self
+            .url
+            .render(&e.url, vars)
+            .map_err(|err| invalid(id, "url", err.to_string()))?;
+        let url = url.trim().to_string();
+        if let Some(rest) = url.strip_prefix("outbox:") {
+            if rest.is_empty() || rest.starts_with('?') {
+                return Err(invalid(
+                    id,
+                    "url",
+                    "outbox: needs a name, e.g. outbox:sms".into(),
+                ));
+            }
+            return Ok(url);
+        }
+        match reqwest::Url::parse(&url) {
+            Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Ok(url),
+            Ok(u) => Err(invalid(
+                id,
+                "url",
+                format!(
+                    "scheme '{}' is not supported (http, https or outbox:)",
+                    u.scheme()
+                ),
+            )),
+            Err(err) => Err(invalid(id, "url", format!("'{url}' is not a URL: {err}"))),
+        }
+    }
+
+    /// Renders the request an endpoint would send with these variables.
+    pub fn render(
+        &self,
+        endpoint: EndpointId,
+        vars: &Vars,
+    ) -> Result<OutboundRequest, RenderError> {
+        let e = self
+            .endpoints
+            .get(&endpoint)
+            .ok_or(RenderError::NotConfigured { endpoint })?;
+        let url = self.render_url(e, endpoint, vars)?;
+        let mut headers = Vec::with_capacity(e.headers.len());
+        for h in &e.headers {
+            for var in &h.variables {
+                if let Some(value) = vars.get(var) {
+                    if !value.bytes().all(encoding::is_header_byte) {
+                        return Err(RenderError::HeaderValue {
+                            endpoint,
+                            header: h.name.clone(),
+                            variable: var.clone(),
+                        });
+                    }
+                }
+            }
+            let value = self
+                .header
+                .render(&h.template, vars)
+                .map_err(|err| invalid(endpoint, "header", err.to_string()))?;
+            headers.push((h.name.clone(), value));
+        }
+        let body = match &e.body {
+            None => None,
+            Some((kind, name)) => {
+                let registry = match kind {
+                    BodyKind::Json => &self.json,
+                    BodyKind::Form => &self.form,
+                    BodyKind::Plain => &self.plain,
+                };
+                let text = registry
+                    .render(name, vars)
+                    .map_err(|err| invalid(endpoint, "body", err.to_string()))?;
+                if *kind == BodyKind::Json {
+                    serde_json::from_str::<serde_json::Value>(&text)
+                        .map_err(|err| invalid(endpoint, "body", format!("not JSON: {err}")))?;
+                }
+                Some(text)
+            }
+        };
+        Ok(OutboundRequest {
+            endpoint,
+            method: e.method,
+            url,
+            headers,
+            body,
+        })
+    }
+}
+
+fn invalid(endpoint: EndpointId, part: &'static str, reason: String) -> RenderError {
+    RenderError::Invalid {
+        endpoint,
+        part,
+        reason,
+    }
+}
+
+/// Parses a template and checks that it only holds plain placeholders for provided variables.
+fn parse(source: &str, provided: &BTreeSet<String>) -> Result<Template, String> {
+    let tpl = Template::compile(source).map_err(|e| format!("template does not parse: {e}"))?;
+    for element in &tpl.elements {
+        match element {
+            TemplateElement::RawString(_) | TemplateElement::Comment(_) => {}
+            TemplateElement::Expression(h) => {
+                let name = placeholder_name(h).ok_or_else(|| {
+                    "only plain placeholders such as {{ phone }} are allowed (no helpers or paths)"
+                        .to_string()
+                })?;
+                if !provided.contains(&name) {
+                    let known: Vec<&str> = provided.iter().map(String::as_str).collect();
+                    return Err(format!(
+                        "'{{{{ {name} }}}}' names a variable that is never provided here (available: {})",
+                        known.join(", ")
+                    ));
+                }
+            }
+            TemplateElement::HtmlExpression(_) => {
+                return Err(
+                    "'{{{ }}}' (unescaped output) is not allowed: every value is encoded for where it lands"
+                        .to_string(),
+                )
+            }
+            _ => {
+                return Err(
+                    "only plain placeholders such as {{ phone }} are allowed (no blocks, partials or decorators)"
+                        .to_string(),
+                )
+            }
+        }
+    }
+    Ok(tpl)
+}
+
+fn placeholder_name(h: &handlebars::template::HelperTemplate) -> Option<String> {
+    if !h.params.is_empty() || !h.hash.is_empty() || h.block || h.template.is_some() {
+        return None;
+    }
+    let name = match &h.name {
+        Parameter::Name(n) => n.clone(),
+        Parameter::Path(path) => match path {
+            handlebars::Path::Relative((segs, raw)) if segs.len() == 1 => raw.clone(),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    is_variable_name(&name).then_some(name)
+}
+
+fn variables_of(tpl: &Template) -> BTreeSet<String> {
+    tpl.elements
+        .iter()
+        .filter_map(|e| match e {
+            TemplateElement::Expression(h) => placeholder_name(h),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A JSON body must stay JSON whatever the values: every placeholder must sit inside a JSON
+/// string. Rendering with marker values and parsing proves it.
+fn check_json_body(
+    registry: &Handlebars<'static>,
+    name: &str,
+    variables: &BTreeSet<String>,
+) -> Result<(), String> {
+    let markers: Vars = variables
+        .iter()
+        .map(|v| (v.clone(), format!("MFABRIDGE_MARKER_{v}")))
+        .collect();
+    let text = registry
+        .render(name, &markers)
+        .map_err(|e| format!("template does not render: {e}"))?;
+    serde_json::from_str::<serde_json::Value>(&text).map(|_| ()).map_err(|e| {
+        format!(
+            "a JSON body must be valid JSON with every placeholder inside a string, e.g. {{\"to\":\"{{{{ phone }}}}\"}} ({e})"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests;
