@@ -143,8 +143,8 @@ pub struct UserDataRules {
 pub enum Endpoints {
     Single(EndpointSpec),
     ChallengeVerify {
-        challenge: EndpointSpec,
-        verify: EndpointSpec,
+        challenge: Box<EndpointSpec>,
+        verify: Box<EndpointSpec>,
     },
 }
 
@@ -603,18 +603,19 @@ fn parse_user_data(value: Option<&Value>, p: &mut Problems) -> UserDataRules {
         }
     }
     f.finish(p);
-    if let Some(required) = required {
-        rules.required = required;
-    }
-    match allowed {
-        Some(allowed) => rules.allowed = allowed.into_iter().collect(),
-        None if !rules.required.is_empty() => {
-            // Without an explicit list, what is required is what is allowed.
-            if value.and_then(|v| v.get("required")).is_some() {
-                rules.allowed = BTreeSet::new();
+    // Without an explicit `allowed`, a given `required` list is also what is allowed.
+    match (allowed, required) {
+        (Some(allowed), required) => {
+            rules.allowed = allowed.into_iter().collect();
+            if let Some(required) = required {
+                rules.required = required;
             }
         }
-        None => {}
+        (None, Some(required)) => {
+            rules.allowed = required.iter().cloned().collect();
+            rules.required = required;
+        }
+        (None, None) => {}
     }
     rules.allowed.extend(rules.required.iter().cloned());
     if let Some(phones) = phones {
@@ -667,9 +668,10 @@ fn parse_endpoints(v: &Value, mode: Mode, p: &mut Problems) -> Option<Endpoints>
                 .require(p, "verify")
                 .and_then(|v| parse_endpoint(v, "mfa.endpoints.verify", EndpointKind::Verify, p));
             match (challenge, verify) {
-                (Some(challenge), Some(verify)) => {
-                    Some(Endpoints::ChallengeVerify { challenge, verify })
-                }
+                (Some(challenge), Some(verify)) => Some(Endpoints::ChallengeVerify {
+                    challenge: Box::new(challenge),
+                    verify: Box::new(verify),
+                }),
                 _ => None,
             }
         }

@@ -98,7 +98,7 @@ impl<'a> Fields<'a> {
                 Value::String(s) => s.clone(),
                 other => format!("{other:?}"),
             };
-            if !self.known.iter().any(|k| *k == name) {
+            if !self.known.contains(&name) {
                 let expected = self.known.join(", ");
                 problems.push(
                     &join(&self.path, &name),
