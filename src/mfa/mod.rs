@@ -406,6 +406,9 @@ impl Mfa {
                 // delivered fast is already checkable.
                 let (session, code) = self.with_new_code(snap, &key, session, now);
                 self.store.insert_session(&key, &session).await?;
+                // An enrolment in progress costs a message: it survives even a crash. Login
+                // sessions rely on the periodic flush (and the one at shutdown) instead.
+                self.store.flush().await?;
                 let sent = self
                     .deliver(snap, username, user_data, code.as_deref())
                     .await;
