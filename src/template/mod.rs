@@ -403,7 +403,7 @@ impl Templates {
                     u.scheme()
                 ),
             )),
-            Err(err) => Err(invalid(id, "url", format!("'{url}' is not a URL: {err}"))),
+            Err(err) => Err(invalid(id, "url", format!("not a URL ({err})"))),
         }
     }
 
