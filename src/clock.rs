@@ -19,3 +19,24 @@ impl Clock for SystemClock {
             .unwrap_or(0)
     }
 }
+
+/// A clock that moves only when told: for tests that drive expiry without sleeping.
+#[derive(Debug, Clone, Default)]
+pub struct ManualClock(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl ManualClock {
+    pub fn starting_at(now: u64) -> ManualClock {
+        ManualClock(std::sync::Arc::new(std::sync::atomic::AtomicU64::new(now)))
+    }
+
+    pub fn advance(&self, seconds: u64) {
+        self.0
+            .fetch_add(seconds, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}

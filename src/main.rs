@@ -105,7 +105,12 @@ fn serve(path: Option<&Path>) -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let app = match Application::from_snapshot(snapshot).await {
+        let app = match Application::from_snapshot(
+            snapshot,
+            std::sync::Arc::new(mfa_bridge::clock::SystemClock),
+        )
+        .await
+        {
             Ok(app) => app,
             Err(e) => {
                 eprintln!("{e}");

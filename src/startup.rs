@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::clock::SystemClock;
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigErrors};
 use crate::http::{self, AppState};
 use crate::mfa::secrets::Keys;
@@ -47,11 +47,21 @@ const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
 impl Application {
     pub async fn build(config: Config) -> Result<Application, StartupError> {
-        let snapshot = Snapshot::new(config)?;
-        Application::from_snapshot(snapshot).await
+        Application::build_with_clock(config, Arc::new(SystemClock)).await
     }
 
-    pub async fn from_snapshot(snapshot: Snapshot) -> Result<Application, StartupError> {
+    /// As [`Application::build`], with the clock that expiry is measured on.
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Application, StartupError> {
+        Application::from_snapshot(Snapshot::new(config)?, clock).await
+    }
+
+    pub async fn from_snapshot(
+        snapshot: Snapshot,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Application, StartupError> {
         let config = &snapshot.config;
         let data_dir = config.storage.path.clone();
         let data_err = |source| StartupError::DataDir {
@@ -76,7 +86,7 @@ impl Application {
                 addr: listen,
                 source,
             })?;
-        let mfa = Mfa::new(store, sender, Keys::new(secret), Arc::new(SystemClock));
+        let mfa = Mfa::new(store, sender, Keys::new(secret), clock);
         let state = AppState {
             snapshot: Arc::new(RwLock::new(Arc::new(snapshot))),
             mfa,

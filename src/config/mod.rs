@@ -374,14 +374,11 @@ fn parse_server(value: Option<&Value>, p: &mut Problems) -> Option<ServerConfig>
     }
 }
 
-/// A username pattern always matches the whole name.
+/// A username pattern always matches the whole name, whether or not it was written anchored.
 fn anchor(pattern: &str) -> String {
-    let start = if pattern.starts_with('^') { "" } else { "^" };
-    let end = if pattern.ends_with('$') { "" } else { "$" };
-    format!(
-        "{start}(?:{}){end}",
-        pattern.trim_start_matches('^').trim_end_matches('$')
-    )
+    let inner = pattern.strip_prefix('^').unwrap_or(pattern);
+    let inner = inner.strip_suffix('$').unwrap_or(inner);
+    format!("^(?:{inner})$")
 }
 
 fn parse_storage(v: &Value, base_dir: &Path, p: &mut Problems) -> Option<StorageConfig> {
@@ -924,6 +921,17 @@ mfa:
             found.iter().any(|f| f.contains("'code' is reserved")),
             "{found:?}"
         );
+    }
+
+    #[test]
+    fn a_username_pattern_matches_whole_names_whether_anchored_or_not() {
+        for pattern in [DEFAULT_USERNAME_PATTERN, "[a-z]+", "^[a-z]+", "[a-z]+$"] {
+            let re = Regex::new(&anchor(pattern)).unwrap();
+            assert!(re.is_match("alice"), "{pattern}");
+            for bad in ["-alice", "alice!", "a/../admin", "bad~user"] {
+                assert!(!re.is_match(bad), "{pattern} accepted {bad}");
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,288 @@
+//! The real binary: `check`, `render`, and `serve` across a kill.
+
+use std::{path::Path, process::Output};
+
+use serde_json::{json, Value};
+
+use crate::helpers::{
+    config_value, spawn_daemon, strip_ansi, to_yaml, AppOptions, Stop, PROVIDER, UPSTREAM,
+};
+
+const UNSET_VAR: &str = "MFA_BRIDGE_TEST_SURELY_UNSET_7C2E";
+
+fn bin() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mfa-bridge"));
+    command.env("NO_COLOR", "1").env_remove(UNSET_VAR);
+    command
+}
+
+/// A valid proxy/single configuration, storage in `dir`.
+fn valid_config(dir: &Path) -> Value {
+    let storage = dir.join("store");
+    std::fs::create_dir_all(&storage).expect("create the storage directory");
+    config_value(&AppOptions::proxy_single(), &storage)
+}
+
+fn write_config(dir: &Path, config: &Value) -> std::path::PathBuf {
+    let path = dir.join("platform.yml");
+    std::fs::write(&path, to_yaml(config, PROVIDER, UPSTREAM)).expect("write platform.yml");
+    path
+}
+
+fn output_text(output: &Output) -> String {
+    strip_ansi(&format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    ))
+}
+
+fn check(config: &Value) -> (Output, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = write_config(dir.path(), config);
+    let output = bin()
+        .arg("check")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .expect("run mfa-bridge check");
+    let text = output_text(&output);
+    (output, text)
+}
+
+/// Asserts `check` exits 1 and one line of its output holds every one of `needles`.
+fn assert_check_names(config: &Value, needles: &[&str]) {
+    let (output, text) = check(config);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "check must exit 1 on a broken configuration; output:\n{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|line| needles.iter().all(|n| line.contains(n))),
+        "no line of check's output holds {needles:?}; output:\n{text}"
+    );
+}
+
+#[test]
+fn check_accepts_a_valid_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let (output, text) = check(&valid_config(dir.path()));
+
+    assert_eq!(output.status.code(), Some(0), "output:\n{text}");
+}
+
+#[test]
+fn check_names_a_missing_endpoint_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = valid_config(dir.path());
+    config["mfa"]["endpoints"]["single"]
+        .as_object_mut()
+        .unwrap()
+        .remove("url");
+
+    assert_check_names(&config, &["mfa.endpoints.single.url"]);
+}
+
+#[test]
+fn check_names_an_unknown_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = valid_config(dir.path());
+    config["mfa"]["endpoints"]["single"]["bogus"] = json!("x");
+
+    assert_check_names(&config, &["mfa.endpoints.single", "bogus"]);
+}
+
+#[test]
+fn check_names_a_bad_method() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = valid_config(dir.path());
+    config["mfa"]["endpoints"]["single"]["method"] = json!("FETCH");
+
+    assert_check_names(&config, &["mfa.endpoints.single.method"]);
+}
+
+#[test]
+fn check_names_a_template_variable_the_configuration_cannot_provide() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = valid_config(dir.path());
+    config["mfa"]["endpoints"]["single"]["body"] =
+        json!(r#"{"to":"{{ fax }}","text":"Code {{ code }}"}"#);
+
+    assert_check_names(&config, &["mfa.endpoints.single.body", "fax"]);
+}
+
+#[test]
+fn check_names_a_template_that_does_not_parse() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = valid_config(dir.path());
+    config["mfa"]["endpoints"]["single"]["url"] = json!(format!("{PROVIDER}/sms?to={{{{ phone "));
+
+    assert_check_names(&config, &["mfa.endpoints.single.url"]);
+}
+
+#[test]
+fn check_names_an_unset_environment_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = valid_config(dir.path());
+    config["mfa"]["endpoints"]["single"]["headers"]["authorization"] =
+        json!(format!("Bearer ${{{UNSET_VAR}}}"));
+
+    assert_check_names(&config, &["mfa.endpoints.single.headers", UNSET_VAR]);
+}
+
+#[test]
+fn check_reports_every_problem_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = valid_config(dir.path());
+    config["mfa"]["endpoints"]["single"]["method"] = json!("FETCH");
+    config["upstream"]["login"]
+        .as_object_mut()
+        .unwrap()
+        .remove("url");
+
+    assert_check_names(&config, &["mfa.endpoints.single.method"]);
+    assert_check_names(&config, &["upstream.login.url"]);
+}
+
+#[test]
+fn the_library_names_the_path_of_each_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = valid_config(dir.path());
+    config["mfa"]["endpoints"]["single"]["method"] = json!("FETCH");
+    let yaml = to_yaml(&config, PROVIDER, UPSTREAM);
+
+    let errors = match mfa_bridge::config::Config::from_yaml_str(&yaml, dir.path()) {
+        Ok(_) => panic!("a method FETCH must be refused"),
+        Err(errors) => errors.to_string(),
+    };
+
+    assert!(
+        errors
+            .lines()
+            .any(|l| l.starts_with("mfa.endpoints.single.method")),
+        "one line per problem, `path: message`; got:\n{errors}"
+    );
+}
+
+#[test]
+fn render_prints_the_request_with_the_env_secret_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "s3cr3t-provider-key-91ab";
+    let mut config = valid_config(dir.path());
+    config["mfa"]["endpoints"]["single"]["headers"]["authorization"] =
+        json!("Bearer ${MFA_BRIDGE_TEST_RENDER_SECRET}");
+    let path = write_config(dir.path(), &config);
+
+    let output = bin()
+        .env("MFA_BRIDGE_TEST_RENDER_SECRET", secret)
+        .args(["render", "--config"])
+        .arg(&path)
+        .args([
+            "--endpoint",
+            "single",
+            "--data",
+            r#"{"phone":"+41791231212"}"#,
+        ])
+        .output()
+        .expect("run mfa-bridge render");
+    let text = output_text(&output);
+
+    assert!(output.status.success(), "render failed; output:\n{text}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("POST"), "the method is shown:\n{stdout}");
+    assert!(
+        stdout.contains("/sms?to=%2B41791231212"),
+        "the rendered, encoded url is shown:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("+41791231212"),
+        "the rendered body is shown:\n{stdout}"
+    );
+    assert!(
+        stdout.to_lowercase().contains("authorization"),
+        "the header is shown (masked):\n{stdout}"
+    );
+    assert!(
+        !text.contains(secret),
+        "the secret must be masked everywhere; output:\n{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_activation_survives_a_restart_of_the_daemon() {
+    let mut app = spawn_daemon(AppOptions::standalone_single(), &[]).await;
+    let mfa_token = app.activate_default("alice").await.mfa_token();
+    let code = app.last_code();
+
+    app.restart(Stop::Terminate).await;
+    let confirmed = app.confirm("alice", &mfa_token, &code).await;
+
+    confirmed.recovery_codes();
+    let mfa_token = app.mfa_login("alice").await;
+    app.challenge("alice", &mfa_token).await.assert_status(200);
+    let code = app.last_code();
+    let verified = app.verify("alice", &mfa_token, &code).await;
+    verified.assert_status(200);
+    assert_eq!(verified.json["verified"], json!(true));
+}
+
+/// An activation costs a message, so its session is on disk before activate answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_activation_survives_a_kill_9_of_the_daemon() {
+    let mut app = spawn_daemon(AppOptions::standalone_single(), &[]).await;
+    let mfa_token = app.activate_default("alice").await.mfa_token();
+    let code = app.last_code();
+
+    app.restart(Stop::Kill).await;
+
+    app.confirm("alice", &mfa_token, &code)
+        .await
+        .recovery_codes();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enrolment_survives_a_kill_9_of_the_daemon() {
+    let mut app = spawn_daemon(AppOptions::proxy_single(), &[]).await;
+    let recovery_codes = app.enroll("alice").await;
+
+    app.restart(Stop::Kill).await;
+
+    app.login("alice").await.mfa_token();
+    app.recover_with_code("alice", &recovery_codes[0])
+        .await
+        .assert_status(200);
+    app.login("alice").await.assert_status(200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_substitutes_an_env_secret_into_the_provider_request() {
+    let secret = "k-4d9e-provider";
+    let mut options = AppOptions::standalone_single();
+    options.endpoints = Some(json!({
+        "single": {
+            "url": format!("{PROVIDER}/sms?to={{{{ phone }}}}"),
+            "method": "POST",
+            "body": r#"{"to":"{{ phone }}","text":"Code {{ code }}"}"#,
+            "headers": {
+                "content-type": "application/json",
+                "authorization": "Bearer ${MFA_BRIDGE_TEST_PROVIDER_KEY}",
+            },
+        }
+    }));
+    let app = spawn_daemon(options, &[("MFA_BRIDGE_TEST_PROVIDER_KEY", secret)]).await;
+
+    app.activate_default("alice").await.mfa_token();
+
+    assert_eq!(
+        app.provider.last().header("authorization"),
+        Some(format!("Bearer {secret}"))
+    );
+    assert!(
+        !app.daemon_log().contains(secret),
+        "the secret must never be logged:\n{}",
+        app.daemon_log()
+    );
+}

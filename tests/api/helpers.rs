@@ -1,0 +1,842 @@
+//! `spawn_app` (the library's start-up path, in process) and `spawn_daemon` (the real binary),
+//! with one helper per endpoint.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use base64::Engine as _;
+use mfa_bridge::clock::ManualClock;
+use mfa_bridge::startup::Application;
+use regex::Regex;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::fakes::{
+    start_provider, start_upstream, FakeServer, GOOD_PASSWORD, PERSONAL_TOKEN, PROVIDER_VALID_CODE,
+};
+
+/// Placeholder base URLs written in configurations; replaced by the fakes' real addresses.
+pub const PROVIDER: &str = "http://provider.invalid";
+pub const UPSTREAM: &str = "http://upstream.invalid";
+
+pub const API_KEY: &str = "test-api-key-5d1f0c";
+
+pub const MISSING_AUTH: &str = "Missing 'Authorization' header or 'auth' query parameter.";
+pub const INVALID_SESSION: &str = "Invalid MFA session token.";
+pub const NOT_PERSONAL: &str = "You cannot access this resource using the given access token.";
+pub const VERIFY_MESSAGE: &str = "Please verify the MFA challenge.";
+pub const DEACTIVATED: &str = "MFA deactivated.";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FirstFactor {
+    Proxy,
+    Standalone,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmsMode {
+    Single,
+    ChallengeVerify,
+}
+
+#[derive(Clone, Debug)]
+pub struct AppOptions {
+    pub first_factor: FirstFactor,
+    pub sms: SmsMode,
+    pub code_ttl_seconds: u64,
+    /// `outbound.connect_timeout_ms` and `outbound.timeout_ms`; omitted when `None`.
+    pub timeout_ms: Option<u64>,
+    /// `mfa.endpoints`; the default for the mode when `None`. Write URLs with [`PROVIDER`].
+    pub endpoints: Option<Value>,
+    /// `mfa.user_data`; [`default_user_data`] when `None`.
+    pub user_data: Option<Value>,
+}
+
+impl AppOptions {
+    pub fn new(first_factor: FirstFactor, sms: SmsMode) -> AppOptions {
+        AppOptions {
+            first_factor,
+            sms,
+            code_ttl_seconds: 300,
+            timeout_ms: None,
+            endpoints: None,
+            user_data: None,
+        }
+    }
+
+    pub fn proxy_single() -> AppOptions {
+        AppOptions::new(FirstFactor::Proxy, SmsMode::Single)
+    }
+
+    pub fn proxy_challenge_verify() -> AppOptions {
+        AppOptions::new(FirstFactor::Proxy, SmsMode::ChallengeVerify)
+    }
+
+    pub fn standalone_single() -> AppOptions {
+        AppOptions::new(FirstFactor::Standalone, SmsMode::Single)
+    }
+
+    pub fn standalone_challenge_verify() -> AppOptions {
+        AppOptions::new(FirstFactor::Standalone, SmsMode::ChallengeVerify)
+    }
+
+    pub fn with_endpoints(mut self, endpoints: Value) -> AppOptions {
+        self.endpoints = Some(endpoints);
+        self
+    }
+
+    pub fn with_user_data(mut self, user_data: Value) -> AppOptions {
+        self.user_data = Some(user_data);
+        self
+    }
+
+    pub fn with_timeout_ms(mut self, timeout_ms: u64) -> AppOptions {
+        self.timeout_ms = Some(timeout_ms);
+        self
+    }
+
+    pub fn with_code_ttl_seconds(mut self, seconds: u64) -> AppOptions {
+        self.code_ttl_seconds = seconds;
+        self
+    }
+}
+
+pub fn default_user_data() -> Value {
+    json!({
+        "required": ["phone"],
+        "allowed": ["phone", "language", "message"],
+        "phone_fields": ["phone"],
+        "max_length": 256,
+    })
+}
+
+/// The endpoints every test uses unless it says otherwise.
+pub fn default_endpoints(sms: SmsMode) -> Value {
+    match sms {
+        SmsMode::Single => json!({
+            "single": {
+                "url": format!("{PROVIDER}/sms?to={{{{ phone }}}}"),
+                "method": "POST",
+                "body": r#"{"to":"{{ phone }}","text":"Code {{ code }}"}"#,
+                "headers": {"content-type": "application/json"},
+            }
+        }),
+        SmsMode::ChallengeVerify => json!({
+            "challenge": {
+                "url": format!("{PROVIDER}/challenge"),
+                "method": "POST",
+                "body": r#"{"phone_number":"{{ phone }}"}"#,
+                "headers": {"content-type": "application/json"},
+            },
+            "verify": {
+                "url": format!("{PROVIDER}/verify"),
+                "method": "POST",
+                "body": r#"{"phone_number":"{{ phone }}","code":"{{ code }}"}"#,
+                "headers": {"content-type": "application/json"},
+                "success": {"status": [200], "json_path": "status", "equals": "approved"},
+            }
+        }),
+    }
+}
+
+pub fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// The whole `platform.yml` as a value, URLs still holding the [`PROVIDER`]/[`UPSTREAM`]
+/// placeholders.
+pub fn config_value(options: &AppOptions, storage_path: &Path) -> Value {
+    let mut config = json!({
+        "server": {"listen": "127.0.0.1:0"},
+        "storage": {"path": storage_path.to_str().expect("utf-8 temp path")},
+        "mfa": {
+            "mode": match options.sms {
+                SmsMode::Single => "single",
+                SmsMode::ChallengeVerify => "challenge-verify",
+            },
+            "code": {"length": 6, "ttl_seconds": options.code_ttl_seconds},
+            "sessions": {"ttl_seconds": 1800},
+            "user_data": options.user_data.clone().unwrap_or_else(default_user_data),
+            "endpoints": options
+                .endpoints
+                .clone()
+                .unwrap_or_else(|| default_endpoints(options.sms)),
+        },
+    });
+    if let Some(timeout_ms) = options.timeout_ms {
+        config["outbound"] = json!({"connect_timeout_ms": timeout_ms, "timeout_ms": timeout_ms});
+    }
+    match options.first_factor {
+        FirstFactor::Proxy => {
+            config["upstream"] = json!({
+                "login": {"url": format!("{UPSTREAM}/{{{{ username }}}}/auth/login"), "method": "POST"},
+                "access_check": {
+                    "url": format!("{UPSTREAM}/{{{{ username }}}}/access-info"),
+                    "method": "GET",
+                    "headers": {"authorization": "{{ token }}"},
+                    "accept": {"json_path": "type", "equals": "personal"},
+                },
+            });
+        }
+        FirstFactor::Standalone => {
+            config["api_keys"] = json!([{"name": "backend", "key_sha256": sha256_hex(API_KEY)}]);
+        }
+    }
+    config
+}
+
+/// `config` as YAML, with the placeholders pointed at the given base URLs.
+pub fn to_yaml(config: &Value, provider_base: &str, upstream_base: &str) -> String {
+    serde_yaml::to_string(config)
+        .expect("a configuration serialises to YAML")
+        .replace(PROVIDER, provider_base)
+        .replace(UPSTREAM, upstream_base)
+}
+
+/// A phone number of its own for each user, so that per-destination limits of one user never
+/// touch another.
+pub fn phone_for(username: &str) -> String {
+    let n = username
+        .bytes()
+        .fold(7u64, |acc, b| (acc * 31 + u64::from(b)) % 1_000_000);
+    format!("+41791{n:06}")
+}
+
+/// A code of the same length as `code` that is certainly not `code`.
+pub fn other_code(code: &str) -> String {
+    code.chars()
+        .map(|c| match c.to_digit(10) {
+            Some(d) => char::from_digit((d + 1) % 10, 10).unwrap(),
+            None => '0',
+        })
+        .collect()
+}
+
+/// How a token is presented.
+#[derive(Clone, Debug)]
+pub enum Auth {
+    None,
+    Raw(String),
+    Bearer(String),
+    /// `Basic base64(token:)`: the token as user name, no password.
+    Basic(String),
+    /// `?auth=token`
+    Query(String),
+}
+
+impl Auth {
+    pub fn raw(token: &str) -> Auth {
+        Auth::Raw(token.to_string())
+    }
+
+    pub fn bearer(token: &str) -> Auth {
+        Auth::Bearer(token.to_string())
+    }
+
+    /// The four ways a Pryv client may present `token`.
+    pub fn every_form_of(token: &str) -> Vec<Auth> {
+        vec![
+            Auth::Raw(token.to_string()),
+            Auth::Bearer(token.to_string()),
+            Auth::Basic(token.to_string()),
+            Auth::Query(token.to_string()),
+        ]
+    }
+
+    fn apply(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            Auth::None => request,
+            Auth::Raw(token) => request.header("authorization", token.as_str()),
+            Auth::Bearer(token) => request.header("authorization", format!("Bearer {token}")),
+            Auth::Basic(token) => request.header(
+                "authorization",
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!("{token}:"))
+                ),
+            ),
+            Auth::Query(token) => request.query(&[("auth", token.as_str())]),
+        }
+    }
+}
+
+/// An answer of the daemon, read whole.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    /// `Value::Null` when the body is not JSON.
+    pub json: Value,
+}
+
+impl TestResponse {
+    async fn read(response: reqwest::Response) -> TestResponse {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("read the daemon's answer");
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        TestResponse {
+            status,
+            headers,
+            text,
+            json,
+        }
+    }
+
+    pub fn assert_status(&self, status: u16) -> &TestResponse {
+        assert_eq!(
+            self.status, status,
+            "expected status {status}, got {} with body {}",
+            self.status, self.text
+        );
+        self
+    }
+
+    /// Asserts `302 {"mfaToken": "..."}` and returns the token.
+    pub fn mfa_token(&self) -> String {
+        self.assert_status(302);
+        match self.json.get("mfaToken").and_then(Value::as_str) {
+            Some(token) if !token.is_empty() => token.to_string(),
+            _ => panic!("expected a 302 body with an mfaToken, got {}", self.text),
+        }
+    }
+
+    /// Asserts a Pryv error `{"error": {"id", "message"}}` with this status and id; returns the
+    /// message.
+    pub fn assert_error(&self, status: u16, id: &str) -> String {
+        assert_eq!(
+            self.status, status,
+            "expected status {status} with error id {id:?}, got {} with body {}",
+            self.status, self.text
+        );
+        assert_eq!(
+            self.json["error"]["id"],
+            json!(id),
+            "expected error id {id:?}, body was {}",
+            self.text
+        );
+        let content_type = self
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        assert!(
+            content_type.starts_with("application/json"),
+            "an error is served as JSON, content-type was {content_type:?}"
+        );
+        match self.json["error"]["message"].as_str() {
+            Some(message) => message.to_string(),
+            None => panic!(
+                "an error must carry a string message, body was {}",
+                self.text
+            ),
+        }
+    }
+
+    pub fn assert_error_message(&self, status: u16, id: &str, message: &str) {
+        let actual = self.assert_error(status, id);
+        assert_eq!(actual, message, "error message; body was {}", self.text);
+    }
+
+    /// Asserts `200 {"recoveryCodes": [10 distinct non-empty strings]}` and returns them.
+    pub fn recovery_codes(&self) -> Vec<String> {
+        self.assert_status(200);
+        let codes: Vec<String> = self.json["recoveryCodes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("expected recoveryCodes, body was {}", self.text))
+            .iter()
+            .map(|c| {
+                c.as_str()
+                    .unwrap_or_else(|| panic!("recovery codes are strings, body was {}", self.text))
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            codes.len(),
+            10,
+            "expected 10 recovery codes, got {}",
+            self.text
+        );
+        let mut distinct = codes.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(
+            distinct.len(),
+            10,
+            "recovery codes must be distinct: {}",
+            self.text
+        );
+        assert!(
+            codes.iter().all(|c| !c.is_empty()),
+            "recovery codes must not be empty: {}",
+            self.text
+        );
+        codes
+    }
+}
+
+/// The real binary, started by a test.
+struct Daemon {
+    child: tokio::process::Child,
+    log: Arc<Mutex<Vec<String>>>,
+    config_path: PathBuf,
+    envs: Vec<(String, String)>,
+}
+
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub address: String,
+    pub port: u16,
+    pub client: reqwest::Client,
+    pub provider: FakeServer,
+    pub upstream: FakeServer,
+    pub options: AppOptions,
+    /// `storage.path`
+    pub data_dir: TempDir,
+    daemon: Option<Daemon>,
+    /// The in-process app's clock (none for the binary, which runs on the system clock).
+    clock: Option<ManualClock>,
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(15))
+        .build()
+        .expect("build the test client")
+}
+
+/// Starts the fakes and the application in process, through `Config::from_yaml_str` and
+/// `Application::build`, on `127.0.0.1:0`.
+pub async fn spawn_app(options: AppOptions) -> TestApp {
+    let provider = start_provider().await;
+    let upstream = start_upstream().await;
+    spawn_app_with(options, provider, upstream).await
+}
+
+pub async fn spawn_app_with(
+    options: AppOptions,
+    provider: FakeServer,
+    upstream: FakeServer,
+) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("a temporary storage directory");
+    let yaml = to_yaml(
+        &config_value(&options, data_dir.path()),
+        &provider.base_url(),
+        &upstream.base_url(),
+    );
+    let config = match mfa_bridge::config::Config::from_yaml_str(&yaml, data_dir.path()) {
+        Ok(config) => config,
+        Err(errors) => panic!("the test configuration was refused:\n{errors}\n---\n{yaml}"),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_secs();
+    let clock = ManualClock::starting_at(now);
+    let application = match Application::build_with_clock(config, Arc::new(clock.clone())).await {
+        Ok(application) => application,
+        Err(error) => panic!("the application did not build: {error}\n---\n{yaml}"),
+    };
+    let port = application.port();
+    tokio::spawn(application.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client: http_client(),
+        provider,
+        upstream,
+        options,
+        data_dir,
+        daemon: None,
+        clock: Some(clock),
+    }
+}
+
+/// Starts the fakes and the real binary (`mfa-bridge serve --config FILE`), with these extra
+/// environment variables.
+pub async fn spawn_daemon(options: AppOptions, envs: &[(&str, &str)]) -> TestApp {
+    let provider = start_provider().await;
+    let upstream = start_upstream().await;
+    let data_dir = tempfile::tempdir().expect("a temporary directory");
+    let storage = data_dir.path().join("store");
+    std::fs::create_dir_all(&storage).expect("create the storage directory");
+    let yaml = to_yaml(
+        &config_value(&options, &storage),
+        &provider.base_url(),
+        &upstream.base_url(),
+    );
+    let config_path = data_dir.path().join("platform.yml");
+    std::fs::write(&config_path, yaml).expect("write platform.yml");
+    let envs: Vec<(String, String)> = envs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let daemon = start_daemon(config_path, envs).await;
+    let port = daemon.port;
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client: http_client(),
+        provider,
+        upstream,
+        options,
+        data_dir,
+        daemon: Some(daemon.daemon),
+        clock: None,
+    }
+}
+
+struct Started {
+    daemon: Daemon,
+    port: u16,
+}
+
+pub fn strip_ansi(line: &str) -> String {
+    Regex::new(r"\x1b\[[0-9;]*[A-Za-z]")
+        .unwrap()
+        .replace_all(line, "")
+        .into_owned()
+}
+
+async fn start_daemon(config_path: PathBuf, envs: Vec<(String, String)>) -> Started {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mfa-bridge"));
+    command
+        .arg("serve")
+        .arg("--config")
+        .arg(&config_path)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (key, value) in &envs {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("start the mfa-bridge binary");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (port_tx, mut port_rx) = tokio::sync::mpsc::unbounded_channel::<u16>();
+    let listening = Regex::new(r"listening on http://127\.0\.0\.1:(\d+)").unwrap();
+    let stderr = child.stderr.take().expect("piped stderr");
+    let stdout = child.stdout.take().expect("piped stdout");
+    for stream in [
+        Box::new(stderr) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+        Box::new(stdout),
+    ] {
+        let log = log.clone();
+        let port_tx = port_tx.clone();
+        let listening = listening.clone();
+        // Keep reading until the process ends, so that a full pipe never blocks the daemon.
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stream).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let line = strip_ansi(&line);
+                if let Some(port) = listening
+                    .captures(&line)
+                    .and_then(|c| c[1].parse::<u16>().ok())
+                {
+                    let _ = port_tx.send(port);
+                }
+                log.lock().unwrap().push(line);
+            }
+        });
+    }
+    drop(port_tx);
+    let port = match tokio::time::timeout(Duration::from_secs(15), port_rx.recv()).await {
+        Ok(Some(port)) => port,
+        outcome => {
+            let status = child.try_wait().ok().flatten();
+            panic!(
+                "the daemon did not report `listening on http://127.0.0.1:PORT` ({}; exit status {status:?}); its output:\n{}",
+                if outcome.is_err() { "timed out" } else { "output closed" },
+                log.lock().unwrap().join("\n")
+            );
+        }
+    };
+    Started {
+        daemon: Daemon {
+            child,
+            log,
+            config_path,
+            envs,
+        },
+        port,
+    }
+}
+
+/// How a test stops the binary before starting it again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGTERM: the daemon finishes what is under way and flushes storage.
+    Terminate,
+    /// SIGKILL: no chance to flush.
+    Kill,
+}
+
+impl TestApp {
+    /// Moves the in-process app's clock forward: expiry without waiting.
+    pub fn advance_clock(&self, seconds: u64) {
+        self.clock
+            .as_ref()
+            .expect("advance_clock needs an app started with spawn_app")
+            .advance(seconds);
+    }
+
+    /// Stops the binary and starts it again on the same configuration and storage.
+    pub async fn restart(&mut self, stop: Stop) {
+        let daemon = self
+            .daemon
+            .take()
+            .expect("restart needs an app started with spawn_daemon");
+        let Daemon {
+            mut child,
+            config_path,
+            envs,
+            log,
+        } = daemon;
+        match stop {
+            Stop::Kill => child.kill().await.expect("kill the daemon"),
+            Stop::Terminate => {
+                let pid = child.id().expect("the daemon is running");
+                let sent = std::process::Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status()
+                    .expect("run kill -TERM");
+                assert!(sent.success(), "kill -TERM {pid} failed");
+                match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
+                    Ok(status) => {
+                        let status = status.expect("wait for the daemon");
+                        assert!(
+                            status.success(),
+                            "the daemon must exit cleanly on SIGTERM, got {status}; its output:\n{}",
+                            log.lock().unwrap().join("\n")
+                        );
+                    }
+                    Err(_) => panic!(
+                        "the daemon did not exit within 10 s of SIGTERM; its output:\n{}",
+                        log.lock().unwrap().join("\n")
+                    ),
+                }
+            }
+        }
+        let started = start_daemon(config_path, envs).await;
+        self.port = started.port;
+        self.address = format!("http://127.0.0.1:{}", started.port);
+        self.daemon = Some(started.daemon);
+    }
+
+    /// What the binary has printed so far (empty for an in-process app).
+    pub fn daemon_log(&self) -> String {
+        self.daemon
+            .as_ref()
+            .map(|d| d.log.lock().unwrap().join("\n"))
+            .unwrap_or_default()
+    }
+
+    /// The credential that opens activate and deactivate: a personal token (proxy) or the
+    /// api key (standalone).
+    pub fn personal(&self) -> Auth {
+        match self.options.first_factor {
+            FirstFactor::Proxy => Auth::raw(PERSONAL_TOKEN),
+            FirstFactor::Standalone => Auth::bearer(API_KEY),
+        }
+    }
+
+    pub async fn post(&self, path: &str, auth: &Auth, body: Option<&Value>) -> TestResponse {
+        let mut request = self.client.post(format!("{}{path}", self.address));
+        request = auth.apply(request);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path} failed: {e}\n{}", self.daemon_log()));
+        TestResponse::read(response).await
+    }
+
+    /// `POST /{u}/login` with the body sent byte for byte and extra headers.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        auth: &Auth,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.address))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request = auth.apply(request);
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path} failed: {e}"));
+        TestResponse::read(response).await
+    }
+
+    /// Login that passes the first factor: the good password (proxy) or the api key
+    /// (standalone).
+    pub async fn login(&self, username: &str) -> TestResponse {
+        match self.options.first_factor {
+            FirstFactor::Proxy => self.login_with_password(username, GOOD_PASSWORD).await,
+            FirstFactor::Standalone => {
+                self.post(
+                    &format!("/{username}/login"),
+                    &Auth::bearer(API_KEY),
+                    Some(&json!({})),
+                )
+                .await
+            }
+        }
+    }
+
+    pub async fn login_with_password(&self, username: &str, password: &str) -> TestResponse {
+        self.post(
+            &format!("/{username}/login"),
+            &Auth::None,
+            Some(&json!({"username": username, "password": password, "appId": "test-app"})),
+        )
+        .await
+    }
+
+    pub async fn activate(&self, username: &str, auth: &Auth, user_data: &Value) -> TestResponse {
+        self.post(&format!("/{username}/mfa/activate"), auth, Some(user_data))
+            .await
+    }
+
+    /// Activate with the right credential and `{"phone": phone_for(username)}`.
+    pub async fn activate_default(&self, username: &str) -> TestResponse {
+        self.activate(
+            username,
+            &self.personal(),
+            &json!({"phone": phone_for(username)}),
+        )
+        .await
+    }
+
+    pub async fn confirm(&self, username: &str, mfa_token: &str, code: &str) -> TestResponse {
+        self.confirm_with(username, &Auth::raw(mfa_token), code)
+            .await
+    }
+
+    pub async fn confirm_with(&self, username: &str, auth: &Auth, code: &str) -> TestResponse {
+        self.post(
+            &format!("/{username}/mfa/confirm"),
+            auth,
+            Some(&json!({"code": code})),
+        )
+        .await
+    }
+
+    pub async fn challenge(&self, username: &str, mfa_token: &str) -> TestResponse {
+        self.challenge_with(username, &Auth::raw(mfa_token)).await
+    }
+
+    pub async fn challenge_with(&self, username: &str, auth: &Auth) -> TestResponse {
+        self.post(&format!("/{username}/mfa/challenge"), auth, None)
+            .await
+    }
+
+    pub async fn verify(&self, username: &str, mfa_token: &str, code: &str) -> TestResponse {
+        self.post(
+            &format!("/{username}/mfa/verify"),
+            &Auth::raw(mfa_token),
+            Some(&json!({"code": code})),
+        )
+        .await
+    }
+
+    pub async fn deactivate(&self, username: &str, auth: &Auth) -> TestResponse {
+        self.post(
+            &format!("/{username}/mfa/deactivate"),
+            auth,
+            Some(&json!({})),
+        )
+        .await
+    }
+
+    pub async fn recover(&self, username: &str, auth: &Auth, body: &Value) -> TestResponse {
+        self.post(&format!("/{username}/mfa/recover"), auth, Some(body))
+            .await
+    }
+
+    /// Recover the way the mode expects: `{username, password, appId, recoveryCode}` without
+    /// Authorization (proxy), or the api key and `{recoveryCode}` (standalone).
+    pub async fn recover_with_code(&self, username: &str, recovery_code: &str) -> TestResponse {
+        match self.options.first_factor {
+            FirstFactor::Proxy => {
+                self.recover(
+                    username,
+                    &Auth::None,
+                    &json!({
+                        "username": username,
+                        "password": GOOD_PASSWORD,
+                        "appId": "test-app",
+                        "recoveryCode": recovery_code,
+                    }),
+                )
+                .await
+            }
+            FirstFactor::Standalone => {
+                self.recover(
+                    username,
+                    &Auth::bearer(API_KEY),
+                    &json!({"recoveryCode": recovery_code}),
+                )
+                .await
+            }
+        }
+    }
+
+    /// The code in the last request the provider received (`Code NNNNNN` in its url or body).
+    pub fn last_code(&self) -> String {
+        let request = self.provider.last();
+        let haystack = format!("{}\n{}", request.decoded_uri(), request.body_text());
+        let code = Regex::new(r"Code ([0-9]+)").unwrap();
+        match code.captures(&haystack) {
+            Some(c) => c[1].to_string(),
+            None => panic!(
+                "no `Code NNNNNN` in the last provider request: {} {}\n{}",
+                request.method,
+                request.uri,
+                request.body_text()
+            ),
+        }
+    }
+
+    /// The code the end user would type after the last send: the one the daemon generated
+    /// (single), or the one the fake provider approves (challenge-verify).
+    pub fn code_from_last_send(&self) -> String {
+        match self.options.sms {
+            SmsMode::Single => self.last_code(),
+            SmsMode::ChallengeVerify => PROVIDER_VALID_CODE.to_string(),
+        }
+    }
+
+    /// Activate and confirm; returns the recovery codes.
+    pub async fn enroll(&self, username: &str) -> Vec<String> {
+        let mfa_token = self.activate_default(username).await.mfa_token();
+        let code = self.code_from_last_send();
+        self.confirm(username, &mfa_token, &code)
+            .await
+            .recovery_codes()
+    }
+
+    /// Login of a user with MFA on: asserts the 302 and returns the mfaToken.
+    pub async fn mfa_login(&self, username: &str) -> String {
+        self.login(username).await.mfa_token()
+    }
+}
