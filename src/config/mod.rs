@@ -54,7 +54,8 @@ impl std::error::Error for ConfigErrors {}
 pub const DEFAULT_USERNAME_PATTERN: &str = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$";
 
 /// Names that user data may not use: they are filled by the daemon itself.
-pub const RESERVED_VARIABLES: [&str; 4] = ["code", "username", "token", "method"];
+pub const RESERVED_VARIABLES: [&str; 6] =
+    ["code", "username", "token", "method", "password", "appId"];
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -122,6 +123,60 @@ pub struct MfaConfig {
     pub session_ttl: Duration,
     pub user_data: UserDataRules,
     pub endpoints: Endpoints,
+    pub attempts: AttemptPolicy,
+    pub send_limits: SendLimits,
+    pub destinations: DestinationRules,
+}
+
+/// Wrong codes: a ceiling per session, and growing waits per user across sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptPolicy {
+    /// Wrong codes after which a session is deleted.
+    pub per_session: u32,
+    /// Failures per user before waits start.
+    pub free_failures: u32,
+    /// The first wait; each further failure doubles it.
+    pub base_seconds: u64,
+    pub max_seconds: u64,
+    /// A tally with no attempt for this long starts over.
+    pub window_seconds: u64,
+}
+
+impl Default for AttemptPolicy {
+    fn default() -> Self {
+        AttemptPolicy {
+            per_session: 5,
+            free_failures: 3,
+            base_seconds: 1,
+            max_seconds: 900,
+            window_seconds: 86_400,
+        }
+    }
+}
+
+/// How often codes may be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendLimits {
+    pub min_interval_seconds: u64,
+    pub per_user_per_hour: u32,
+    pub per_destination_per_day: u32,
+}
+
+impl Default for SendLimits {
+    fn default() -> Self {
+        SendLimits {
+            min_interval_seconds: 30,
+            per_user_per_hour: 5,
+            per_destination_per_day: 10,
+        }
+    }
+}
+
+/// E.164 prefixes that phone numbers must (allow) or must not (deny) start with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DestinationRules {
+    pub allow: Vec<String>,
+    pub deny: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -559,6 +614,9 @@ fn parse_mfa(v: &Value, p: &mut Problems) -> Option<MfaConfig> {
         (Some(mode), Some(v)) => parse_endpoints(v, mode, p),
         _ => None,
     };
+    let attempts = parse_attempts(f.get("attempts"), p);
+    let send_limits = parse_send_limits(f.get("send_limits"), p);
+    let destinations = parse_destinations(f.get("destinations"), p);
     f.finish(p);
     Some(MfaConfig {
         mode: mode?,
@@ -566,7 +624,102 @@ fn parse_mfa(v: &Value, p: &mut Problems) -> Option<MfaConfig> {
         session_ttl,
         user_data,
         endpoints: endpoints?,
+        attempts,
+        send_limits,
+        destinations,
     })
+}
+
+fn parse_attempts(value: Option<&Value>, p: &mut Problems) -> AttemptPolicy {
+    let mut a = AttemptPolicy::default();
+    let Some(mut f) = value.and_then(|v| Fields::of(p, "mfa.attempts", v)) else {
+        return a;
+    };
+    if let Some(v) = f.get("per_session") {
+        if let Some(n) = integer(p, "mfa.attempts.per_session", v, 1..=100) {
+            a.per_session = n as u32;
+        }
+    }
+    if let Some(v) = f.get("free_failures") {
+        if let Some(n) = integer(p, "mfa.attempts.free_failures", v, 0..=1000) {
+            a.free_failures = n as u32;
+        }
+    }
+    if let Some(v) = f.get("base_seconds") {
+        if let Some(n) = integer(p, "mfa.attempts.base_seconds", v, 1..=86_400) {
+            a.base_seconds = n;
+        }
+    }
+    if let Some(v) = f.get("max_seconds") {
+        if let Some(n) = integer(p, "mfa.attempts.max_seconds", v, 1..=604_800) {
+            a.max_seconds = n;
+        }
+    }
+    if let Some(v) = f.get("window_seconds") {
+        if let Some(n) = integer(p, "mfa.attempts.window_seconds", v, 1..=2_592_000) {
+            a.window_seconds = n;
+        }
+    }
+    f.finish(p);
+    if a.max_seconds < a.base_seconds {
+        p.push("mfa.attempts.max_seconds", "must be at least base_seconds");
+    }
+    if a.window_seconds < a.max_seconds {
+        p.push(
+            "mfa.attempts.window_seconds",
+            "must be at least max_seconds, or a tally would lapse during its own wait",
+        );
+    }
+    a
+}
+
+fn parse_send_limits(value: Option<&Value>, p: &mut Problems) -> SendLimits {
+    let mut l = SendLimits::default();
+    let Some(mut f) = value.and_then(|v| Fields::of(p, "mfa.send_limits", v)) else {
+        return l;
+    };
+    if let Some(v) = f.get("min_interval_seconds") {
+        if let Some(n) = integer(p, "mfa.send_limits.min_interval_seconds", v, 0..=3600) {
+            l.min_interval_seconds = n;
+        }
+    }
+    if let Some(v) = f.get("per_user_per_hour") {
+        if let Some(n) = integer(p, "mfa.send_limits.per_user_per_hour", v, 1..=10_000) {
+            l.per_user_per_hour = n as u32;
+        }
+    }
+    if let Some(v) = f.get("per_destination_per_day") {
+        if let Some(n) = integer(p, "mfa.send_limits.per_destination_per_day", v, 1..=100_000) {
+            l.per_destination_per_day = n as u32;
+        }
+    }
+    f.finish(p);
+    l
+}
+
+fn parse_destinations(value: Option<&Value>, p: &mut Problems) -> DestinationRules {
+    let mut rules = DestinationRules::default();
+    let Some(mut f) = value.and_then(|v| Fields::of(p, "mfa.destinations", v)) else {
+        return rules;
+    };
+    let prefix = Regex::new(r"^\+[0-9]{1,15}$").expect("static regex");
+    for (key, list) in [("allow", &mut rules.allow), ("deny", &mut rules.deny)] {
+        if let Some(v) = f.get(key) {
+            let path = format!("mfa.destinations.{key}");
+            for (i, item) in string_list(p, &path, v).into_iter().enumerate() {
+                if prefix.is_match(&item) {
+                    list.push(item);
+                } else {
+                    p.push(
+                        &format!("{path}[{i}]"),
+                        format!("'{item}' is not an E.164 prefix such as +41 or +1242"),
+                    );
+                }
+            }
+        }
+    }
+    f.finish(p);
+    rules
 }
 
 fn parse_user_data(value: Option<&Value>, p: &mut Problems) -> UserDataRules {

@@ -79,6 +79,32 @@ impl IntoResponse for ApiError {
                 "forbidden",
                 "Invalid MFA session token.",
             ),
+            FlowError::SessionLocked => error(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Too many wrong codes. Please log in again.",
+            ),
+            FlowError::StepUpRequired(hint) => error(
+                StatusCode::BAD_REQUEST,
+                "step-up-required",
+                &format!("This operation needs a step-up: {hint}."),
+            ),
+            FlowError::TooManyAttempts { remaining } => {
+                let remaining = remaining.max(1);
+                let mut response = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    axum::Json(json!({ "error": {
+                        "id": "too-many-attempts",
+                        "message": format!("Too many attempts: try again in {remaining} seconds."),
+                        "remainingDelay": remaining,
+                    }})),
+                )
+                    .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(remaining));
+                response
+            }
             FlowError::InvalidApiKey => {
                 error(StatusCode::FORBIDDEN, "forbidden", "Invalid access token.")
             }

@@ -10,7 +10,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Path, RawQuery, Request, Stat
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use serde_json::json;
@@ -51,6 +51,8 @@ pub fn router(state: AppState) -> Router {
         .route("/{username}/mfa/verify", post(verify))
         .route("/{username}/mfa/deactivate", post(deactivate))
         .route("/{username}/mfa/recover", post(recover))
+        .route("/{username}/mfa", get(status))
+        .route("/{username}/mfa/recovery-codes", post(recovery_codes))
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(log_request))
@@ -185,7 +187,7 @@ async fn activate(
     let body = object(&body)?;
     let mfa_token = state
         .mfa
-        .activate(&c.snapshot, &c.username, c.token.as_ref(), &body, &c.client)
+        .activate(&c.snapshot, &c.username, c.token.as_ref(), body, &c.client)
         .await?;
     Ok(found(mfa_token))
 }
@@ -252,13 +254,45 @@ async fn deactivate(
     Path(username): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
     let c = Call::new(&state, &username, &headers, query.as_deref())?;
+    let body = object(&body)?;
     state
         .mfa
-        .deactivate(&c.snapshot, &c.username, c.token.as_ref(), &c.client)
+        .deactivate(&c.snapshot, &c.username, c.token.as_ref(), body, &c.client)
         .await?;
     Ok(deactivated())
+}
+
+async fn status(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let c = Call::new(&state, &username, &headers, query.as_deref())?;
+    let status = state
+        .mfa
+        .status(&c.snapshot, &c.username, c.token.as_ref(), &c.client)
+        .await?;
+    Ok((StatusCode::OK, Json(status)).into_response())
+}
+
+async fn recovery_codes(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let c = Call::new(&state, &username, &headers, query.as_deref())?;
+    let body = object(&body)?;
+    let codes = state
+        .mfa
+        .new_recovery_codes(&c.snapshot, &c.username, c.token.as_ref(), body, &c.client)
+        .await?;
+    Ok((StatusCode::OK, Json(json!({ "recoveryCodes": codes }))).into_response())
 }
 
 async fn recover(

@@ -1,17 +1,23 @@
-//! The MFA flows: login, activate, confirm, challenge, verify, deactivate, recover.
+//! The MFA flows: login, activate, confirm, challenge, verify, deactivate, recover, and the
+//! enrolment's status and recovery codes.
 //!
 //! No HTTP here: the web layer parses requests into these calls and maps [`FlowError`] to
 //! Pryv-style answers. Every flow takes the configuration snapshot it runs under.
+//!
+//! Every secret a user proves (a code, a recovery code, a step-up password) is an *attempt*:
+//! counted on the user's tally before it is checked, refused unchecked during a wait, and
+//! flushed to disk before the answer.
 
+pub mod limits;
 pub mod secrets;
 pub mod user_data;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
 use crate::config::{Endpoints, Mode};
@@ -19,10 +25,10 @@ use crate::domain::{AccessToken, Username};
 use crate::provider::{Reply, SendError, Sender};
 use crate::snapshot::Snapshot;
 use crate::store::{
-    Grant, Profile, RecoveryCode, Session, SessionKey, SessionKind, Store, StoreError, StoredCode,
+    Profile, RecoveryCode, Session, SessionKey, SessionKind, Store, StoreError, StoredCode,
     Versioned,
 };
-use crate::template::{self, EndpointId, RenderError, Vars};
+use crate::template::{self, EndpointId, OutboundRequest, RenderError, Vars};
 use crate::upstream::{self, Access, ClientHeaders, UpstreamError};
 
 use secrets::Keys;
@@ -36,6 +42,8 @@ pub enum FlowError {
     MissingToken,
     #[error("unknown, expired or foreign mfa session")]
     InvalidSession,
+    #[error("too many wrong codes on one session")]
+    SessionLocked,
     #[error("the api key is not valid")]
     InvalidApiKey,
     #[error("the token is not accepted for this operation")]
@@ -48,6 +56,10 @@ pub enum FlowError {
     InvalidCode,
     #[error("wrong recovery code")]
     InvalidRecoveryCode,
+    #[error("a step-up is needed: {0}")]
+    StepUpRequired(&'static str),
+    #[error("too many attempts: {remaining} s to wait")]
+    TooManyAttempts { remaining: u64 },
     #[error("messaging service failure: {0}")]
     Messaging(String),
     #[error("the upstream refused with status {}", .0.status)]
@@ -84,6 +96,63 @@ pub enum Verified {
     User(Username),
 }
 
+/// Proof of presence for changes to an enrolment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepUp {
+    /// Proxy mode: the user's password, checked by a login to the upstream.
+    Password { password: String, app_id: String },
+    /// A recovery code (used up by the step-up).
+    Code(String),
+}
+
+impl StepUp {
+    /// Takes `password`, `appId` and `code` out of a request body.
+    pub fn take_from(body: &mut serde_json::Map<String, serde_json::Value>) -> Option<StepUp> {
+        let text = |v: serde_json::Value| match v {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        };
+        let password = body.remove("password").map(text);
+        let app_id = body.remove("appId").map(text);
+        let code = body.remove("code").map(text);
+        match (password, code) {
+            (_, Some(code)) => Some(StepUp::Code(code)),
+            (Some(password), None) => Some(StepUp::Password {
+                password,
+                app_id: app_id.unwrap_or_else(|| "mfa-bridge".to_string()),
+            }),
+            (None, None) => None,
+        }
+    }
+}
+
+/// What `GET /{username}/mfa` shows: what is enrolled, never a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    pub enabled: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enrolled_at: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_codes_remaining: Option<usize>,
+}
+
+/// The upstream's login answer as held in a session, before sealing.
+#[derive(Serialize, Deserialize)]
+struct Grant {
+    status: u16,
+    content_type: Option<String>,
+    body: Vec<u8>,
+}
+
+/// Sends reserved on the send limits, to give back if nothing reached the provider.
+struct Reservation {
+    at: u64,
+    keys: Vec<Vec<u8>>,
+}
+
 /// The MFA service: storage, the outbound client, keys and the clock.
 #[derive(Clone)]
 pub struct Mfa {
@@ -111,8 +180,9 @@ impl Mfa {
         &self.sender
     }
 
-    /// Checks the credential for activate, deactivate and standalone recover: an api key in
-    /// standalone mode, a personal token (via the upstream access check) in proxy mode.
+    /// Checks the credential for activate, deactivate, status and recovery codes (and
+    /// standalone login and recover): an api key in standalone mode, a personal token (via the
+    /// upstream access check) in proxy mode.
     pub async fn authorize(
         &self,
         snap: &Snapshot,
@@ -176,37 +246,80 @@ impl Mfa {
                 None => LoginOutcome::Inactive,
             });
         };
-        let kind = SessionKind::Login {
-            grant: grant.map(|r| Grant {
-                status: r.status,
-                content_type: r.content_type,
-                body: STANDARD.encode(&r.body),
-            }),
-            enrolment: profile.value.enrolment,
+        let now = self.clock.now();
+        let mfa_token = secrets::new_mfa_token();
+        let key = self.keys.session_key(&mfa_token);
+        let sealed_grant = match grant {
+            None => None,
+            Some(r) => {
+                let plain = serde_json::to_vec(&Grant {
+                    status: r.status,
+                    content_type: r.content_type,
+                    body: r.body.to_vec(),
+                })
+                .map_err(|e| FlowError::Internal(e.to_string()))?;
+                Some(
+                    self.keys
+                        .seal_grant(&mfa_token, &key, &plain)
+                        .ok_or_else(|| FlowError::Internal("sealing the grant failed".into()))?,
+                )
+            }
         };
-        let mfa_token = self.open_session(snap, username, kind, None).await?;
+        let session = self.new_session(
+            snap,
+            username,
+            SessionKind::Login {
+                sealed_grant,
+                enrolment: profile.value.enrolment,
+            },
+            now,
+        );
+        self.store.insert_session(&key, &session).await?;
         tracing::info!(user = %username, "login needs the second factor");
         Ok(LoginOutcome::MfaRequired { mfa_token })
     }
 
     /// `POST /{username}/mfa/activate`: checks the user data, opens an enrolment session and
-    /// sends the first challenge.
+    /// sends the first challenge. Replacing an enrolment needs a step-up.
     pub async fn activate(
         &self,
         snap: &Snapshot,
         username: &Username,
         token: Option<&AccessToken>,
-        body: &serde_json::Map<String, serde_json::Value>,
+        mut body: serde_json::Map<String, serde_json::Value>,
         client: &ClientHeaders,
     ) -> Result<String, FlowError> {
         self.authorize(snap, username, token, client).await?;
-        let user_data = user_data::parse(body, &snap.config.mfa.user_data)?;
-        let kind = SessionKind::Activate {
-            user_data: user_data.clone(),
-        };
-        let mfa_token = self
-            .open_session(snap, username, kind, Some(&user_data))
-            .await?;
+        let step_up = StepUp::take_from(&mut body);
+        if self.store.profile(username.as_str()).await?.is_some() {
+            self.step_up(snap, username, step_up, client).await?;
+        }
+        let user_data = user_data::parse(&body, &snap.config.mfa.user_data)?;
+        self.check_destinations(snap, &user_data)?;
+
+        let now = self.clock.now();
+        let mfa_token = secrets::new_mfa_token();
+        let key = self.keys.session_key(&mfa_token);
+        let mut session = self.new_session(
+            snap,
+            username,
+            SessionKind::Activate {
+                user_data: user_data.clone(),
+            },
+            now,
+        );
+        let code = self.new_code_for(snap, &key, &mut session, now);
+        let request = self.render_send(snap, username, &user_data, code.as_deref())?;
+        let reservation = self.reserve_sends(snap, username, &user_data, now).await?;
+        session.last_sent_at = Some(now);
+        self.store.insert_session(&key, &session).await?;
+        // An enrolment in progress costs a message: it survives even a crash. Login sessions
+        // rely on the periodic flush (and the one at shutdown) instead.
+        self.store.flush().await?;
+        if let Err(e) = self.transmit(snap, &request, reservation).await {
+            self.delete_session(&key).await?;
+            return Err(e);
+        }
         tracing::info!(user = %username, "enrolment started");
         Ok(mfa_token)
     }
@@ -226,22 +339,16 @@ impl Mfa {
         };
         let user_data = user_data.clone();
         let code = code.ok_or(FlowError::MissingParameter("code"))?;
-        self.check_code(snap, username, &key, &session, &user_data, &code)
-            .await?;
-        self.consume(&key, &session).await?;
+        self.attempt(snap, username, async {
+            self.check_session_code(snap, username, &key, &user_data, &code)
+                .await
+        })
+        .await?;
 
         let codes = secrets::new_recovery_codes(RECOVERY_CODE_COUNT);
         let profile = Profile {
             user_data,
-            recovery_codes: codes
-                .iter()
-                .map(|c| RecoveryCode {
-                    hash: self
-                        .keys
-                        .recovery_hash(username.as_str(), &secrets::normalize_recovery_code(c)),
-                    used_at: None,
-                })
-                .collect(),
+            recovery_codes: self.hash_recovery_codes(username, &codes),
             enrolled_at: self.clock.now(),
             enrolment: secrets::new_id(),
         };
@@ -259,8 +366,30 @@ impl Mfa {
     ) -> Result<(), FlowError> {
         let (key, session) = self.session(username, mfa_token).await?;
         let user_data = self.session_user_data(username, &session).await?;
-        self.send_challenge(snap, username, &key, Some(session), &user_data)
-            .await
+        let now = self.clock.now();
+        if let Some(last) = session.value.last_sent_at {
+            let next = last.saturating_add(snap.config.mfa.send_limits.min_interval_seconds);
+            if now < next {
+                return Err(FlowError::TooManyAttempts {
+                    remaining: next - now,
+                });
+            }
+        }
+        self.check_destinations(snap, &user_data)?;
+        let mut updated = session.value.clone();
+        let code = self.new_code_for(snap, &key, &mut updated, now);
+        let request = self.render_send(snap, username, &user_data, code.as_deref())?;
+        let reservation = self.reserve_sends(snap, username, &user_data, now).await?;
+        updated.last_sent_at = Some(now);
+        if !self
+            .store
+            .swap_session(&key, &session, Some(&updated))
+            .await?
+        {
+            self.release_sends(&reservation).await?;
+            return Err(FlowError::InvalidSession);
+        }
+        self.transmit(snap, &request, reservation).await
     }
 
     /// `POST /{username}/mfa/verify`: the code of a login session; releases the grant.
@@ -271,40 +400,51 @@ impl Mfa {
         mfa_token: Option<&AccessToken>,
         code: Option<String>,
     ) -> Result<Verified, FlowError> {
-        let (key, session) = self.session(username, mfa_token).await?;
-        let SessionKind::Login { grant, .. } = &session.value.kind else {
+        let token = mfa_token.ok_or(FlowError::MissingToken)?;
+        let (key, session) = self.session(username, Some(token)).await?;
+        let SessionKind::Login { sealed_grant, .. } = &session.value.kind else {
             return Err(FlowError::InvalidSession);
         };
-        let grant = grant.clone();
+        let sealed_grant = sealed_grant.clone();
         let user_data = self.session_user_data(username, &session).await?;
         let code = code.ok_or(FlowError::MissingParameter("code"))?;
-        self.check_code(snap, username, &key, &session, &user_data, &code)
-            .await?;
-        self.consume(&key, &session).await?;
-        tracing::info!(user = %username, "second factor verified");
-        Ok(match grant {
-            Some(g) => Verified::Grant(Reply {
-                status: g.status,
-                content_type: g.content_type,
-                body: Bytes::from(
-                    STANDARD
-                        .decode(g.body)
-                        .map_err(|e| FlowError::Internal(e.to_string()))?,
-                ),
-            }),
-            None => Verified::User(username.clone()),
+        self.attempt(snap, username, async {
+            self.check_session_code(snap, username, &key, &user_data, &code)
+                .await
         })
+        .await?;
+        tracing::info!(user = %username, "second factor verified");
+        let Some(sealed) = sealed_grant else {
+            return Ok(Verified::User(username.clone()));
+        };
+        let plain = self
+            .keys
+            .open_grant(token.expose(), &key, &sealed)
+            .ok_or_else(|| FlowError::Internal("the held grant does not open".into()))?;
+        let grant: Grant =
+            serde_json::from_slice(&plain).map_err(|e| FlowError::Internal(e.to_string()))?;
+        Ok(Verified::Grant(Reply {
+            status: grant.status,
+            content_type: grant.content_type,
+            body: Bytes::from(grant.body),
+        }))
     }
 
-    /// `POST /{username}/mfa/deactivate`.
+    /// `POST /{username}/mfa/deactivate`: with a step-up when MFA is on.
     pub async fn deactivate(
         &self,
         snap: &Snapshot,
         username: &Username,
         token: Option<&AccessToken>,
+        mut body: serde_json::Map<String, serde_json::Value>,
         client: &ClientHeaders,
     ) -> Result<(), FlowError> {
         self.authorize(snap, username, token, client).await?;
+        if self.store.profile(username.as_str()).await?.is_none() {
+            return Ok(());
+        }
+        let step_up = StepUp::take_from(&mut body);
+        self.step_up(snap, username, step_up, client).await?;
         self.replace_profile(username, None).await?;
         tracing::info!(user = %username, "MFA deactivated");
         Ok(())
@@ -328,99 +468,271 @@ impl Mfa {
                 return Err(FlowError::MissingParameter("recoveryCode"))
             }
             Some(serde_json::Value::String(s)) => s,
-            Some(_) => return Err(FlowError::InvalidRecoveryCode),
+            Some(other) => other.to_string(),
         };
         if snap.config.upstream.is_some() {
             let forwarded =
                 serde_json::to_vec(&body).map_err(|e| FlowError::Internal(e.to_string()))?;
-            let json = ClientHeaders {
-                content_type: Some("application/json".into()),
-                ..client.clone()
-            };
-            let reply = upstream::login(
-                snap,
-                &self.sender,
-                username.as_str(),
-                forwarded.into(),
-                &json,
-            )
-            .await
-            .map_err(|e| FlowError::UpstreamUnavailable(e.to_string()))?;
-            if !reply.is_success() {
-                return Err(FlowError::UpstreamRefused(reply));
-            }
+            self.upstream_login(snap, username, forwarded.into(), client)
+                .await?;
         }
-        let hash = self.keys.recovery_hash(
-            username.as_str(),
-            &secrets::normalize_recovery_code(&recovery_code),
-        );
+        self.attempt(snap, username, async {
+            match self.use_recovery_code(username, &recovery_code, true).await {
+                Err(FlowError::InvalidCode) => Err(FlowError::InvalidRecoveryCode),
+                other => other,
+            }
+        })
+        .await?;
+        tracing::info!(user = %username, "MFA deactivated with a recovery code");
+        Ok(())
+    }
+
+    /// `GET /{username}/mfa`.
+    pub async fn status(
+        &self,
+        snap: &Snapshot,
+        username: &Username,
+        token: Option<&AccessToken>,
+        client: &ClientHeaders,
+    ) -> Result<Status, FlowError> {
+        self.authorize(snap, username, token, client).await?;
+        Ok(match self.store.profile(username.as_str()).await? {
+            None => Status {
+                enabled: false,
+                methods: Vec::new(),
+                enrolled_at: None,
+                recovery_codes_remaining: None,
+            },
+            Some(p) => Status {
+                enabled: true,
+                methods: vec!["sms".to_string()],
+                enrolled_at: Some(p.value.enrolled_at),
+                recovery_codes_remaining: Some(
+                    p.value
+                        .recovery_codes
+                        .iter()
+                        .filter(|c| c.used_at.is_none())
+                        .count(),
+                ),
+            },
+        })
+    }
+
+    /// `POST /{username}/mfa/recovery-codes`: a new set, with a step-up; the old set stops
+    /// working.
+    pub async fn new_recovery_codes(
+        &self,
+        snap: &Snapshot,
+        username: &Username,
+        token: Option<&AccessToken>,
+        mut body: serde_json::Map<String, serde_json::Value>,
+        client: &ClientHeaders,
+    ) -> Result<Vec<String>, FlowError> {
+        self.authorize(snap, username, token, client).await?;
+        if self.store.profile(username.as_str()).await?.is_none() {
+            return Err(FlowError::InvalidParameter(
+                "MFA is not active for this user.".into(),
+            ));
+        }
+        let step_up = StepUp::take_from(&mut body);
+        self.step_up(snap, username, step_up, client).await?;
+        let codes = secrets::new_recovery_codes(RECOVERY_CODE_COUNT);
+        let hashes = self.hash_recovery_codes(username, &codes);
         loop {
             let Some(current) = self.store.profile(username.as_str()).await? else {
-                return Err(FlowError::InvalidRecoveryCode);
+                return Err(FlowError::InvalidParameter(
+                    "MFA is not active for this user.".into(),
+                ));
             };
-            let unused = current
+            let mut updated = current.value.clone();
+            updated.recovery_codes = hashes.clone();
+            if self
+                .store
+                .swap_profile(username.as_str(), Some(&current), Some(&updated))
+                .await?
+            {
+                tracing::info!(user = %username, "new recovery codes issued");
+                return Ok(codes);
+            }
+        }
+    }
+
+    /// Deletes expired sessions and counters.
+    pub async fn sweep(&self) -> Result<usize, StoreError> {
+        self.store
+            .sweep(self.clock.now(), limits::counter_expired)
+            .await
+    }
+
+    // --- attempts and step-up --------------------------------------------------------------
+
+    /// Runs `check` as one attempt of `username`: counted first (refused unchecked during a
+    /// wait), the tally reset on success, and flushed before the answer either way.
+    async fn attempt<T>(
+        &self,
+        snap: &Snapshot,
+        username: &Username,
+        check: impl Future<Output = Result<T, FlowError>>,
+    ) -> Result<T, FlowError> {
+        let now = self.clock.now();
+        let policy = snap.config.mfa.attempts;
+        let key = limits::tally_key(username.as_str());
+        let mut refused = None;
+        self.store
+            .update_counter(&key, &mut |old| {
+                let (tally, r) = limits::count_attempt(limits::read_tally(old), now, &policy);
+                refused = r;
+                limits::write_tally(tally)
+            })
+            .await?;
+        if let Some(remaining) = refused {
+            self.store.flush().await?;
+            tracing::info!(user = %username, remaining, "attempt refused during a wait");
+            return Err(FlowError::TooManyAttempts { remaining });
+        }
+        let result = check.await;
+        if result.is_ok() {
+            self.store.update_counter(&key, &mut |_| None).await?;
+        }
+        self.store.flush().await?;
+        result
+    }
+
+    /// Checks a step-up proof for a change to an existing enrolment.
+    async fn step_up(
+        &self,
+        snap: &Snapshot,
+        username: &Username,
+        proof: Option<StepUp>,
+        client: &ClientHeaders,
+    ) -> Result<(), FlowError> {
+        match proof {
+            None => Err(FlowError::StepUpRequired(
+                "give the password or a recovery code",
+            )),
+            Some(StepUp::Password { .. }) if snap.config.upstream.is_none() => Err(
+                FlowError::StepUpRequired("without an upstream, give a recovery code"),
+            ),
+            Some(StepUp::Password { password, app_id }) => {
+                let body = serde_json::json!({
+                    "username": username.as_str(),
+                    "password": password,
+                    "appId": app_id,
+                });
+                self.attempt(snap, username, async {
+                    self.upstream_login(snap, username, body.to_string().into(), client)
+                        .await
+                        .map(|_| ())
+                })
+                .await
+            }
+            Some(StepUp::Code(code)) => {
+                self.attempt(
+                    snap,
+                    username,
+                    self.use_recovery_code(username, &code, false),
+                )
+                .await
+            }
+        }
+    }
+
+    /// A login to the upstream with `body` as the client's (JSON).
+    async fn upstream_login(
+        &self,
+        snap: &Snapshot,
+        username: &Username,
+        body: Bytes,
+        client: &ClientHeaders,
+    ) -> Result<Reply, FlowError> {
+        let json = ClientHeaders {
+            content_type: Some("application/json".into()),
+            ..client.clone()
+        };
+        let reply = upstream::login(snap, &self.sender, username.as_str(), body, &json)
+            .await
+            .map_err(|e| FlowError::UpstreamUnavailable(e.to_string()))?;
+        if reply.is_success() {
+            Ok(reply)
+        } else {
+            Err(FlowError::UpstreamRefused(reply))
+        }
+    }
+
+    /// Uses up one of the user's recovery codes; with `deactivate`, the whole enrolment goes
+    /// with it. `InvalidCode` when it matches no unused code.
+    async fn use_recovery_code(
+        &self,
+        username: &Username,
+        code: &str,
+        deactivate: bool,
+    ) -> Result<(), FlowError> {
+        let hash = self
+            .keys
+            .recovery_hash(username.as_str(), &secrets::normalize_recovery_code(code));
+        loop {
+            let Some(current) = self.store.profile(username.as_str()).await? else {
+                return Err(FlowError::InvalidCode);
+            };
+            let unused: Vec<(usize, &str)> = current
                 .value
                 .recovery_codes
                 .iter()
-                .filter(|c| c.used_at.is_none())
-                .map(|c| c.hash.as_str());
-            if secrets::find_hash(&hash, unused).is_none() {
+                .enumerate()
+                .filter(|(_, c)| c.used_at.is_none())
+                .map(|(i, c)| (i, c.hash.as_str()))
+                .collect();
+            let Some(found) = secrets::find_hash(&hash, unused.iter().map(|(_, h)| *h)) else {
                 tracing::info!(user = %username, "wrong recovery code");
-                return Err(FlowError::InvalidRecoveryCode);
-            }
+                return Err(FlowError::InvalidCode);
+            };
+            let updated = if deactivate {
+                None
+            } else {
+                let mut p = current.value.clone();
+                p.recovery_codes[unused[found].0].used_at = Some(self.clock.now());
+                Some(p)
+            };
             if self
                 .store
-                .swap_profile(username.as_str(), Some(&current), None)
+                .swap_profile(username.as_str(), Some(&current), updated.as_ref())
                 .await?
             {
-                tracing::info!(user = %username, "MFA deactivated with a recovery code");
                 return Ok(());
             }
         }
     }
 
+    fn hash_recovery_codes(&self, username: &Username, codes: &[String]) -> Vec<RecoveryCode> {
+        codes
+            .iter()
+            .map(|c| RecoveryCode {
+                hash: self
+                    .keys
+                    .recovery_hash(username.as_str(), &secrets::normalize_recovery_code(c)),
+                used_at: None,
+            })
+            .collect()
+    }
+
     // --- sessions -------------------------------------------------------------------------
 
-    /// Opens a session and, for an enrolment, sends its first challenge.
-    async fn open_session(
+    fn new_session(
         &self,
         snap: &Snapshot,
         username: &Username,
         kind: SessionKind,
-        challenge_with: Option<&BTreeMap<String, String>>,
-    ) -> Result<String, FlowError> {
-        let now = self.clock.now();
-        let mfa_token = secrets::new_mfa_token();
-        let key = self.keys.session_key(&mfa_token);
-        let session = Session {
+        now: u64,
+    ) -> Session {
+        Session {
             username: username.as_str().to_string(),
             kind,
             created_at: now,
             expires_at: now + snap.config.mfa.session_ttl.as_secs(),
             code: None,
-        };
-        match challenge_with {
-            None => self.store.insert_session(&key, &session).await?,
-            Some(user_data) => {
-                // The session is written with its code before the send, so that a code
-                // delivered fast is already checkable.
-                let (session, code) = self.with_new_code(snap, &key, session, now);
-                self.store.insert_session(&key, &session).await?;
-                // An enrolment in progress costs a message: it survives even a crash. Login
-                // sessions rely on the periodic flush (and the one at shutdown) instead.
-                self.store.flush().await?;
-                let sent = self
-                    .deliver(snap, username, user_data, code.as_deref())
-                    .await;
-                if let Err(e) = sent {
-                    if let Some(current) = self.store.session(&key).await? {
-                        self.store.swap_session(&key, &current, None).await?;
-                    }
-                    return Err(e);
-                }
-            }
+            attempts: 0,
+            last_sent_at: None,
         }
-        Ok(mfa_token)
     }
 
     /// The live session of `mfa_token`, if it belongs to `username`.
@@ -470,16 +782,15 @@ impl Mfa {
         }
     }
 
-    /// Deletes a session once its code was accepted; only one request can do so.
-    async fn consume(
-        &self,
-        key: &SessionKey,
-        session: &Versioned<Session>,
-    ) -> Result<(), FlowError> {
-        if self.store.swap_session(key, session, None).await? {
-            Ok(())
-        } else {
-            Err(FlowError::InvalidSession)
+    /// Deletes a session if it is still there; `false` if it was gone.
+    async fn delete_session(&self, key: &SessionKey) -> Result<bool, FlowError> {
+        loop {
+            let Some(current) = self.store.session(key).await? else {
+                return Ok(false);
+            };
+            if self.store.swap_session(key, &current, None).await? {
+                return Ok(true);
+            }
         }
     }
 
@@ -503,94 +814,73 @@ impl Mfa {
         }
     }
 
-    // --- codes and challenges ---------------------------------------------------------------
+    // --- codes ----------------------------------------------------------------------------
 
     /// In single mode, a new code for the session (the previous one stops working).
-    fn with_new_code(
+    fn new_code_for(
         &self,
         snap: &Snapshot,
         key: &SessionKey,
-        mut session: Session,
+        session: &mut Session,
         now: u64,
-    ) -> (Session, Option<String>) {
+    ) -> Option<String> {
         if snap.config.mfa.mode != Mode::Single {
-            return (session, None);
+            return None;
         }
         let code = secrets::new_code(snap.config.mfa.code.length);
         session.code = Some(StoredCode {
             hash: self.keys.code_hash(key, &code),
             expires_at: now + snap.config.mfa.code.ttl.as_secs(),
         });
-        (session, Some(code))
+        Some(code)
     }
 
-    /// Sends a challenge for an existing session.
-    async fn send_challenge(
+    /// One attempt at a session's code: counted on the session first, checked, and on
+    /// success the session is used up. The wrong code that reaches the ceiling deletes it.
+    async fn check_session_code(
         &self,
         snap: &Snapshot,
         username: &Username,
         key: &SessionKey,
-        session: Option<Versioned<Session>>,
         user_data: &BTreeMap<String, String>,
+        code: &str,
     ) -> Result<(), FlowError> {
-        let mut code = None;
-        if let Some(current) = session {
-            let (updated, new_code) =
-                self.with_new_code(snap, key, current.value.clone(), self.clock.now());
-            if new_code.is_some() {
-                if !self
-                    .store
-                    .swap_session(key, &current, Some(&updated))
-                    .await?
-                {
-                    return Err(FlowError::InvalidSession);
-                }
-                code = new_code;
+        let ceiling = snap.config.mfa.attempts.per_session;
+        let counted = loop {
+            let Some(current) = self.store.session(key).await? else {
+                return Err(FlowError::InvalidSession);
+            };
+            let mut updated = current.value.clone();
+            updated.attempts = updated.attempts.saturating_add(1);
+            if updated.attempts > ceiling {
+                self.delete_session(key).await?;
+                return Err(FlowError::SessionLocked);
             }
-        }
-        self.deliver(snap, username, user_data, code.as_deref())
-            .await
-    }
-
-    /// Renders and sends the single (with `code`) or challenge request.
-    async fn deliver(
-        &self,
-        snap: &Snapshot,
-        username: &Username,
-        user_data: &BTreeMap<String, String>,
-        code: Option<&str>,
-    ) -> Result<(), FlowError> {
-        let (endpoint, vars) = match (&snap.config.mfa.endpoints, code) {
-            (Endpoints::Single(_), Some(code)) => {
-                let mut vars: Vars = user_data
-                    .iter()
-                    .map(|(k, v)| (k.clone(), template::fill_code(v, code)))
-                    .collect();
-                vars.insert("code".into(), code.to_string());
-                (EndpointId::Single, vars)
+            if self
+                .store
+                .swap_session(key, &current, Some(&updated))
+                .await?
+            {
+                break updated;
             }
-            (Endpoints::ChallengeVerify { .. }, None) => (EndpointId::Challenge, user_data.clone()),
-            _ => return Err(FlowError::Internal("mode and code disagree".into())),
         };
-        let mut vars = vars;
-        vars.insert("username".into(), username.as_str().to_string());
-        let request = snap
-            .templates
-            .render(endpoint, &vars)
-            .map_err(render_error)?;
-        let reply = self
-            .sender
-            .send(&request, snap.config.outbound.timeout, &snap.config.secrets)
+        match self
+            .check_code(snap, username, key, &counted, user_data, code)
             .await
-            .map_err(send_error)?;
-        if reply.satisfies(snap.templates.predicate(endpoint)) {
-            Ok(())
-        } else {
-            tracing::warn!(endpoint = %endpoint, status = reply.status, "the messaging service refused the send");
-            Err(FlowError::Messaging(format!(
-                "the messaging service answered {}",
-                reply.status
-            )))
+        {
+            Ok(()) => {
+                if self.delete_session(key).await? {
+                    Ok(())
+                } else {
+                    Err(FlowError::InvalidSession)
+                }
+            }
+            Err(FlowError::InvalidCode) if counted.attempts >= ceiling => {
+                self.delete_session(key).await?;
+                tracing::info!(user = %username, "session closed after too many wrong codes");
+                Err(FlowError::SessionLocked)
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -601,7 +891,7 @@ impl Mfa {
         snap: &Snapshot,
         username: &Username,
         key: &SessionKey,
-        session: &Versioned<Session>,
+        session: &Session,
         user_data: &BTreeMap<String, String>,
         code: &str,
     ) -> Result<(), FlowError> {
@@ -610,7 +900,7 @@ impl Mfa {
         }
         match &snap.config.mfa.endpoints {
             Endpoints::Single(_) => {
-                let Some(stored) = &session.value.code else {
+                let Some(stored) = &session.code else {
                     return Err(FlowError::InvalidCode);
                 };
                 let matches = secrets::same_hash(&stored.hash, &self.keys.code_hash(key, code));
@@ -654,9 +944,167 @@ impl Mfa {
         }
     }
 
-    /// Deletes expired sessions.
-    pub async fn sweep(&self) -> Result<usize, StoreError> {
-        self.store.sweep(self.clock.now()).await
+    // --- sends ----------------------------------------------------------------------------
+
+    /// The phone numbers in `user_data` must pass `mfa.destinations`.
+    fn check_destinations(
+        &self,
+        snap: &Snapshot,
+        user_data: &BTreeMap<String, String>,
+    ) -> Result<(), FlowError> {
+        let rules = &snap.config.mfa.destinations;
+        for field in &snap.config.mfa.user_data.phone_fields {
+            let Some(number) = user_data.get(field) else {
+                continue;
+            };
+            if let Some(prefix) = rules.deny.iter().find(|p| number.starts_with(p.as_str())) {
+                return Err(FlowError::InvalidParameter(format!(
+                    "Invalid parameter: {field}: this destination is refused by mfa.destinations.deny ({prefix})."
+                )));
+            }
+            if !rules.allow.is_empty()
+                && !rules.allow.iter().any(|p| number.starts_with(p.as_str()))
+            {
+                return Err(FlowError::InvalidParameter(format!(
+                    "Invalid parameter: {field}: this destination is not in mfa.destinations.allow ({}).",
+                    rules.allow.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Renders the single (with `code`) or challenge request for `user_data`.
+    fn render_send(
+        &self,
+        snap: &Snapshot,
+        username: &Username,
+        user_data: &BTreeMap<String, String>,
+        code: Option<&str>,
+    ) -> Result<OutboundRequest, FlowError> {
+        let (endpoint, mut vars) = match (&snap.config.mfa.endpoints, code) {
+            (Endpoints::Single(_), Some(code)) => {
+                let mut vars: Vars = user_data
+                    .iter()
+                    .map(|(k, v)| (k.clone(), template::fill_code(v, code)))
+                    .collect();
+                vars.insert("code".into(), code.to_string());
+                (EndpointId::Single, vars)
+            }
+            (Endpoints::ChallengeVerify { .. }, None) => (EndpointId::Challenge, user_data.clone()),
+            _ => return Err(FlowError::Internal("mode and code disagree".into())),
+        };
+        vars.insert("username".into(), username.as_str().to_string());
+        snap.templates.render(endpoint, &vars).map_err(render_error)
+    }
+
+    /// Reserves one send for the user and for the destination on the send limits.
+    async fn reserve_sends(
+        &self,
+        snap: &Snapshot,
+        username: &Username,
+        user_data: &BTreeMap<String, String>,
+        now: u64,
+    ) -> Result<Reservation, FlowError> {
+        let limits = snap.config.mfa.send_limits;
+        let destination = self.keys.destination_hash(&destination_of(snap, user_data));
+        let buckets = [
+            (
+                limits::user_sends_key(username.as_str()),
+                3600,
+                limits.per_user_per_hour,
+            ),
+            (
+                limits::destination_sends_key(&destination),
+                86_400,
+                limits.per_destination_per_day,
+            ),
+        ];
+        let mut reservation = Reservation {
+            at: now,
+            keys: Vec::new(),
+        };
+        for (key, window, limit) in buckets {
+            let mut outcome = Ok(());
+            self.store
+                .update_counter(&key, &mut |old| {
+                    let (log, o) =
+                        limits::reserve_send(limits::read_sends(old), now, window, limit);
+                    outcome = o;
+                    limits::write_sends(log)
+                })
+                .await?;
+            if let Err(remaining) = outcome {
+                self.release_sends(&reservation).await?;
+                tracing::info!(user = %username, remaining, "send refused by the send limits");
+                return Err(FlowError::TooManyAttempts { remaining });
+            }
+            reservation.keys.push(key);
+        }
+        Ok(reservation)
+    }
+
+    async fn release_sends(&self, reservation: &Reservation) -> Result<(), FlowError> {
+        for key in &reservation.keys {
+            self.store
+                .update_counter(key, &mut |old| {
+                    limits::release_send(limits::read_sends(old), reservation.at)
+                        .and_then(limits::write_sends)
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Sends a reserved request. A send that reached the provider stays counted, even when
+    /// the provider failed; one that could not connect is given back.
+    async fn transmit(
+        &self,
+        snap: &Snapshot,
+        request: &OutboundRequest,
+        reservation: Reservation,
+    ) -> Result<(), FlowError> {
+        let sent = self
+            .sender
+            .send(request, snap.config.outbound.timeout, &snap.config.secrets)
+            .await;
+        let reply = match sent {
+            Ok(reply) => reply,
+            Err(e) => {
+                if matches!(e, SendError::Connect | SendError::Outbox(_)) {
+                    self.release_sends(&reservation).await?;
+                }
+                self.store.flush().await?;
+                return Err(send_error(e));
+            }
+        };
+        self.store.flush().await?;
+        if reply.satisfies(snap.templates.predicate(request.endpoint)) {
+            Ok(())
+        } else {
+            tracing::warn!(endpoint = %request.endpoint, status = reply.status, "the messaging service refused the send");
+            Err(FlowError::Messaging(format!(
+                "the messaging service answered {}",
+                reply.status
+            )))
+        }
+    }
+}
+
+/// What the per-destination send limit counts: the phone numbers, else the whole user data.
+fn destination_of(snap: &Snapshot, user_data: &BTreeMap<String, String>) -> String {
+    let phones: Vec<&str> = snap
+        .config
+        .mfa
+        .user_data
+        .phone_fields
+        .iter()
+        .filter_map(|f| user_data.get(f).map(String::as_str))
+        .collect();
+    if phones.is_empty() {
+        serde_json::to_string(user_data).unwrap_or_default()
+    } else {
+        phones.join(",")
     }
 }
 

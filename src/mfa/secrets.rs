@@ -3,6 +3,8 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hmac::{Hmac, Mac};
 use rand::rngs::OsRng;
 use rand::{Rng, RngCore};
@@ -52,6 +54,62 @@ impl Keys {
     /// A code's hash, bound to its session: the same code in another session does not match.
     pub fn code_hash(&self, session: &SessionKey, code: &str) -> String {
         hex::encode(self.mac("otp-code", &[&session.0, code.as_bytes()]))
+    }
+
+    /// The keyed hash that names a destination (phone number, address) in the send limits.
+    pub fn destination_hash(&self, destination: &str) -> String {
+        hex::encode(self.mac("destination", &[destination.as_bytes()]))
+    }
+
+    /// Encrypts a session's grant with a key derived from its mfaToken (never stored), bound
+    /// to the session: the data directory alone does not reveal it.
+    pub fn seal_grant(
+        &self,
+        mfa_token: &str,
+        session: &SessionKey,
+        grant: &[u8],
+    ) -> Option<String> {
+        let cipher = self.grant_cipher(mfa_token);
+        let mut nonce = [0u8; 12];
+        OsRng.fill_bytes(&mut nonce);
+        let sealed = cipher
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: grant,
+                    aad: &session.0,
+                },
+            )
+            .ok()?;
+        Some(URL_SAFE_NO_PAD.encode([nonce.as_slice(), &sealed].concat()))
+    }
+
+    /// The grant sealed by [`Keys::seal_grant`], if the token and session match.
+    pub fn open_grant(
+        &self,
+        mfa_token: &str,
+        session: &SessionKey,
+        sealed: &str,
+    ) -> Option<Vec<u8>> {
+        let raw = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        if raw.len() < 12 {
+            return None;
+        }
+        let (nonce, ciphertext) = raw.split_at(12);
+        self.grant_cipher(mfa_token)
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: &session.0,
+                },
+            )
+            .ok()
+    }
+
+    fn grant_cipher(&self, mfa_token: &str) -> ChaCha20Poly1305 {
+        let key = self.mac("grant-key", &[mfa_token.as_bytes()]);
+        ChaCha20Poly1305::new(Key::from_slice(&key))
     }
 
     /// A recovery code's hash, bound to its user.
@@ -197,6 +255,24 @@ mod tests {
             &keys.code_hash(&a, "123456"),
             &keys.code_hash(&a, "123456")
         ));
+    }
+
+    #[test]
+    fn a_sealed_grant_opens_only_with_its_token_and_session() {
+        let keys = Keys::new([7; 32]);
+        let session = keys.session_key("token-a");
+        let sealed = keys
+            .seal_grant("token-a", &session, b"{\"token\":\"g\"}")
+            .unwrap();
+        assert!(!sealed.contains("token"));
+        assert_eq!(
+            keys.open_grant("token-a", &session, &sealed).unwrap(),
+            b"{\"token\":\"g\"}"
+        );
+        assert!(keys.open_grant("token-b", &session, &sealed).is_none());
+        assert!(keys
+            .open_grant("token-a", &keys.session_key("token-b"), &sealed)
+            .is_none());
     }
 
     #[test]

@@ -74,6 +74,12 @@ pub struct Session {
     /// The code sent in single mode, as a keyed hash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<StoredCode>,
+    /// Codes tried on this session, counted before they are checked.
+    #[serde(default)]
+    pub attempts: u32,
+    /// When this session last sent a code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sent_at: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,9 +87,10 @@ pub struct Session {
 pub enum SessionKind {
     /// After a successful first factor: verify releases the grant.
     Login {
-        /// The upstream's login answer (proxy mode), released by a successful verify.
+        /// The upstream's login answer (proxy mode), released by a successful verify: a
+        /// [`Grant`] sealed with a key derived from the mfaToken, which is never stored.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        grant: Option<Grant>,
+        sealed_grant: Option<String>,
         /// The enrolment the session was made for.
         enrolment: String,
     },
@@ -105,6 +112,9 @@ pub struct StoredCode {
     pub hash: String,
     pub expires_at: u64,
 }
+
+/// Says whether a stored counter is over at a time (for the sweeper).
+pub type CounterExpired = for<'a> fn(&'a [u8], u64) -> bool;
 
 /// The key of a session: the keyed hash of its mfaToken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -136,8 +146,18 @@ pub trait Store: Send + Sync + 'static {
         new: Option<&Session>,
     ) -> Result<bool, StoreError>;
 
-    /// Deletes the sessions whose deadline is at or before `now`; returns how many.
-    async fn sweep(&self, now: u64) -> Result<usize, StoreError>;
+    /// Atomically replaces the counter under `key` by `update(current)` (`None`: absent or
+    /// delete). `update` may be called more than once under contention; the value it returned
+    /// last is the one stored. Not flushed: see [`Store::flush`].
+    async fn update_counter(
+        &self,
+        key: &[u8],
+        update: &mut (dyn for<'a> FnMut(Option<&'a [u8]>) -> Option<Vec<u8>> + Send),
+    ) -> Result<(), StoreError>;
+
+    /// Deletes the sessions whose deadline is at or before `now`, and the counters that
+    /// `expired(raw, now)` says are over; returns how many records went.
+    async fn sweep(&self, now: u64, expired: CounterExpired) -> Result<usize, StoreError>;
 
     /// Number of pending sessions.
     fn pending_sessions(&self) -> usize;

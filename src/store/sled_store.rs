@@ -7,8 +7,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{
-    decode, encode, Profile, Session, SessionKey, Store, StoreError, StoredProfile, StoredSession,
-    Versioned,
+    decode, encode, CounterExpired, Profile, Session, SessionKey, Store, StoreError, StoredProfile,
+    StoredSession, Versioned,
 };
 
 #[derive(Clone)]
@@ -19,6 +19,8 @@ pub struct SledStore {
     /// (deadline big-endian ++ session key) -> nothing: lets the sweeper find what expired
     /// without scanning every session.
     expiry: sled::Tree,
+    /// Attempt tallies and send logs.
+    counters: sled::Tree,
     pending: Arc<AtomicUsize>,
 }
 
@@ -44,12 +46,14 @@ impl SledStore {
         let profiles = db.open_tree("profiles").map_err(backend)?;
         let sessions = db.open_tree("sessions").map_err(backend)?;
         let expiry = db.open_tree("session_expiry").map_err(backend)?;
+        let counters = db.open_tree("counters").map_err(backend)?;
         let pending = Arc::new(AtomicUsize::new(sessions.len()));
         Ok(SledStore {
             db,
             profiles,
             sessions,
             expiry,
+            counters,
             pending,
         })
     }
@@ -68,6 +72,23 @@ impl SledStore {
             value,
             raw: raw.to_vec(),
         })
+    }
+
+    fn sweep_counters(&self, now: u64, expired: CounterExpired) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for entry in self.counters.iter() {
+            let (key, raw) = entry.map_err(backend)?;
+            if expired(&raw, now)
+                && self
+                    .counters
+                    .compare_and_swap(&key, Some(raw), None::<Vec<u8>>)
+                    .map_err(backend)?
+                    .is_ok()
+            {
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     fn sweep_blocking(&self, now: u64) -> Result<usize, StoreError> {
@@ -177,11 +198,24 @@ impl Store for SledStore {
         Ok(swapped)
     }
 
-    async fn sweep(&self, now: u64) -> Result<usize, StoreError> {
+    async fn update_counter(
+        &self,
+        key: &[u8],
+        update: &mut (dyn for<'a> FnMut(Option<&'a [u8]>) -> Option<Vec<u8>> + Send),
+    ) -> Result<(), StoreError> {
+        self.counters
+            .update_and_fetch(key, &mut *update)
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn sweep(&self, now: u64, expired: CounterExpired) -> Result<usize, StoreError> {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || store.sweep_blocking(now))
-            .await
-            .map_err(|e| StoreError::Backend(e.to_string()))?
+        tokio::task::spawn_blocking(move || {
+            Ok(store.sweep_blocking(now)? + store.sweep_counters(now, expired)?)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
     }
 
     fn pending_sessions(&self) -> usize {
@@ -208,6 +242,8 @@ mod tests {
             created_at: 0,
             expires_at,
             code: None,
+            attempts: 0,
+            last_sent_at: None,
         }
     }
 
@@ -235,10 +271,41 @@ mod tests {
             .insert_session(&SessionKey([2; 32]), &session(20))
             .await
             .unwrap();
-        assert_eq!(store.sweep(15).await.unwrap(), 1);
+        assert_eq!(store.sweep(15, |_, _| false).await.unwrap(), 1);
         assert!(store.session(&SessionKey([1; 32])).await.unwrap().is_none());
         assert!(store.session(&SessionKey([2; 32])).await.unwrap().is_some());
         assert_eq!(store.pending_sessions(), 1);
+    }
+
+    #[tokio::test]
+    async fn concurrent_counter_updates_are_never_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .update_counter(b"n", &mut |old| {
+                        let n = old.map(|b| b[0]).unwrap_or(0);
+                        Some(vec![n + 1])
+                    })
+                    .await
+                    .unwrap();
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let mut seen = 0;
+        store
+            .update_counter(b"n", &mut |old| {
+                seen = old.map(|b| b[0]).unwrap_or(0);
+                old.map(<[u8]>::to_vec)
+            })
+            .await
+            .unwrap();
+        assert_eq!(seen, 50);
     }
 
     #[tokio::test]
