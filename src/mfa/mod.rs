@@ -291,11 +291,12 @@ impl Mfa {
     ) -> Result<String, FlowError> {
         self.authorize(snap, username, token, client).await?;
         let step_up = StepUp::take_from(&mut body);
+        // Checks without side effects first: a step-up code is not spent on a bad request.
+        let user_data = user_data::parse(&body, &snap.config.mfa.user_data)?;
+        self.check_destinations(snap, &user_data)?;
         if self.store.profile(username.as_str()).await?.is_some() {
             self.step_up(snap, username, step_up, client).await?;
         }
-        let user_data = user_data::parse(&body, &snap.config.mfa.user_data)?;
-        self.check_destinations(snap, &user_data)?;
 
         let now = self.clock.now();
         let mfa_token = secrets::new_mfa_token();

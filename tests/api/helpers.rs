@@ -56,6 +56,18 @@ pub struct AppOptions {
     pub endpoints: Option<Value>,
     /// `mfa.user_data`; [`default_user_data`] when `None`.
     pub user_data: Option<Value>,
+    /// `mfa.code.length`.
+    pub code_length: u32,
+    /// `mfa.attempts`; omitted (the daemon's defaults) when `None`. [`generous_attempts`] unless
+    /// a test says otherwise.
+    pub attempts: Option<Value>,
+    /// `mfa.send_limits`; omitted when `None`. [`generous_send_limits`] unless a test says
+    /// otherwise.
+    pub send_limits: Option<Value>,
+    /// `mfa.destinations`; omitted when `None`.
+    pub destinations: Option<Value>,
+    /// `storage.secret` written as is (e.g. `${ENV_VAR}`); omitted when `None`.
+    pub storage_secret: Option<String>,
 }
 
 impl AppOptions {
@@ -67,6 +79,11 @@ impl AppOptions {
             timeout_ms: None,
             endpoints: None,
             user_data: None,
+            code_length: 6,
+            attempts: Some(generous_attempts()),
+            send_limits: Some(generous_send_limits()),
+            destinations: None,
+            storage_secret: None,
         }
     }
 
@@ -105,6 +122,70 @@ impl AppOptions {
         self.code_ttl_seconds = seconds;
         self
     }
+
+    pub fn with_code_length(mut self, length: u32) -> AppOptions {
+        self.code_length = length;
+        self
+    }
+
+    /// `mfa.attempts`: these keys over [`generous_attempts`], e.g. `{"free_failures": 3}`.
+    pub fn with_attempts(mut self, attempts: Value) -> AppOptions {
+        self.attempts = Some(merged(generous_attempts(), attempts));
+        self
+    }
+
+    /// `mfa.send_limits`: these keys over [`generous_send_limits`].
+    pub fn with_send_limits(mut self, send_limits: Value) -> AppOptions {
+        self.send_limits = Some(merged(generous_send_limits(), send_limits));
+        self
+    }
+
+    /// Neither `mfa.attempts` nor `mfa.send_limits` in the configuration: the daemon's defaults.
+    pub fn with_default_limits(mut self) -> AppOptions {
+        self.attempts = None;
+        self.send_limits = None;
+        self
+    }
+
+    /// `mfa.destinations: {allow, deny}` (E.164 prefixes).
+    pub fn with_destinations(mut self, allow: &[&str], deny: &[&str]) -> AppOptions {
+        self.destinations = Some(json!({"allow": allow, "deny": deny}));
+        self
+    }
+
+    /// `storage.secret`, written as is (use `${ENV_VAR}` with [`spawn_daemon`]).
+    pub fn with_storage_secret(mut self, secret: &str) -> AppOptions {
+        self.storage_secret = Some(secret.to_string());
+        self
+    }
+}
+
+/// Limits on wrong codes so high that only the tests about them ever meet them.
+pub fn generous_attempts() -> Value {
+    json!({
+        "per_session": 100,
+        "free_failures": 100,
+        "base_seconds": 1,
+        "max_seconds": 900,
+        "window_seconds": 86400,
+    })
+}
+
+/// Send limits so high that only the tests about them ever meet them.
+pub fn generous_send_limits() -> Value {
+    json!({
+        "min_interval_seconds": 0,
+        "per_user_per_hour": 1000,
+        "per_destination_per_day": 1000,
+    })
+}
+
+/// `base` with the keys of `over` replacing its own.
+fn merged(mut base: Value, over: Value) -> Value {
+    if let (Some(base), Value::Object(over)) = (base.as_object_mut(), over) {
+        base.extend(over);
+    }
+    base
 }
 
 pub fn default_user_data() -> Value {
@@ -160,7 +241,7 @@ pub fn config_value(options: &AppOptions, storage_path: &Path) -> Value {
                 SmsMode::Single => "single",
                 SmsMode::ChallengeVerify => "challenge-verify",
             },
-            "code": {"length": 6, "ttl_seconds": options.code_ttl_seconds},
+            "code": {"length": options.code_length, "ttl_seconds": options.code_ttl_seconds},
             "sessions": {"ttl_seconds": 1800},
             "user_data": options.user_data.clone().unwrap_or_else(default_user_data),
             "endpoints": options
@@ -169,6 +250,18 @@ pub fn config_value(options: &AppOptions, storage_path: &Path) -> Value {
                 .unwrap_or_else(|| default_endpoints(options.sms)),
         },
     });
+    if let Some(attempts) = &options.attempts {
+        config["mfa"]["attempts"] = attempts.clone();
+    }
+    if let Some(send_limits) = &options.send_limits {
+        config["mfa"]["send_limits"] = send_limits.clone();
+    }
+    if let Some(destinations) = &options.destinations {
+        config["mfa"]["destinations"] = destinations.clone();
+    }
+    if let Some(secret) = &options.storage_secret {
+        config["storage"]["secret"] = json!(secret);
+    }
     if let Some(timeout_ms) = options.timeout_ms {
         config["outbound"] = json!({"connect_timeout_ms": timeout_ms, "timeout_ms": timeout_ms});
     }
@@ -216,6 +309,16 @@ pub fn other_code(code: &str) -> String {
             None => '0',
         })
         .collect()
+}
+
+/// The step-up that proves the password (proxy mode only): `{"password": "good-password"}`.
+pub fn password_step_up() -> Value {
+    json!({"password": GOOD_PASSWORD})
+}
+
+/// The step-up that uses up a recovery code: `{"code": recovery_code}`.
+pub fn code_step_up(recovery_code: &str) -> Value {
+    json!({"code": recovery_code})
 }
 
 /// How a token is presented.
@@ -345,6 +448,33 @@ impl TestResponse {
         assert_eq!(actual, message, "error message; body was {}", self.text);
     }
 
+    /// Asserts `429 {"error": {"id": "too-many-attempts", "message", "remainingDelay": N}}` with
+    /// `Retry-After: N` (N a whole number of seconds, at least 1); returns N.
+    pub fn remaining_delay(&self) -> u64 {
+        self.assert_error(429, "too-many-attempts");
+        let delay = self.json["error"]["remainingDelay"]
+            .as_u64()
+            .unwrap_or_else(|| {
+                panic!(
+                    "a 429 carries error.remainingDelay as a whole number of seconds, body was {}",
+                    self.text
+                )
+            });
+        assert!(delay >= 1, "remainingDelay is at least 1: {}", self.text);
+        let retry_after = self
+            .headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("a 429 carries Retry-After; body was {}", self.text));
+        assert_eq!(
+            retry_after,
+            delay.to_string(),
+            "Retry-After must equal remainingDelay; body was {}",
+            self.text
+        );
+        delay
+    }
+
     /// Asserts `200 {"recoveryCodes": [10 distinct non-empty strings]}` and returns them.
     pub fn recovery_codes(&self) -> Vec<String> {
         self.assert_status(200);
@@ -385,9 +515,14 @@ impl TestResponse {
 /// The real binary, started by a test.
 struct Daemon {
     child: tokio::process::Child,
+    /// Every line printed by every run of the binary in this test, in order.
     log: Arc<Mutex<Vec<String>>>,
+    /// The tasks that copy its stdout and stderr into `log`.
+    readers: Vec<tokio::task::JoinHandle<()>>,
     config_path: PathBuf,
     envs: Vec<(String, String)>,
+    /// Run without `RUST_LOG`: the daemon's own default level.
+    default_log_level: bool,
 }
 
 pub struct TestApp {
@@ -398,8 +533,11 @@ pub struct TestApp {
     pub provider: FakeServer,
     pub upstream: FakeServer,
     pub options: AppOptions,
-    /// `storage.path`
+    /// Holds `storage.path` (the directory itself for [`spawn_app`], its `store/` for
+    /// [`spawn_daemon`]).
     pub data_dir: TempDir,
+    /// `storage.path`
+    pub storage_path: PathBuf,
     daemon: Option<Daemon>,
     /// The in-process app's clock (none for the binary, which runs on the system clock).
     clock: Option<ManualClock>,
@@ -454,6 +592,7 @@ pub async fn spawn_app_with(
         provider,
         upstream,
         options,
+        storage_path: data_dir.path().to_path_buf(),
         data_dir,
         daemon: None,
         clock: Some(clock),
@@ -463,6 +602,22 @@ pub async fn spawn_app_with(
 /// Starts the fakes and the real binary (`mfa-bridge serve --config FILE`), with these extra
 /// environment variables.
 pub async fn spawn_daemon(options: AppOptions, envs: &[(&str, &str)]) -> TestApp {
+    spawn_daemon_with(options, envs, false).await
+}
+
+/// [`spawn_daemon`] without `RUST_LOG`: the binary logs at its default level.
+pub async fn spawn_daemon_at_default_log_level(
+    options: AppOptions,
+    envs: &[(&str, &str)],
+) -> TestApp {
+    spawn_daemon_with(options, envs, true).await
+}
+
+async fn spawn_daemon_with(
+    options: AppOptions,
+    envs: &[(&str, &str)],
+    default_log_level: bool,
+) -> TestApp {
     let provider = start_provider().await;
     let upstream = start_upstream().await;
     let data_dir = tempfile::tempdir().expect("a temporary directory");
@@ -479,7 +634,13 @@ pub async fn spawn_daemon(options: AppOptions, envs: &[(&str, &str)]) -> TestApp
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let daemon = start_daemon(config_path, envs).await;
+    let daemon = start_daemon(
+        config_path,
+        envs,
+        default_log_level,
+        Arc::new(Mutex::new(Vec::new())),
+    )
+    .await;
     let port = daemon.port;
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
@@ -488,6 +649,7 @@ pub async fn spawn_daemon(options: AppOptions, envs: &[(&str, &str)]) -> TestApp
         provider,
         upstream,
         options,
+        storage_path: storage,
         data_dir,
         daemon: Some(daemon.daemon),
         clock: None,
@@ -506,13 +668,20 @@ pub fn strip_ansi(line: &str) -> String {
         .into_owned()
 }
 
-async fn start_daemon(config_path: PathBuf, envs: Vec<(String, String)>) -> Started {
+async fn start_daemon(
+    config_path: PathBuf,
+    envs: Vec<(String, String)>,
+    default_log_level: bool,
+    log: Arc<Mutex<Vec<String>>>,
+) -> Started {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mfa-bridge"));
+    command.arg("serve").arg("--config").arg(&config_path);
+    if default_log_level {
+        command.env_remove("RUST_LOG");
+    } else {
+        command.env("RUST_LOG", "info");
+    }
     command
-        .arg("serve")
-        .arg("--config")
-        .arg(&config_path)
-        .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -522,7 +691,7 @@ async fn start_daemon(config_path: PathBuf, envs: Vec<(String, String)>) -> Star
         command.env(key, value);
     }
     let mut child = command.spawn().expect("start the mfa-bridge binary");
-    let log = Arc::new(Mutex::new(Vec::new()));
+    let mut readers = Vec::new();
     let (port_tx, mut port_rx) = tokio::sync::mpsc::unbounded_channel::<u16>();
     let listening = Regex::new(r"listening on http://127\.0\.0\.1:(\d+)").unwrap();
     let stderr = child.stderr.take().expect("piped stderr");
@@ -535,7 +704,7 @@ async fn start_daemon(config_path: PathBuf, envs: Vec<(String, String)>) -> Star
         let port_tx = port_tx.clone();
         let listening = listening.clone();
         // Keep reading until the process ends, so that a full pipe never blocks the daemon.
-        tokio::spawn(async move {
+        readers.push(tokio::spawn(async move {
             let mut lines = BufReader::new(stream).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 let line = strip_ansi(&line);
@@ -547,7 +716,7 @@ async fn start_daemon(config_path: PathBuf, envs: Vec<(String, String)>) -> Star
                 }
                 log.lock().unwrap().push(line);
             }
-        });
+        }));
     }
     drop(port_tx);
     let port = match tokio::time::timeout(Duration::from_secs(15), port_rx.recv()).await {
@@ -565,8 +734,10 @@ async fn start_daemon(config_path: PathBuf, envs: Vec<(String, String)>) -> Star
         daemon: Daemon {
             child,
             log,
+            readers,
             config_path,
             envs,
+            default_log_level,
         },
         port,
     }
@@ -581,6 +752,39 @@ pub enum Stop {
     Kill,
 }
 
+/// Stops the binary; once it has exited, waits until its output is read to the end.
+async fn stop_daemon(mut daemon: Daemon, stop: Stop) -> Daemon {
+    match stop {
+        Stop::Kill => daemon.child.kill().await.expect("kill the daemon"),
+        Stop::Terminate => {
+            let pid = daemon.child.id().expect("the daemon is running");
+            let sent = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .expect("run kill -TERM");
+            assert!(sent.success(), "kill -TERM {pid} failed");
+            match tokio::time::timeout(Duration::from_secs(10), daemon.child.wait()).await {
+                Ok(status) => {
+                    let status = status.expect("wait for the daemon");
+                    assert!(
+                        status.success(),
+                        "the daemon must exit cleanly on SIGTERM, got {status}; its output:\n{}",
+                        daemon.log.lock().unwrap().join("\n")
+                    );
+                }
+                Err(_) => panic!(
+                    "the daemon did not exit within 10 s of SIGTERM; its output:\n{}",
+                    daemon.log.lock().unwrap().join("\n")
+                ),
+            }
+        }
+    }
+    for reader in daemon.readers.drain(..) {
+        let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
+    }
+    daemon
+}
+
 impl TestApp {
     /// Moves the in-process app's clock forward: expiry without waiting.
     pub fn advance_clock(&self, seconds: u64) {
@@ -590,6 +794,15 @@ impl TestApp {
             .advance(seconds);
     }
 
+    /// The app's clock (the in-process app's manual clock).
+    pub fn now(&self) -> u64 {
+        use mfa_bridge::clock::Clock as _;
+        self.clock
+            .as_ref()
+            .expect("now needs an app started with spawn_app")
+            .now()
+    }
+
     /// Stops the binary and starts it again on the same configuration and storage.
     pub async fn restart(&mut self, stop: Stop) {
         let daemon = self
@@ -597,40 +810,48 @@ impl TestApp {
             .take()
             .expect("restart needs an app started with spawn_daemon");
         let Daemon {
-            mut child,
             config_path,
             envs,
+            default_log_level,
             log,
-        } = daemon;
-        match stop {
-            Stop::Kill => child.kill().await.expect("kill the daemon"),
-            Stop::Terminate => {
-                let pid = child.id().expect("the daemon is running");
-                let sent = std::process::Command::new("kill")
-                    .args(["-TERM", &pid.to_string()])
-                    .status()
-                    .expect("run kill -TERM");
-                assert!(sent.success(), "kill -TERM {pid} failed");
-                match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
-                    Ok(status) => {
-                        let status = status.expect("wait for the daemon");
-                        assert!(
-                            status.success(),
-                            "the daemon must exit cleanly on SIGTERM, got {status}; its output:\n{}",
-                            log.lock().unwrap().join("\n")
-                        );
-                    }
-                    Err(_) => panic!(
-                        "the daemon did not exit within 10 s of SIGTERM; its output:\n{}",
-                        log.lock().unwrap().join("\n")
-                    ),
-                }
-            }
-        }
-        let started = start_daemon(config_path, envs).await;
+            ..
+        } = stop_daemon(daemon, stop).await;
+        let started = start_daemon(config_path, envs, default_log_level, log).await;
         self.port = started.port;
         self.address = format!("http://127.0.0.1:{}", started.port);
         self.daemon = Some(started.daemon);
+    }
+
+    /// Stops the binary, writes `platform.yml` anew from `options` (same storage, same fakes)
+    /// and starts it again.
+    pub async fn restart_with(&mut self, options: AppOptions, stop: Stop) {
+        let config_path = self
+            .daemon
+            .as_ref()
+            .expect("restart_with needs an app started with spawn_daemon")
+            .config_path
+            .clone();
+        let yaml = to_yaml(
+            &config_value(&options, &self.storage_path),
+            &self.provider.base_url(),
+            &self.upstream.base_url(),
+        );
+        self.options = options;
+        // The running binary does not watch its file: the new one reads it at start.
+        std::fs::write(&config_path, yaml).expect("write platform.yml");
+        self.restart(stop).await;
+    }
+
+    /// Stops the binary with SIGTERM and returns everything it printed, once its output is
+    /// read to the end.
+    pub async fn stop(&mut self) -> String {
+        let daemon = self
+            .daemon
+            .take()
+            .expect("stop needs an app started with spawn_daemon");
+        let daemon = stop_daemon(daemon, Stop::Terminate).await;
+        let joined = daemon.log.lock().unwrap().join("\n");
+        joined
     }
 
     /// What the binary has printed so far (empty for an in-process app).
@@ -759,13 +980,67 @@ impl TestApp {
         .await
     }
 
-    pub async fn deactivate(&self, username: &str, auth: &Auth) -> TestResponse {
-        self.post(
-            &format!("/{username}/mfa/deactivate"),
-            auth,
-            Some(&json!({})),
-        )
-        .await
+    /// `POST /{u}/mfa/deactivate` with this body (the step-up: `{"password"}` or `{"code"}`).
+    pub async fn deactivate(&self, username: &str, auth: &Auth, body: &Value) -> TestResponse {
+        self.post(&format!("/{username}/mfa/deactivate"), auth, Some(body))
+            .await
+    }
+
+    /// Activate with the right credential, `{"phone": phone_for(username)}` and the fields of
+    /// `step_up` (`{"password"}` or `{"code"}`).
+    pub async fn activate_with_step_up(&self, username: &str, step_up: &Value) -> TestResponse {
+        let body = merged(json!({"phone": phone_for(username)}), step_up.clone());
+        self.activate(username, &self.personal(), &body).await
+    }
+
+    /// `GET /{u}/mfa`.
+    pub async fn status(&self, username: &str, auth: &Auth) -> TestResponse {
+        let path = format!("/{username}/mfa");
+        let request = auth.apply(self.client.get(format!("{}{path}", self.address)));
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path} failed: {e}\n{}", self.daemon_log()));
+        TestResponse::read(response).await
+    }
+
+    /// `POST /{u}/mfa/recovery-codes` with this body (the step-up).
+    pub async fn new_recovery_codes(
+        &self,
+        username: &str,
+        auth: &Auth,
+        body: &Value,
+    ) -> TestResponse {
+        self.post(&format!("/{username}/mfa/recovery-codes"), auth, Some(body))
+            .await
+    }
+
+    /// `count` identical POSTs sent at once; the answers in no particular order.
+    pub async fn post_concurrently(
+        &self,
+        count: usize,
+        path: &str,
+        auth: &Auth,
+        body: &Value,
+    ) -> Vec<TestResponse> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..count {
+            let request = auth
+                .apply(self.client.post(format!("{}{path}", self.address)))
+                .json(body);
+            tasks.spawn(async move {
+                let response = request.send().await;
+                match response {
+                    Ok(response) => TestResponse::read(response).await,
+                    Err(e) => panic!("a concurrent POST failed: {e}"),
+                }
+            });
+        }
+        let mut responses = Vec::with_capacity(count);
+        while let Some(response) = tasks.join_next().await {
+            responses.push(response.expect("a concurrent request task"));
+        }
+        responses
     }
 
     pub async fn recover(&self, username: &str, auth: &Auth, body: &Value) -> TestResponse {

@@ -4,7 +4,9 @@
 use serde_json::json;
 
 use crate::fakes::upstream_grant;
-use crate::helpers::{spawn_app, AppOptions, FirstFactor, DEACTIVATED, VERIFY_MESSAGE};
+use crate::helpers::{
+    code_step_up, spawn_app, AppOptions, FirstFactor, DEACTIVATED, VERIFY_MESSAGE,
+};
 
 async fn every_route_works(options: AppOptions) {
     let app = spawn_app(options).await;
@@ -47,10 +49,12 @@ async fn every_route_works(options: AppOptions) {
     login.assert_status(200);
     mfa_off(&login);
 
-    // enrol again, then deactivate
-    app.enroll("alice").await;
+    // enrol again, then deactivate with a recovery code as step-up
+    let recovery_codes = app.enroll("alice").await;
     app.mfa_login("alice").await;
-    let deactivate = app.deactivate("alice", &app.personal()).await;
+    let deactivate = app
+        .deactivate("alice", &app.personal(), &code_step_up(&recovery_codes[0]))
+        .await;
     deactivate.assert_status(200);
     assert_eq!(deactivate.json, json!({"message": DEACTIVATED}));
     let login = app.login("alice").await;

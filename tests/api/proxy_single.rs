@@ -5,7 +5,8 @@ use serde_json::json;
 
 use crate::fakes::{invalid_credentials, upstream_grant, Reply, APP_TOKEN, PERSONAL_TOKEN};
 use crate::helpers::{
-    phone_for, spawn_app, AppOptions, Auth, DEACTIVATED, NOT_PERSONAL, VERIFY_MESSAGE,
+    password_step_up, phone_for, spawn_app, AppOptions, Auth, DEACTIVATED, NOT_PERSONAL,
+    VERIFY_MESSAGE,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,11 +199,13 @@ async fn the_whole_pryv_sequence_releases_the_upstream_grant_only_after_verify()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deactivate_with_a_personal_token_turns_mfa_off() {
+async fn deactivate_with_a_personal_token_and_the_password_as_step_up_turns_mfa_off() {
     let app = spawn_app(AppOptions::proxy_single()).await;
     app.enroll("alice").await;
 
-    let response = app.deactivate("alice", &Auth::raw(PERSONAL_TOKEN)).await;
+    let response = app
+        .deactivate("alice", &Auth::raw(PERSONAL_TOKEN), &password_step_up())
+        .await;
 
     response.assert_status(200);
     assert_eq!(response.json, json!({"message": DEACTIVATED}));
@@ -216,7 +219,9 @@ async fn deactivate_refuses_a_token_that_is_not_personal_and_mfa_stays_on() {
     let app = spawn_app(AppOptions::proxy_single()).await;
     app.enroll("alice").await;
 
-    let response = app.deactivate("alice", &Auth::raw(APP_TOKEN)).await;
+    let response = app
+        .deactivate("alice", &Auth::raw(APP_TOKEN), &password_step_up())
+        .await;
 
     response.assert_error_message(403, "forbidden", NOT_PERSONAL);
     app.login("alice").await.mfa_token();

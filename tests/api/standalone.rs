@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::fakes::PROVIDER_VALID_CODE;
 use crate::helpers::{
-    phone_for, spawn_app, AppOptions, Auth, API_KEY, DEACTIVATED, VERIFY_MESSAGE,
+    code_step_up, phone_for, spawn_app, AppOptions, Auth, API_KEY, DEACTIVATED, VERIFY_MESSAGE,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,12 +97,18 @@ async fn standalone_verify_refuses_a_wrong_code() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn standalone_deactivate_with_the_api_key_turns_mfa_off() {
+async fn standalone_deactivate_with_the_api_key_and_a_recovery_code_as_step_up_turns_mfa_off() {
     let app = spawn_app(AppOptions::standalone_single()).await;
-    app.enroll("alice").await;
+    let recovery_codes = app.enroll("alice").await;
     app.login("alice").await.mfa_token();
 
-    let response = app.deactivate("alice", &Auth::bearer(API_KEY)).await;
+    let response = app
+        .deactivate(
+            "alice",
+            &Auth::bearer(API_KEY),
+            &code_step_up(&recovery_codes[2]),
+        )
+        .await;
 
     response.assert_status(200);
     assert_eq!(response.json, json!({"message": DEACTIVATED}));

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::fakes::{upstream_grant, PERSONAL_TOKEN};
-use crate::helpers::{phone_for, spawn_app, AppOptions, Auth, API_KEY};
+use crate::helpers::{code_step_up, phone_for, spawn_app, AppOptions, Auth, API_KEY};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_personal_token_is_accepted_raw_as_bearer_as_basic_and_as_auth_parameter() {
@@ -94,7 +94,9 @@ async fn a_wrong_api_key_is_forbidden_on_every_route_that_takes_one() {
     let activate = app
         .activate("alice", &wrong, &json!({"phone": phone_for("alice")}))
         .await;
-    let deactivate = app.deactivate("alice", &wrong).await;
+    let deactivate = app
+        .deactivate("alice", &wrong, &code_step_up(&recovery_codes[1]))
+        .await;
     let recover = app
         .recover("alice", &wrong, &json!({"recoveryCode": recovery_codes[0]}))
         .await;
