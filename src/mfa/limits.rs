@@ -109,7 +109,7 @@ pub fn count_attempt(old: Option<Tally>, now: u64, policy: &AttemptPolicy) -> (T
             expires_at: 0,
         },
     };
-    let refused = (t.locked_until > now).then(|| t.locked_until - now);
+    let in_wait = t.locked_until > now;
     t.failures = t.failures.saturating_add(1);
     t.last_at = now;
     if t.failures > policy.free_failures {
@@ -119,6 +119,8 @@ pub fn count_attempt(old: Option<Tally>, now: u64, policy: &AttemptPolicy) -> (T
     t.expires_at = now
         .saturating_add(policy.window_seconds)
         .max(t.locked_until);
+    // A refused attempt counts too, so the wait it is told is the one it extended.
+    let refused = in_wait.then(|| t.locked_until - now);
     (t, refused)
 }
 
@@ -190,7 +192,11 @@ mod tests {
         let (next, refused) = count_attempt(t, 100, &p);
         assert_eq!((refused, next.locked_until), (None, 101));
         let (next, refused) = count_attempt(Some(next), 100, &p);
-        assert_eq!(refused, Some(1));
+        assert_eq!(
+            refused,
+            Some(2),
+            "a refused attempt is told the wait it extended"
+        );
         assert_eq!(next.locked_until, 102, "a refused attempt counts too");
         let (_, refused) = count_attempt(Some(next), 102, &p);
         assert_eq!(refused, None);

@@ -294,7 +294,8 @@ impl Mfa {
         // Checks without side effects first: a step-up code is not spent on a bad request.
         let user_data = user_data::parse(&body, &snap.config.mfa.user_data)?;
         self.check_destinations(snap, &user_data)?;
-        if self.store.profile(username.as_str()).await?.is_some() {
+        let existing = self.store.profile(username.as_str()).await?;
+        if existing.is_some() {
             self.step_up(snap, username, step_up, client).await?;
         }
 
@@ -306,6 +307,7 @@ impl Mfa {
             username,
             SessionKind::Activate {
                 user_data: user_data.clone(),
+                replaces: existing.map(|p| p.value.enrolment),
             },
             now,
         );
@@ -335,10 +337,11 @@ impl Mfa {
         code: Option<String>,
     ) -> Result<Vec<String>, FlowError> {
         let (key, session) = self.session(username, mfa_token).await?;
-        let SessionKind::Activate { user_data } = &session.value.kind else {
+        let SessionKind::Activate { replaces, .. } = &session.value.kind else {
             return Err(FlowError::InvalidSession);
         };
-        let user_data = user_data.clone();
+        let replaces = replaces.clone();
+        let user_data = self.session_user_data(username, &session).await?;
         let code = code.ok_or(FlowError::MissingParameter("code"))?;
         self.attempt(snap, username, async {
             self.check_session_code(snap, username, &key, &user_data, &code)
@@ -353,7 +356,20 @@ impl Mfa {
             enrolled_at: self.clock.now(),
             enrolment: secrets::new_id(),
         };
-        self.replace_profile(username, Some(&profile)).await?;
+        // The enrolment must still be the one this activation was allowed to replace.
+        loop {
+            let current = self.store.profile(username.as_str()).await?;
+            if current.as_ref().map(|p| &p.value.enrolment) != replaces.as_ref() {
+                return Err(FlowError::InvalidSession);
+            }
+            if self
+                .store
+                .swap_profile(username.as_str(), current.as_ref(), Some(&profile))
+                .await?
+            {
+                break;
+            }
+        }
         tracing::info!(user = %username, "MFA enrolled");
         Ok(codes)
     }
@@ -767,7 +783,17 @@ impl Mfa {
         session: &Versioned<Session>,
     ) -> Result<BTreeMap<String, String>, FlowError> {
         match &session.value.kind {
-            SessionKind::Activate { user_data } => Ok(user_data.clone()),
+            SessionKind::Activate {
+                user_data,
+                replaces,
+            } => {
+                // An activation dies when the enrolment it would replace changed meanwhile.
+                let current = self.store.profile(username.as_str()).await?;
+                if current.as_ref().map(|p| &p.value.enrolment) != replaces.as_ref() {
+                    return Err(FlowError::InvalidSession);
+                }
+                Ok(user_data.clone())
+            }
             SessionKind::Login { enrolment, .. } => {
                 let profile = self
                     .store

@@ -95,7 +95,13 @@ pub enum SessionKind {
         enrolment: String,
     },
     /// An enrolment in progress: confirm saves the user data.
-    Activate { user_data: BTreeMap<String, String> },
+    Activate {
+        user_data: BTreeMap<String, String>,
+        /// The enrolment this one replaces (none: MFA was off). Confirm refuses if the user's
+        /// enrolment is no longer that one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaces: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,7 +13,6 @@ use super::{
 
 #[derive(Clone)]
 pub struct SledStore {
-    db: sled::Db,
     profiles: sled::Tree,
     sessions: sled::Tree,
     /// (deadline big-endian ++ session key) -> nothing: lets the sweeper find what expired
@@ -22,6 +21,65 @@ pub struct SledStore {
     /// Attempt tallies and send logs.
     counters: sled::Tree,
     pending: Arc<AtomicUsize>,
+    flusher: Flusher,
+}
+
+/// Group commit: one thread runs `Db::flush`, and one flush serves every request queued while
+/// the previous one ran. (sled 0.34's `flush_async` can deadlock its I/O pool when called
+/// concurrently, and a blocking flush on the runtime would stall it.) The thread ends, and
+/// lets go of the database, when the last handle is dropped.
+#[derive(Clone)]
+struct Flusher(Arc<FlushThread>);
+
+type FlushRequest = tokio::sync::oneshot::Sender<Result<(), String>>;
+
+struct FlushThread {
+    requests: Option<std::sync::mpsc::Sender<FlushRequest>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for FlushThread {
+    fn drop(&mut self) {
+        self.requests.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Flusher {
+    fn start(db: sled::Db) -> Result<Flusher, StoreError> {
+        let (requests, queue) = std::sync::mpsc::channel::<FlushRequest>();
+        let thread = std::thread::Builder::new()
+            .name("mfa-bridge-flush".into())
+            .spawn(move || {
+                while let Ok(first) = queue.recv() {
+                    let mut waiting = vec![first];
+                    waiting.extend(queue.try_iter());
+                    let result = db.flush().map(|_| ()).map_err(|e| e.to_string());
+                    for w in waiting {
+                        let _ = w.send(result.clone());
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Backend(format!("cannot start the flush thread: {e}")))?;
+        Ok(Flusher(Arc::new(FlushThread {
+            requests: Some(requests),
+            thread: Some(thread),
+        })))
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        let gone = || StoreError::Backend("the flush thread is gone".into());
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.0
+            .requests
+            .as_ref()
+            .ok_or_else(gone)?
+            .send(done)
+            .map_err(|_| gone())?;
+        wait.await.map_err(|_| gone())?.map_err(StoreError::Backend)
+    }
 }
 
 fn backend(e: sled::Error) -> StoreError {
@@ -48,13 +106,14 @@ impl SledStore {
         let expiry = db.open_tree("session_expiry").map_err(backend)?;
         let counters = db.open_tree("counters").map_err(backend)?;
         let pending = Arc::new(AtomicUsize::new(sessions.len()));
+        let flusher = Flusher::start(db.clone())?;
         Ok(SledStore {
-            db,
             profiles,
             sessions,
             expiry,
             counters,
             pending,
+            flusher,
         })
     }
 
@@ -150,7 +209,7 @@ impl Store for SledStore {
             .is_ok();
         if swapped {
             // Enrolments must survive a crash: on disk before the answer.
-            self.db.flush_async().await.map_err(backend)?;
+            self.flusher.flush().await?;
         }
         Ok(swapped)
     }
@@ -223,8 +282,7 @@ impl Store for SledStore {
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await.map_err(backend)?;
-        Ok(())
+        self.flusher.flush().await
     }
 }
 
@@ -238,6 +296,7 @@ mod tests {
             username: "alice".into(),
             kind: SessionKind::Activate {
                 user_data: Default::default(),
+                replaces: None,
             },
             created_at: 0,
             expires_at,
@@ -306,6 +365,29 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(seen, 50);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_concurrent_flushes_all_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..64u8 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .update_counter(&[i], &mut |_| Some(vec![i]))
+                    .await
+                    .unwrap();
+                store.flush().await.unwrap();
+            }));
+        }
+        for t in tasks {
+            tokio::time::timeout(std::time::Duration::from_secs(30), t)
+                .await
+                .expect("a flush never completed")
+                .unwrap();
+        }
     }
 
     #[tokio::test]

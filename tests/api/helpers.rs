@@ -541,6 +541,16 @@ pub struct TestApp {
     daemon: Option<Daemon>,
     /// The in-process app's clock (none for the binary, which runs on the system clock).
     clock: Option<ManualClock>,
+    /// Stops the in-process app (see [`spawn_app_with`]).
+    stop_in_process: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop_in_process.take() {
+            let _ = stop.send(());
+        }
+    }
 }
 
 fn http_client() -> reqwest::Client {
@@ -579,12 +589,43 @@ pub async fn spawn_app_with(
         .expect("a clock after 1970")
         .as_secs();
     let clock = ManualClock::starting_at(now);
-    let application = match Application::build_with_clock(config, Arc::new(clock.clone())).await {
-        Ok(application) => application,
-        Err(error) => panic!("the application did not build: {error}\n---\n{yaml}"),
+    // The app runs on a runtime of its own, in a thread of its own, and is dropped there when
+    // the test ends: whatever its teardown does (a store that hangs while flushing on drop),
+    // it never holds up the test's own runtime, so one app cannot freeze the whole suite.
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<u16, String>>();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let app_clock = clock.clone();
+    std::thread::Builder::new()
+        .name("in-process-app".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime for the app");
+            runtime.block_on(async move {
+                match Application::build_with_clock(config, Arc::new(app_clock)).await {
+                    Ok(application) => {
+                        let _ = ready_tx.send(Ok(application.port()));
+                        tokio::select! {
+                            _ = application.run_until_stopped() => {}
+                            _ = stop_rx => {}
+                        }
+                    }
+                    Err(error) => {
+                        let _ = ready_tx.send(Err(error.to_string()));
+                    }
+                }
+            });
+            runtime.shutdown_background();
+        })
+        .expect("start the app's thread");
+    let port = match tokio::time::timeout(Duration::from_secs(15), ready_rx).await {
+        Ok(Ok(Ok(port))) => port,
+        Ok(Ok(Err(error))) => panic!("the application did not build: {error}\n---\n{yaml}"),
+        Ok(Err(_)) => panic!("the application's thread ended before it listened\n---\n{yaml}"),
+        Err(_) => panic!("the application did not start listening within 15 s\n---\n{yaml}"),
     };
-    let port = application.port();
-    tokio::spawn(application.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
@@ -596,7 +637,51 @@ pub async fn spawn_app_with(
         data_dir,
         daemon: None,
         clock: Some(clock),
+        stop_in_process: Some(stop_tx),
     }
+}
+
+const ISOLATED_TEST: &str = "MFA_BRIDGE_TEST_ISOLATED";
+
+/// For a test whose daemon may wedge state shared by the whole process (sled's global I/O
+/// pool, when concurrent flushes deadlock): in the test process, runs this one test again in
+/// a child process of its own (this test binary, `--exact`), waits for it with a deadline,
+/// fails with its output if it failed, and answers `true` (the caller returns); in that child,
+/// answers `false` (the caller runs its body). One such test can then never take the others
+/// down with it. `module` is `module_path!()`.
+pub async fn ran_in_own_process(module: &str, test: &str) -> bool {
+    let name = format!(
+        "{}::{test}",
+        module.split_once("::").map_or(module, |(_, rest)| rest)
+    );
+    if std::env::var(ISOLATED_TEST).as_deref() == Ok(name.as_str()) {
+        return false;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let child = tokio::process::Command::new(exe)
+        .args(["--exact", &name, "--nocapture", "--test-threads", "1"])
+        .env(ISOLATED_TEST, &name)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run the test in a process of its own");
+    let output = match tokio::time::timeout(Duration::from_secs(90), child.wait_with_output()).await
+    {
+        Ok(output) => output.expect("wait for the test's own process"),
+        Err(_) => panic!("{name}, in a process of its own, did not end within 90 s"),
+    };
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        text.contains("1 passed"),
+        "{name} failed in a process of its own; its output:\n{text}"
+    );
+    true
 }
 
 /// Starts the fakes and the real binary (`mfa-bridge serve --config FILE`), with these extra
@@ -653,6 +738,7 @@ async fn spawn_daemon_with(
         data_dir,
         daemon: Some(daemon.daemon),
         clock: None,
+        stop_in_process: None,
     }
 }
 
@@ -1029,16 +1115,21 @@ impl TestApp {
                 .apply(self.client.post(format!("{}{path}", self.address)))
                 .json(body);
             tasks.spawn(async move {
-                let response = request.send().await;
-                match response {
-                    Ok(response) => TestResponse::read(response).await,
-                    Err(e) => panic!("a concurrent POST failed: {e}"),
+                match request.send().await {
+                    Ok(response) => Ok(TestResponse::read(response).await),
+                    Err(e) => Err(format!("{e:?}")),
                 }
             });
         }
         let mut responses = Vec::with_capacity(count);
         while let Some(response) = tasks.join_next().await {
-            responses.push(response.expect("a concurrent request task"));
+            match response.expect("a concurrent request task") {
+                Ok(response) => responses.push(response),
+                Err(e) => panic!(
+                    "one of {count} concurrent POST {path} failed: {e}\n{}",
+                    self.daemon_log()
+                ),
+            }
         }
         responses
     }

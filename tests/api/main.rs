@@ -1,16 +1,24 @@
 //! Black-box tests of mfa-bridge: the application (in process, through the same start-up path
 //! as the binary) or the binary itself, against fake providers and upstreams on loopback.
 
+mod at_rest;
+mod attempts;
 mod binary;
 mod challenge_verify;
+mod destinations;
+mod durability;
 mod errors;
 mod fakes;
 mod helpers;
+mod logs;
 mod matrix;
 mod outbox;
 mod proxy_single;
 mod seed_examples;
+mod send_limits;
 mod sessions;
 mod standalone;
+mod status;
+mod step_up;
 mod templates;
 mod tokens;

@@ -216,19 +216,27 @@ async fn two_pending_sessions_of_the_same_user_each_verify_with_their_own_code()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_pending_activations_of_the_same_user_each_confirm_with_their_own_code() {
+async fn two_pending_activations_of_the_same_user_keep_their_own_codes_and_the_first_confirmed_wins(
+) {
     let app = spawn_app(AppOptions::proxy_single()).await;
     let first = app.activate_default("alice").await.mfa_token();
     let first_code = app.last_code();
     let second = app.activate_default("alice").await.mfa_token();
     let second_code = app.last_code();
 
+    // A code of one activation does nothing for the other.
+    if first_code != second_code {
+        app.confirm("alice", &first, &second_code)
+            .await
+            .assert_error(400, "invalid-code");
+    }
     app.confirm("alice", &second, &second_code)
         .await
         .recovery_codes();
+    // The other activation would replace an enrolment it never saw, without a step-up.
     app.confirm("alice", &first, &first_code)
         .await
-        .recovery_codes();
+        .assert_error(403, "forbidden");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
