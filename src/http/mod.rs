@@ -6,8 +6,9 @@ mod error;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Path, RawQuery, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -88,21 +89,22 @@ struct Call {
     client: ClientHeaders,
 }
 
-impl Call {
-    fn new(
-        state: &AppState,
-        raw_username: &str,
-        headers: &HeaderMap,
-        query: Option<&str>,
-    ) -> Result<Call, ApiError> {
+impl FromRequestParts<AppState> for Call {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Call, ApiError> {
+        let Path(raw_username) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::InvalidUsername)?;
         let snapshot = state.snapshot();
-        let username = Username::parse(raw_username, &snapshot.config.server.username_pattern)
+        let username = Username::parse(&raw_username, &snapshot.config.server.username_pattern)
             .ok_or(ApiError::InvalidUsername)?;
-        let auth = query.and_then(|q| {
+        let auth = parts.uri.query().and_then(|q| {
             form_urlencoded::parse(q.as_bytes())
                 .find(|(k, _)| k == "auth")
                 .map(|(_, v)| v.into_owned())
         });
+        let headers = &parts.headers;
         let header_text = |name: header::HeaderName| {
             headers
                 .get(name)
@@ -155,14 +157,7 @@ fn deactivated() -> Response {
         .into_response()
 }
 
-async fn login(
-    State(state): State<AppState>,
-    Path(username): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let c = Call::new(&state, &username, &headers, query.as_deref())?;
+async fn login(State(state): State<AppState>, c: Call, body: Bytes) -> Result<Response, ApiError> {
     let outcome = state
         .mfa
         .login(&c.snapshot, &c.username, c.token.as_ref(), body, &c.client)
@@ -178,12 +173,9 @@ async fn login(
 
 async fn activate(
     State(state): State<AppState>,
-    Path(username): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    c: Call,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let c = Call::new(&state, &username, &headers, query.as_deref())?;
     let body = object(&body)?;
     let mfa_token = state
         .mfa
@@ -194,12 +186,9 @@ async fn activate(
 
 async fn confirm(
     State(state): State<AppState>,
-    Path(username): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    c: Call,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let c = Call::new(&state, &username, &headers, query.as_deref())?;
     let code = code_of(&body)?;
     let codes = state
         .mfa
@@ -208,13 +197,7 @@ async fn confirm(
     Ok((StatusCode::OK, Json(json!({ "recoveryCodes": codes }))).into_response())
 }
 
-async fn challenge(
-    State(state): State<AppState>,
-    Path(username): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let c = Call::new(&state, &username, &headers, query.as_deref())?;
+async fn challenge(State(state): State<AppState>, c: Call) -> Result<Response, ApiError> {
     state
         .mfa
         .challenge(&c.snapshot, &c.username, c.token.as_ref())
@@ -226,14 +209,7 @@ async fn challenge(
         .into_response())
 }
 
-async fn verify(
-    State(state): State<AppState>,
-    Path(username): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let c = Call::new(&state, &username, &headers, query.as_deref())?;
+async fn verify(State(state): State<AppState>, c: Call, body: Bytes) -> Result<Response, ApiError> {
     let code = code_of(&body)?;
     let verified = state
         .mfa
@@ -251,12 +227,9 @@ async fn verify(
 
 async fn deactivate(
     State(state): State<AppState>,
-    Path(username): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    c: Call,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let c = Call::new(&state, &username, &headers, query.as_deref())?;
     let body = object(&body)?;
     state
         .mfa
@@ -265,13 +238,7 @@ async fn deactivate(
     Ok(deactivated())
 }
 
-async fn status(
-    State(state): State<AppState>,
-    Path(username): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let c = Call::new(&state, &username, &headers, query.as_deref())?;
+async fn status(State(state): State<AppState>, c: Call) -> Result<Response, ApiError> {
     let status = state
         .mfa
         .status(&c.snapshot, &c.username, c.token.as_ref(), &c.client)
@@ -281,12 +248,9 @@ async fn status(
 
 async fn recovery_codes(
     State(state): State<AppState>,
-    Path(username): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    c: Call,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let c = Call::new(&state, &username, &headers, query.as_deref())?;
     let body = object(&body)?;
     let codes = state
         .mfa
@@ -297,12 +261,9 @@ async fn recovery_codes(
 
 async fn recover(
     State(state): State<AppState>,
-    Path(username): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    c: Call,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let c = Call::new(&state, &username, &headers, query.as_deref())?;
     let body = object(&body)?;
     state
         .mfa
