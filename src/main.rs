@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use mfa_bridge::config::Config;
 use mfa_bridge::snapshot::Snapshot;
 use mfa_bridge::startup::Application;
 use mfa_bridge::template::{self, EndpointId, Vars};
@@ -72,15 +71,22 @@ fn main() -> ExitCode {
     }
 }
 
-/// The given file, else ./platform.yml, else the embedded default.
-fn load(path: Option<&Path>) -> Result<Snapshot, String> {
+/// The given file, else ./platform.yml, else the embedded default (which is not watched).
+fn config_path(path: Option<&Path>) -> Option<PathBuf> {
     let default = Path::new("platform.yml");
-    let result = match path {
-        Some(p) => Snapshot::load(p),
-        None if default.exists() => Snapshot::load(default),
+    match path {
+        Some(p) => Some(p.to_path_buf()),
+        None if default.exists() => Some(default.to_path_buf()),
+        None => None,
+    }
+}
+
+fn load(path: Option<&Path>) -> Result<Snapshot, String> {
+    let result = match config_path(path) {
+        Some(p) => Snapshot::load(&p),
         None => {
             tracing::info!("no platform.yml here: using the embedded default configuration");
-            Config::from_yaml_str(EMBEDDED_CONFIG, Path::new(".")).and_then(Snapshot::new)
+            Snapshot::from_yaml_str(EMBEDDED_CONFIG, Path::new("."))
         }
     };
     result.map_err(|e| e.to_string())
@@ -105,12 +111,9 @@ fn serve(path: Option<&Path>) -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let app = match Application::from_snapshot(
-            snapshot,
-            std::sync::Arc::new(mfa_bridge::clock::SystemClock),
-        )
-        .await
-        {
+        let path = config_path(path);
+        let clock = std::sync::Arc::new(mfa_bridge::clock::SystemClock);
+        let app = match Application::start(snapshot, path.as_deref(), clock).await {
             Ok(app) => app,
             Err(e) => {
                 eprintln!("{e}");

@@ -1,30 +1,58 @@
 //! One immutable snapshot of the configuration and its compiled templates. A request reads the
-//! snapshot once, so no request mixes two configurations.
+//! snapshot once, so no request mixes two configurations; a reload builds and validates a whole
+//! new snapshot, then swaps it in.
 
 use std::path::Path;
 
-use crate::config::{Config, ConfigErrors};
+use sha2::{Digest, Sha256};
+
+use crate::config::{Config, ConfigErrors, Problem};
 use crate::template::Templates;
 
 #[derive(Debug)]
 pub struct Snapshot {
     pub config: Config,
     pub templates: Templates,
+    /// The configuration text it was built from (`${ENV}` references unresolved); empty when
+    /// built from a [`Config`] directly.
+    pub source: String,
+    /// SHA-256 (hex) of `source`.
+    pub source_hash: String,
 }
 
 impl Snapshot {
-    /// Compiles the templates of a validated configuration.
+    /// Compiles the templates of an already validated configuration (no source text).
     pub fn new(config: Config) -> Result<Snapshot, ConfigErrors> {
         let templates = Templates::compile(&config).map_err(ConfigErrors)?;
-        Ok(Snapshot { config, templates })
+        Ok(Snapshot {
+            config,
+            templates,
+            source: String::new(),
+            source_hash: String::new(),
+        })
     }
 
-    /// Reads, validates and compiles `platform.yml`: every problem of the file at once.
-    pub fn load(path: &Path) -> Result<Snapshot, ConfigErrors> {
-        Snapshot::new(Config::load(path)?)
-    }
-
+    /// Validates and compiles a configuration text: every problem at once.
     pub fn from_yaml_str(yaml: &str, base_dir: &Path) -> Result<Snapshot, ConfigErrors> {
-        Snapshot::new(Config::from_yaml_str(yaml, base_dir)?)
+        let config = Config::from_yaml_str(yaml, base_dir)?;
+        let templates = Templates::compile(&config).map_err(ConfigErrors)?;
+        Ok(Snapshot {
+            config,
+            templates,
+            source: yaml.to_string(),
+            source_hash: hex::encode(Sha256::digest(yaml.as_bytes())),
+        })
+    }
+
+    /// Reads, validates and compiles `platform.yml`.
+    pub fn load(path: &Path) -> Result<Snapshot, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![Problem {
+                path: path.display().to_string(),
+                message: format!("cannot read: {e}"),
+            }])
+        })?;
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        Snapshot::from_yaml_str(&text, base)
     }
 }

@@ -1,18 +1,22 @@
-//! Builds the application from a configuration, binds the listener and reports the real port,
-//! so that tests use the same start-up path as production.
+//! Builds the application from a configuration, binds the listeners and reports the real
+//! ports, so that tests use the same start-up path as production.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 
+use crate::admin::{self, AdminState};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigErrors};
 use crate::http::{self, AppState};
+use crate::metrics::Metrics;
 use crate::mfa::secrets::Keys;
 use crate::mfa::Mfa;
 use crate::provider::Sender;
+use crate::reload::Reloader;
 use crate::snapshot::Snapshot;
 use crate::store::{self, SledStore, Store};
 
@@ -39,11 +43,24 @@ pub enum StartupError {
 pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
+    admin: Option<(TcpListener, SocketAddr)>,
     state: AppState,
+    reloader: Option<Arc<Reloader>>,
+    clock: Arc<dyn Clock>,
 }
 
-/// How often expired sessions are swept.
+/// How often expired sessions, counters and attempts are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
+
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartupError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartupError::Listen { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| StartupError::Listen { addr, source })?;
+    Ok((listener, local))
+}
 
 impl Application {
     pub async fn build(config: Config) -> Result<Application, StartupError> {
@@ -55,11 +72,18 @@ impl Application {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Application, StartupError> {
-        Application::from_snapshot(Snapshot::new(config)?, clock).await
+        Application::start(Snapshot::new(config)?, None, clock).await
     }
 
-    pub async fn from_snapshot(
+    /// From a `platform.yml` file, which is then watched for changes (hot reload).
+    pub async fn load(path: &Path, clock: Arc<dyn Clock>) -> Result<Application, StartupError> {
+        Application::start(Snapshot::load(path)?, Some(path), clock).await
+    }
+
+    /// From a snapshot; with `path`, the file it came from is watched.
+    pub async fn start(
         snapshot: Snapshot,
+        path: Option<&Path>,
         clock: Arc<dyn Clock>,
     ) -> Result<Application, StartupError> {
         let config = &snapshot.config;
@@ -72,29 +96,36 @@ impl Application {
         let secret =
             store::server_secret(&data_dir, config.storage.secret.as_ref()).map_err(data_err)?;
         let store: Arc<dyn Store> = Arc::new(SledStore::open(&data_dir)?);
-        let sender = Sender::new(&config.outbound, &data_dir).map_err(StartupError::Client)?;
-        let listen = config.server.listen;
-        let listener = TcpListener::bind(listen)
-            .await
-            .map_err(|source| StartupError::Listen {
-                addr: listen,
-                source,
-            })?;
-        let address = listener
-            .local_addr()
-            .map_err(|source| StartupError::Listen {
-                addr: listen,
-                source,
-            })?;
-        let mfa = Mfa::new(store, sender, Keys::new(secret), clock);
+        let metrics = Metrics::new();
+        let sender = Sender::new(&config.outbound, &data_dir, metrics.clone())
+            .map_err(StartupError::Client)?;
+        let (listener, address) = bind(config.server.listen).await?;
+        let admin = match &config.admin {
+            Some(a) => Some(bind(a.listen).await?),
+            None => None,
+        };
+        let mfa = Mfa::new(store, sender, Keys::new(secret), Arc::clone(&clock));
+        let shared = Arc::new(RwLock::new(Arc::new(snapshot)));
+        let reloader = path.map(|p| {
+            let absolute = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+            Arc::new(Reloader::new(
+                absolute,
+                Arc::clone(&shared),
+                metrics.clone(),
+            ))
+        });
         let state = AppState {
-            snapshot: Arc::new(RwLock::new(Arc::new(snapshot))),
+            snapshot: shared,
             mfa,
+            metrics,
         };
         Ok(Application {
             listener,
             address,
+            admin,
             state,
+            reloader,
+            clock,
         })
     }
 
@@ -106,23 +137,64 @@ impl Application {
         self.address
     }
 
+    /// The admin listener's port, when `admin:` is configured.
+    pub fn admin_port(&self) -> Option<u16> {
+        self.admin.as_ref().map(|(_, a)| a.port())
+    }
+
     /// Serves until the process gets SIGINT or SIGTERM, then finishes the requests under way
     /// and flushes storage.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let mfa = self.state.mfa.clone();
         let sweeper = tokio::spawn({
-            let mfa = mfa.clone();
+            let state = self.state.clone();
             async move {
                 let mut tick = tokio::time::interval(SWEEP_EVERY);
                 loop {
                     tick.tick().await;
-                    match mfa.sweep().await {
+                    match state.mfa.sweep().await {
                         Ok(0) => {}
-                        Ok(n) => tracing::debug!(swept = n, "expired sessions removed"),
-                        Err(e) => tracing::error!(error = %e, "sweeping expired sessions failed"),
+                        Ok(n) => tracing::debug!(swept = n, "expired records removed"),
+                        Err(e) => tracing::error!(error = %e, "sweeping expired records failed"),
+                    }
+                    let keep_days = state
+                        .snapshot()
+                        .config
+                        .admin
+                        .as_ref()
+                        .map_or(7, |a| a.attempts_log_days);
+                    let before = state.mfa.now().saturating_sub(keep_days * 86_400);
+                    if let Err(e) = state.mfa.store().sweep_attempts(before).await {
+                        tracing::error!(error = %e, "sweeping the attempts log failed");
                     }
                 }
             }
+        });
+        let _watch = match &self.reloader {
+            Some(reloader) => {
+                let clock = Arc::clone(&self.clock);
+                match reloader.watch(move || clock.now()) {
+                    Ok(w) => Some(w),
+                    Err(e) => {
+                        tracing::error!(error = %e, "hot reload is off");
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        let admin_server = self.admin.map(|(listener, address)| {
+            tracing::info!("admin listening on http://{address}");
+            let app = admin::router(AdminState {
+                app: self.state.clone(),
+                reloader: self.reloader.clone(),
+                started: Instant::now(),
+            });
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown_signal())
+                    .await
+            })
         });
         tracing::info!("listening on http://{}", self.address);
         let app = http::router(self.state);
@@ -130,6 +202,9 @@ impl Application {
             .with_graceful_shutdown(shutdown_signal())
             .await;
         sweeper.abort();
+        if let Some(admin) = admin_server {
+            admin.abort();
+        }
         if let Err(e) = mfa.store().flush().await {
             tracing::error!(error = %e, "flushing storage at shutdown failed");
         }

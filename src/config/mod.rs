@@ -67,8 +67,27 @@ pub struct Config {
     /// Standalone mode: the integrator's backend authenticates with one of these.
     pub api_keys: Vec<ApiKey>,
     pub mfa: MfaConfig,
+    /// The admin listener (API, panel, health, metrics); absent: none.
+    pub admin: Option<AdminConfig>,
     /// Values that came from `${ENV}` references: masked wherever a request is shown.
     pub secrets: Secrets,
+}
+
+#[derive(Clone)]
+pub struct AdminConfig {
+    pub listen: SocketAddr,
+    pub token_sha256: [u8; 32],
+    /// How long the attempts log keeps an entry.
+    pub attempts_log_days: u64,
+}
+
+impl fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("listen", &self.listen)
+            .field("attempts_log_days", &self.attempts_log_days)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -369,6 +388,7 @@ fn parse_root(
     let upstream = f.get("upstream").and_then(|v| parse_upstream(v, p));
     let api_keys = f.get("api_keys").map(|v| parse_api_keys(v, p));
     let mfa = f.require(p, "mfa").and_then(|v| parse_mfa(v, p));
+    let admin = f.get("admin").and_then(|v| parse_admin(v, p));
     f.finish(p);
 
     let api_keys = api_keys.unwrap_or_default();
@@ -385,7 +405,51 @@ fn parse_root(
         upstream,
         api_keys,
         mfa: mfa?,
+        admin,
         secrets: Secrets(secrets),
+    })
+}
+
+fn parse_admin(v: &Value, p: &mut Problems) -> Option<AdminConfig> {
+    let mut f = Fields::of(p, "admin", v)?;
+    let listen = match f.get("listen") {
+        None => Some("127.0.0.1:7001".parse().expect("static address")),
+        Some(v) => string(p, "admin.listen", v).and_then(|s| match s.parse() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                p.push(
+                    "admin.listen",
+                    format!("'{s}' is not an address such as 127.0.0.1:7001"),
+                );
+                None
+            }
+        }),
+    };
+    let token = f
+        .require(p, "token_sha256")
+        .and_then(|v| string(p, "admin.token_sha256", v))
+        .and_then(|s| {
+            let mut out = [0u8; 32];
+            match hex::decode_to_slice(s.trim(), &mut out) {
+                Ok(()) => Some(out),
+                Err(_) => {
+                    p.push(
+                        "admin.token_sha256",
+                        "must be 64 hexadecimal characters (printf %s TOKEN | sha256sum)",
+                    );
+                    None
+                }
+            }
+        });
+    let days = match f.get("attempts_log_days") {
+        None => Some(7),
+        Some(v) => integer(p, "admin.attempts_log_days", v, 1..=365),
+    };
+    f.finish(p);
+    Some(AdminConfig {
+        listen: listen?,
+        token_sha256: token?,
+        attempts_log_days: days?,
     })
 }
 

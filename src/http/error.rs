@@ -21,12 +21,31 @@ impl From<FlowError> for ApiError {
     }
 }
 
+/// How a request ended, for the attempts log and metrics: set on every error response.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub id: String,
+    pub message: String,
+}
+
+fn tagged(mut response: Response, id: &str, message: &str) -> Response {
+    response.extensions_mut().insert(Outcome {
+        id: id.to_string(),
+        message: message.to_string(),
+    });
+    response
+}
+
 fn error(status: StatusCode, id: &str, message: &str) -> Response {
-    (
-        status,
-        axum::Json(json!({ "error": { "id": id, "message": message } })),
+    tagged(
+        (
+            status,
+            axum::Json(json!({ "error": { "id": id, "message": message } })),
+        )
+            .into_response(),
+        id,
+        message,
     )
-        .into_response()
 }
 
 /// The upstream's own answer, passed through as it came.
@@ -103,7 +122,11 @@ impl IntoResponse for ApiError {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(remaining));
-                response
+                tagged(
+                    response,
+                    "too-many-attempts",
+                    &format!("Too many attempts: try again in {remaining} seconds."),
+                )
             }
             FlowError::InvalidApiKey => {
                 error(StatusCode::FORBIDDEN, "forbidden", "Invalid access token.")
@@ -138,7 +161,10 @@ impl IntoResponse for ApiError {
                 "messaging-server-error",
                 &format!("Error from messaging service: {reason}."),
             ),
-            FlowError::UpstreamRefused(reply) => passthrough(reply),
+            FlowError::UpstreamRefused(reply) => {
+                let message = format!("The upstream answered {}.", reply.status);
+                tagged(passthrough(reply), "upstream-refused", &message)
+            }
             FlowError::UpstreamUnavailable(reason) => {
                 tracing::error!(%reason, "upstream unavailable");
                 error(

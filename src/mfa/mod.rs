@@ -180,6 +180,45 @@ impl Mfa {
         &self.sender
     }
 
+    /// The time on the service's clock (seconds since the epoch).
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// A real send of a test message to `user_data` (the admin panel's test send), counted on
+    /// the send limits. Answers the provider's reply and the request as sent.
+    pub async fn test_send(
+        &self,
+        snap: &Snapshot,
+        user_data: &BTreeMap<String, String>,
+    ) -> Result<(Reply, OutboundRequest), FlowError> {
+        let username = Username::parse("admin-test-send", &snap.config.server.username_pattern)
+            .ok_or_else(|| FlowError::Internal("the test-send user name is refused".into()))?;
+        self.check_destinations(snap, user_data)?;
+        let code = (snap.config.mfa.mode == Mode::Single)
+            .then(|| secrets::new_code(snap.config.mfa.code.length));
+        let request = self.render_send(snap, &username, user_data, code.as_deref())?;
+        let reservation = self
+            .reserve_sends(snap, &username, user_data, self.clock.now())
+            .await?;
+        let reply = self
+            .sender
+            .send(&request, snap.config.outbound.timeout, &snap.config.secrets)
+            .await;
+        match reply {
+            Ok(reply) => {
+                self.store.flush().await?;
+                Ok((reply, request))
+            }
+            Err(e) => {
+                if matches!(e, SendError::Connect) {
+                    self.release_sends(&reservation).await?;
+                }
+                Err(send_error(e))
+            }
+        }
+    }
+
     /// Checks the credential for activate, deactivate, status and recovery codes (and
     /// standalone login and recover): an api key in standalone mode, a personal token (via the
     /// upstream access check) in proxy mode.

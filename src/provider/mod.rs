@@ -9,6 +9,7 @@ use reqwest::Method;
 use tokio::io::AsyncWriteExt;
 
 use crate::config::{HttpMethod, OutboundConfig, Predicate, Secrets};
+use crate::metrics::Metrics;
 use crate::template::OutboundRequest;
 
 /// An answer from a provider or upstream.
@@ -66,12 +67,17 @@ pub enum SendError {
 #[derive(Clone)]
 pub struct Sender {
     client: reqwest::Client,
+    metrics: Metrics,
     outbox: PathBuf,
     outbox_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Sender {
-    pub fn new(outbound: &OutboundConfig, data_dir: &std::path::Path) -> Result<Sender, String> {
+    pub fn new(
+        outbound: &OutboundConfig,
+        data_dir: &std::path::Path,
+        metrics: Metrics,
+    ) -> Result<Sender, String> {
         let client = reqwest::Client::builder()
             .connect_timeout(outbound.connect_timeout)
             .timeout(outbound.timeout)
@@ -82,6 +88,7 @@ impl Sender {
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Sender {
             client,
+            metrics,
             outbox: data_dir.join("outbox.jsonl"),
             outbox_lock: Default::default(),
         })
@@ -104,7 +111,30 @@ impl Sender {
         let started = Instant::now();
         let body = request.body.clone().map(Bytes::from);
         let result = self.send_http(request, body, timeout).await;
-        let ms = started.elapsed().as_millis() as u64;
+        let elapsed = started.elapsed();
+        let ms = elapsed.as_millis() as u64;
+        let endpoint = request.endpoint.name();
+        let outcome = match &result {
+            Ok(r) => match r.status {
+                200..=299 => "2xx",
+                400..=499 => "4xx",
+                500..=599 => "5xx",
+                _ => "other",
+            },
+            Err(SendError::Timeout) => "timeout",
+            Err(SendError::Connect) => "unreachable",
+            Err(_) => "error",
+        };
+        self.metrics
+            .sends
+            .with_label_values(&[endpoint, outcome])
+            .inc();
+        if result.is_ok() {
+            self.metrics
+                .provider_latency
+                .with_label_values(&[endpoint])
+                .observe(elapsed.as_secs_f64());
+        }
         match &result {
             Ok(r) => {
                 tracing::debug!(endpoint = %request.endpoint, status = r.status, ms, "provider answered")
@@ -191,6 +221,10 @@ impl Sender {
         file.flush()
             .await
             .map_err(|e| SendError::Outbox(e.to_string()))?;
+        self.metrics
+            .sends
+            .with_label_values(&[request.endpoint.name(), "outbox"])
+            .inc();
         tracing::warn!(
             endpoint = %request.endpoint,
             file = %self.outbox.display(),

@@ -119,6 +119,25 @@ pub struct StoredCode {
     pub expires_at: u64,
 }
 
+/// One public request in the attempts log (Kazoo's): who, what, how it ended; never a secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptRecord {
+    /// Time-ordered: newer ids sort after older ones.
+    #[serde(default)]
+    pub id: String,
+    pub time: u64,
+    pub username: String,
+    pub method: String,
+    pub route: String,
+    pub status: u16,
+    /// `ok`, or the error id.
+    pub outcome: String,
+    /// The error message given to the client (empty on success).
+    pub reason: String,
+    pub duration_ms: f64,
+}
+
 /// Says whether a stored counter is over at a time (for the sweeper).
 pub type CounterExpired = for<'a> fn(&'a [u8], u64) -> bool;
 
@@ -164,6 +183,17 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the sessions whose deadline is at or before `now`, and the counters that
     /// `expired(raw, now)` says are over; returns how many records went.
     async fn sweep(&self, now: u64, expired: CounterExpired) -> Result<usize, StoreError>;
+
+    /// Appends to the attempts log (its `id` is assigned here).
+    async fn log_attempt(&self, record: AttemptRecord) -> Result<(), StoreError>;
+
+    /// The newest `limit` entries of the attempts log, newest first.
+    async fn attempts(&self, limit: usize) -> Result<Vec<AttemptRecord>, StoreError>;
+
+    async fn attempt(&self, id: &str) -> Result<Option<AttemptRecord>, StoreError>;
+
+    /// Deletes attempts logged before `before`; returns how many.
+    async fn sweep_attempts(&self, before: u64) -> Result<usize, StoreError>;
 
     /// Number of pending sessions.
     fn pending_sessions(&self) -> usize;

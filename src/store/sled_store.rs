@@ -7,8 +7,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{
-    decode, encode, CounterExpired, Profile, Session, SessionKey, Store, StoreError, StoredProfile,
-    StoredSession, Versioned,
+    decode, encode, AttemptRecord, CounterExpired, Profile, Session, SessionKey, Store, StoreError,
+    StoredProfile, StoredSession, Versioned,
 };
 
 #[derive(Clone)]
@@ -20,6 +20,9 @@ pub struct SledStore {
     expiry: sled::Tree,
     /// Attempt tallies and send logs.
     counters: sled::Tree,
+    /// (time big-endian ++ sled id) -> AttemptRecord.
+    attempts_log: sled::Tree,
+    ids: sled::Db,
     pending: Arc<AtomicUsize>,
     flusher: Flusher,
 }
@@ -105,6 +108,7 @@ impl SledStore {
         let sessions = db.open_tree("sessions").map_err(backend)?;
         let expiry = db.open_tree("session_expiry").map_err(backend)?;
         let counters = db.open_tree("counters").map_err(backend)?;
+        let attempts_log = db.open_tree("attempts_log").map_err(backend)?;
         let pending = Arc::new(AtomicUsize::new(sessions.len()));
         let flusher = Flusher::start(db.clone())?;
         Ok(SledStore {
@@ -112,6 +116,8 @@ impl SledStore {
             sessions,
             expiry,
             counters,
+            attempts_log,
+            ids: db.clone(),
             pending,
             flusher,
         })
@@ -272,6 +278,53 @@ impl Store for SledStore {
         let store = self.clone();
         tokio::task::spawn_blocking(move || {
             Ok(store.sweep_blocking(now)? + store.sweep_counters(now, expired)?)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+
+    async fn log_attempt(&self, mut record: AttemptRecord) -> Result<(), StoreError> {
+        let seq = self.ids.generate_id().map_err(backend)?;
+        let mut key = [0u8; 16];
+        key[..8].copy_from_slice(&record.time.to_be_bytes());
+        key[8..].copy_from_slice(&seq.to_be_bytes());
+        record.id = hex::encode(key);
+        self.attempts_log
+            .insert(key, encode(&record)?)
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn attempts(&self, limit: usize) -> Result<Vec<AttemptRecord>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.attempts_log.iter().rev().take(limit) {
+            let (_, raw) = entry.map_err(backend)?;
+            out.push(decode(&raw)?);
+        }
+        Ok(out)
+    }
+
+    async fn attempt(&self, id: &str) -> Result<Option<AttemptRecord>, StoreError> {
+        let mut key = [0u8; 16];
+        if hex::decode_to_slice(id, &mut key).is_err() {
+            return Ok(None);
+        }
+        match self.attempts_log.get(key).map_err(backend)? {
+            Some(raw) => Ok(Some(decode(&raw)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn sweep_attempts(&self, before: u64) -> Result<usize, StoreError> {
+        let log = self.attempts_log.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut removed = 0;
+            for entry in log.range(..before.to_be_bytes().to_vec()) {
+                let (key, _) = entry.map_err(backend)?;
+                log.remove(key).map_err(backend)?;
+                removed += 1;
+            }
+            Ok(removed)
         })
         .await
         .map_err(|e| StoreError::Backend(e.to_string()))?

@@ -1,0 +1,221 @@
+//! Hot reload: `platform.yml` and `templates/` are watched (debounced), SIGHUP reloads too. A
+//! new snapshot is built and validated whole, then swapped in; one that fails validation is not
+//! applied: the running one stays, and the problems are logged and kept for the admin status.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use notify_debouncer_mini::notify::RecursiveMode;
+use notify_debouncer_mini::{new_debouncer, DebounceEventResult, Debouncer};
+use serde::Serialize;
+
+use crate::config::Problem;
+use crate::http::SharedSnapshot;
+use crate::metrics::Metrics;
+use crate::snapshot::Snapshot;
+
+/// The outcome of the last reload, as the admin status shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReloadStatus {
+    pub at: u64,
+    pub applied: bool,
+    pub problems: Vec<ProblemView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProblemView {
+    pub path: String,
+    pub message: String,
+}
+
+impl From<&Problem> for ProblemView {
+    fn from(p: &Problem) -> Self {
+        ProblemView {
+            path: p.path.clone(),
+            message: p.message.clone(),
+        }
+    }
+}
+
+/// Owns the swap of the shared snapshot.
+pub struct Reloader {
+    path: PathBuf,
+    shared: SharedSnapshot,
+    status: Mutex<Option<ReloadStatus>>,
+    metrics: Metrics,
+}
+
+/// Keeps the file watcher alive.
+pub struct Watch {
+    _debouncer: Debouncer<notify_debouncer_mini::notify::RecommendedWatcher>,
+}
+
+impl Reloader {
+    pub fn new(path: PathBuf, shared: SharedSnapshot, metrics: Metrics) -> Reloader {
+        Reloader {
+            path,
+            shared,
+            status: Mutex::new(None),
+            metrics,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `templates/` beside `platform.yml`.
+    pub fn templates_dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .unwrap_or_else(|| Path::new("."))
+            .join("templates")
+    }
+
+    pub fn status(&self) -> Option<ReloadStatus> {
+        match self.status.lock() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn set_status(&self, status: ReloadStatus) {
+        match self.status.lock() {
+            Ok(mut s) => *s = Some(status),
+            Err(poisoned) => *poisoned.into_inner() = Some(status),
+        }
+    }
+
+    fn current(&self) -> Arc<Snapshot> {
+        match self.shared.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Swaps in a validated snapshot.
+    pub fn apply(&self, snapshot: Snapshot, now: u64) {
+        let current = self.current();
+        let (old, new) = (&current.config, &snapshot.config);
+        if old.storage.path != new.storage.path
+            || old.server.listen != new.server.listen
+            || old.admin.as_ref().map(|a| a.listen) != new.admin.as_ref().map(|a| a.listen)
+            || old.outbound.connect_timeout != new.outbound.connect_timeout
+        {
+            tracing::warn!("storage, listen addresses and the connect time-out change only at the next restart");
+        }
+        let next = Arc::new(snapshot);
+        match self.shared.write() {
+            Ok(mut g) => *g = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+        self.metrics.reloads.with_label_values(&["applied"]).inc();
+        self.set_status(ReloadStatus {
+            at: now,
+            applied: true,
+            problems: Vec::new(),
+        });
+        tracing::info!("configuration reloaded");
+    }
+
+    /// Reads the file again and applies it if it is valid and changed.
+    pub fn reload(&self, now: u64) -> bool {
+        match Snapshot::load(&self.path) {
+            Ok(snapshot) => {
+                if snapshot.source_hash == self.current().source_hash {
+                    // The file is back to what runs: a refusal shown before is over.
+                    if self.status().is_some_and(|s| !s.applied) {
+                        self.set_status(ReloadStatus {
+                            at: now,
+                            applied: true,
+                            problems: Vec::new(),
+                        });
+                    }
+                    return true;
+                }
+                self.apply(snapshot, now);
+                true
+            }
+            Err(errors) => {
+                for p in &errors.0 {
+                    tracing::error!(problem = %p, "configuration reload refused");
+                }
+                self.metrics.reloads.with_label_values(&["refused"]).inc();
+                self.set_status(ReloadStatus {
+                    at: now,
+                    applied: false,
+                    problems: errors.0.iter().map(ProblemView::from).collect(),
+                });
+                false
+            }
+        }
+    }
+
+    /// Watches the file and `templates/`, and listens for SIGHUP; each reloads.
+    pub fn watch(
+        self: &Arc<Self>,
+        now: impl Fn() -> u64 + Send + Sync + 'static,
+    ) -> Result<Watch, String> {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let file_name = self.path.file_name().map(|n| n.to_os_string());
+        let templates = self.templates_dir();
+        let templates_match = templates.clone();
+        let mut debouncer = new_debouncer(
+            Duration::from_millis(150),
+            move |result: DebounceEventResult| {
+                let Ok(events) = result else { return };
+                let relevant = events.iter().any(|e| {
+                    e.path.file_name().map(|n| n.to_os_string()) == file_name
+                        || e.path.starts_with(&templates_match)
+                });
+                if relevant {
+                    let _ = tx.send(());
+                }
+            },
+        )
+        .map_err(|e| format!("cannot watch the configuration: {e}"))?;
+        let dir = self
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        debouncer
+            .watcher()
+            .watch(&dir, RecursiveMode::NonRecursive)
+            .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
+        if templates.is_dir() {
+            debouncer
+                .watcher()
+                .watch(&templates, RecursiveMode::Recursive)
+                .map_err(|e| format!("cannot watch {}: {e}", templates.display()))?;
+        }
+        let now = Arc::new(now);
+        let on_change = Arc::clone(self);
+        let clock = Arc::clone(&now);
+        tokio::spawn(async move {
+            while rx.recv().await.is_some() {
+                let reloader = Arc::clone(&on_change);
+                let t = clock();
+                let _ = tokio::task::spawn_blocking(move || reloader.reload(t)).await;
+            }
+        });
+        let on_hup = Arc::clone(self);
+        tokio::spawn(async move {
+            let Ok(mut hup) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            else {
+                return;
+            };
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading the configuration");
+                let reloader = Arc::clone(&on_hup);
+                let t = now();
+                let _ = tokio::task::spawn_blocking(move || reloader.reload(t)).await;
+            }
+        });
+        Ok(Watch {
+            _debouncer: debouncer,
+        })
+    }
+}
