@@ -11,7 +11,7 @@ use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -136,6 +136,7 @@ pub fn router(state: AdminState) -> Router {
     Router::new()
         .merge(api)
         .route("/health", get(health))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route(
             "/",
             get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }),
@@ -151,6 +152,12 @@ pub fn router(state: AdminState) -> Router {
         .fallback(|| async { AdminError::NotFound("Resource not found.".into()) })
         .layer(DefaultBodyLimit::max(256 * 1024))
         .with_state(state)
+}
+
+/// A JSON body, or a 400 in the admin error shape.
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AdminError> {
+    serde_json::from_slice(body)
+        .map_err(|e| AdminError::BadRequest(format!("The body must be JSON: {e}.")))
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -339,9 +346,10 @@ async fn get_endpoint(
 async fn put_endpoint(
     State(state): State<AdminState>,
     Path(name): Path<String>,
-    Json(endpoint): Json<Json_>,
+    body: axum::body::Bytes,
 ) -> Result<Json<Json_>, AdminError> {
     editable(&name)?;
+    let endpoint: Json_ = json_body(&body)?;
     if !endpoint.is_object() {
         return Err(AdminError::BadRequest(
             "The body must be an endpoint object: {url, method, body, headers, success}.".into(),
@@ -377,9 +385,10 @@ fn merge_patch(target: &mut Json_, patch: &Json_) {
 async fn patch_endpoint(
     State(state): State<AdminState>,
     Path(name): Path<String>,
-    Json(patch): Json<Json_>,
+    body: axum::body::Bytes,
 ) -> Result<Json<Json_>, AdminError> {
     editable(&name)?;
+    let patch: Json_ = json_body(&body)?;
     let mut raw = read_raw(reloader(&state)?.path())?;
     let mut endpoint = endpoints_of(&raw)
         .get(name.as_str())
@@ -448,32 +457,21 @@ async fn put_template(
     body: String,
 ) -> Result<Json<Json_>, AdminError> {
     let file = template_path(&state, &path)?;
+    // Checked before anything is written: a refused template changes nothing.
     if let Err(e) = handlebars::template::Template::compile(&body) {
+        let reason = e.to_string();
+        let first = reason.lines().next().unwrap_or("").trim().to_string();
         return Err(AdminError::Invalid(vec![Problem {
             path: format!("templates/{path}"),
-            message: format!("template does not parse: {e}"),
+            message: format!("template does not parse: {first}"),
         }]));
     }
-    let previous = std::fs::read(&file).ok();
     if let Some(parent) = file.parent() {
         std::fs::create_dir_all(parent).map_err(|e| AdminError::Internal(e.to_string()))?;
     }
     files::write_atomically(&file, body.as_bytes())
         .map_err(|e| AdminError::Internal(e.to_string()))?;
-    // Validated exactly as a reload: a template file the configuration cannot use is undone.
     let reloader = reloader(&state)?;
-    if let Err(errors) = Snapshot::load(reloader.path()) {
-        let undo = match previous {
-            Some(bytes) => files::write_atomically(&file, &bytes),
-            None => std::fs::remove_file(&file),
-        };
-        if let Err(e) = undo {
-            return Err(AdminError::Internal(format!(
-                "undoing a refused template failed: {e}"
-            )));
-        }
-        return Err(AdminError::Invalid(errors.0));
-    }
     reloader.reload(state.app.mfa.now());
     Ok(Json(json!({ "path": path })))
 }
@@ -520,8 +518,9 @@ fn sample_vars(data: &serde_json::Map<String, Json_>, id: EndpointId) -> Vars {
 
 async fn preview(
     State(state): State<AdminState>,
-    Json(req): Json<PreviewRequest>,
+    body: axum::body::Bytes,
 ) -> Result<Json<Json_>, AdminError> {
+    let req: PreviewRequest = json_body(&body)?;
     let current = state.app.snapshot();
     let default_name = match current.config.mfa.mode {
         Mode::Single => "single",
@@ -586,8 +585,9 @@ struct TestSendRequest {
 
 async fn test_send(
     State(state): State<AdminState>,
-    Json(req): Json<TestSendRequest>,
+    body: axum::body::Bytes,
 ) -> Result<Json<Json_>, AdminError> {
+    let req: TestSendRequest = json_body(&body)?;
     let snapshot = state.app.snapshot();
     let body = req.data;
     let user_data = crate::mfa::user_data::parse(&body, &snapshot.config.mfa.user_data)?;
@@ -608,16 +608,21 @@ async fn test_send(
 
 // --- attempts log ---------------------------------------------------------------------------
 
-#[derive(Deserialize)]
-struct AttemptsQuery {
-    limit: Option<usize>,
-}
-
 async fn list_attempts(
     State(state): State<AdminState>,
-    Query(q): Query<AttemptsQuery>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Json_>, AdminError> {
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = match query.as_deref().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "limit")
+            .map(|(_, v)| v.into_owned())
+    }) {
+        None => 100,
+        Some(v) => v.parse::<usize>().map_err(|_| {
+            AdminError::BadRequest("limit must be a whole number from 1 to 1000.".into())
+        })?,
+    }
+    .clamp(1, 1000);
     let attempts = state
         .app
         .mfa

@@ -129,7 +129,7 @@
     const res = await api('GET', '/api/status', { signingIn: true });
     if (res.status === 200 && res.data) {
       sessionStorage.setItem(TOKEN_KEY, token);
-      enterApp(res.data);
+      enterApp(res.data, !fromStorage);
       return true;
     }
     state.token = null;
@@ -167,7 +167,7 @@
     $('signin-token').focus();
   }
 
-  function enterApp(status) {
+  function enterApp(status, moveFocus) {
     show($('view-signin'), false);
     show($('status-bar'), true);
     show($('nav'), true);
@@ -175,8 +175,9 @@
     renderStatus(status);
     clearInterval(state.statusTimer);
     state.statusTimer = setInterval(refreshStatus, STATUS_EVERY_MS);
-    if (!location.hash || location.hash === '#') location.hash = '#endpoints';
-    route(true);
+    if (!location.hash || location.hash === '#') history.replaceState(null, '', '#endpoints');
+    // After an interactive sign-in the focused field is gone: put focus on the view's heading.
+    route(!moveFocus);
   }
 
   // ---------------------------------------------------------------- status bar
@@ -439,7 +440,7 @@
     const ctrl = new AbortController();
     state.previewAbort = ctrl;
     const endpoint = buildEndpoint();
-    const res = await api('POST', '/api/preview', { json: { endpoint, data: sampleData() }, signal: ctrl.signal });
+    const res = await api('POST', '/api/preview', { json: { endpoint, name: state.current, data: sampleData() }, signal: ctrl.signal });
     if (seq !== state.previewSeq || res.aborted) return;
     const pre = $('preview');
     if (res.ok && res.data) {
@@ -593,7 +594,11 @@
     } else if (res.status !== 401) {
       state.saveProblems = problemsOf(res);
       renderProblems();
-      result.textContent = 'Save refused: ' + (res.data && res.data.error ? res.data.error.message || res.data.error.id : errorText(res));
+      const e = res.data && res.data.error;
+      const n = e && Array.isArray(e.problems) ? e.problems.length : 0;
+      result.textContent = n
+        ? `Save refused: ${n} problem${n > 1 ? 's' : ''} (listed under Problems); nothing was changed.`
+        : 'Save refused: ' + errorText(res);
       result.className = 'save-result is-error';
     }
   }
@@ -709,7 +714,7 @@
       result.className = 'save-result is-error';
       for (const p of problemsOf(res)) {
         problems.append(el('li', { class: 'problem', 'data-testid': 'problem', 'data-path': p.path || '' },
-          el('code', { class: 'problem-path' }, p.path || path), ' ', p.message || ''));
+          el('code', { class: 'problem-path' }, p.path || path), ' ', el('span', { class: 'problem-message' }, p.message || '')));
       }
     }
   }
@@ -734,9 +739,9 @@
       const open = el('button', { type: 'button', class: 'linkish', 'data-testid': 'attempt-open', 'aria-label': `Details of the attempt at ${fmtTime(a.time)} by ${a.username}` }, fmtTime(a.time));
       const tr = el('tr', { class: 'attempt-row', 'data-testid': 'attempt-row', 'data-id': a.id },
         el('td', null, open),
-        el('td', null, a.username ?? ''),
-        el('td', null, el('code', null, a.route ?? '')),
-        el('td', null, el('span', { class: 'badge ' + (ok ? 'badge-ok' : 'badge-bad') }, a.outcome ?? '')),
+        el('td', { class: 'nowrap' }, a.username ?? ''),
+        el('td', { class: 'nowrap' }, el('code', null, a.route ?? '')),
+        el('td', { class: 'nowrap' }, el('span', { class: 'badge ' + (ok ? 'badge-ok' : 'badge-bad') }, a.outcome ?? '')),
         el('td', { class: 'reason' }, a.reason ?? ''));
       tr.addEventListener('click', () => openAttempt(String(a.id)));
       return tr;
@@ -767,7 +772,7 @@
     dl.replaceChildren(...keys.flatMap((k) => {
       let v = d[k];
       if (k === 'time') v = fmtTime(v);
-      else if (k === 'durationMs' && v !== null && v !== undefined) v = `${v} ms`;
+      else if (k === 'durationMs' && typeof v === 'number') v = `${Math.round(v * 10) / 10} ms`;
       else if (v !== null && typeof v === 'object') v = JSON.stringify(v);
       return [el('dt', null, labels[k] || k), el('dd', { 'data-testid': 'attempt-detail-' + k }, v === null || v === undefined || v === '' ? '–' : String(v))];
     }));
@@ -795,8 +800,9 @@
     $('status-refresh').addEventListener('click', refreshStatus);
 
     const form = $('endpoint-form');
+    // `input` covers typing, the method select and removed rows; `change` would also fire on
+    // blur (when Save is clicked) and wipe the problems of a refused save.
     form.addEventListener('input', onFormInput);
-    form.addEventListener('change', onFormInput);
     form.addEventListener('submit', save);
     $('ep-revert').addEventListener('click', revert);
     $('ep-header-add').addEventListener('click', () => {

@@ -1,0 +1,623 @@
+// End-to-end test of the mfa-bridge admin panel in headless Chromium (run by scripts/e2e).
+//
+// It starts a fake SMS provider on 127.0.0.1:0 that records what it receives, writes a temporary
+// platform.yml (standalone mode, single mode, an api key, an admin listener) pointing at it,
+// starts the daemon built by `cargo build`, reads both ports from its log, then drives the panel:
+// sign in, edit the single endpoint's body with a live preview, save, activate a user through the
+// public API and check the provider received the new body (no restart), type a broken template
+// and check the inline problem and the refused save, the attempts log, the template files, a test
+// send and sign out. Nothing goes beyond 127.0.0.1: the browser aborts any other request.
+//
+// Environment: MFA_BRIDGE_BIN (default target/debug/mfa-bridge), CHROMIUM (default
+// /usr/bin/chromium), E2E_ARTIFACTS (default target/e2e-artifacts), E2E_UPDATE_SCREENSHOTS=1 to
+// copy the three README screenshots to docs/screenshots/.
+// Prints `N passed, M failed` last; exits 1 on any failure.
+
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BIN = process.env.MFA_BRIDGE_BIN || path.join(ROOT, 'target', 'debug', 'mfa-bridge');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const ARTIFACTS = path.resolve(ROOT, process.env.E2E_ARTIFACTS || path.join('target', 'e2e-artifacts'));
+const UPDATE_SCREENSHOTS = process.env.E2E_UPDATE_SCREENSHOTS === '1';
+const SCREENSHOTS_DIR = path.join(ROOT, 'docs', 'screenshots');
+// artifact -> the name README.md shows it under, in docs/screenshots/
+const README_SHOTS = { 'endpoint-editor.png': 'panel-editor.png', 'inline-problem.png': 'panel-problem.png', 'attempts-log.png': 'panel-attempts.png' };
+
+const WAIT_MS = 10_000;           // one UI expectation
+const START_MS = 60_000;          // daemon start (ports in its log)
+const WHOLE_RUN_MS = 300_000;     // the whole run, then everything is torn down
+
+const USER = 'e2e-user';
+const OTHER_USER = 'e2e-other';
+const PHONE = '+41791231212';
+const MARKER = 'E2E-' + crypto.randomBytes(4).toString('hex');
+const ADMIN_TOKEN = 'admin-' + crypto.randomBytes(16).toString('hex');
+const API_KEY = 'key-' + crypto.randomBytes(16).toString('hex');
+const sha256 = (s) => crypto.createHash('sha256').update(s).digest('hex');
+
+// ------------------------------------------------------------------ bookkeeping
+
+const results = [];
+let skipRest = false;
+let cleaningUp = null;
+const resources = { daemon: null, context: null, provider: null, tmp: null, daemonLog: [] };
+
+function log(...args) { console.log(...args); }
+
+async function step(name, fn, { critical = false } = {}) {
+  if (skipRest) {
+    results.push({ name, outcome: 'skipped' });
+    log(`SKIP  ${name}`);
+    return;
+  }
+  const started = Date.now();
+  try {
+    await fn();
+    results.push({ name, outcome: 'passed' });
+    log(`PASS  ${name} (${Date.now() - started} ms)`);
+  } catch (err) {
+    results.push({ name, outcome: 'failed', error: err });
+    log(`FAIL  ${name} (${Date.now() - started} ms)\n      ${String(err && err.stack || err).split('\n').slice(0, 6).join('\n      ')}`);
+    await shot(`failure-${results.length}-${slug(name)}.png`).catch(() => {});
+    if (critical) skipRest = true;
+  }
+}
+
+function slug(s) { return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 50); }
+
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Polls `fn` until it returns a truthy value, at most `timeout` ms.
+async function waitFor(what, fn, timeout = WAIT_MS, interval = 100) {
+  const deadline = Date.now() + timeout;
+  let last;
+  let lastErr;
+  while (Date.now() < deadline) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (err) { lastErr = err; }
+    await sleep(interval);
+  }
+  throw new Error(`timed out after ${timeout} ms waiting for ${what}` +
+    (lastErr ? ` (last error: ${lastErr.message})` : last !== undefined ? ` (last value: ${JSON.stringify(last)})` : ''));
+}
+
+let page = null;
+async function shot(file) {
+  if (!page) return;
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, file), timeout: WAIT_MS });
+}
+
+// ------------------------------------------------------------------ fake provider
+
+function startProvider() {
+  const received = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: 'sent', id: `msg-${received.length}` }));
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve({ server, received, port: server.address().port }));
+  });
+}
+
+// ------------------------------------------------------------------ daemon
+
+function writeConfig(dir, providerPort) {
+  const cfg = `# Written by tests/e2e/panel.mjs for one run.
+server:
+  listen: 127.0.0.1:0
+admin:
+  listen: 127.0.0.1:0
+  token_sha256: ${sha256(ADMIN_TOKEN)}
+storage:
+  backend: sled
+  path: ${JSON.stringify(path.join(dir, 'data'))}
+api_keys:
+  - name: e2e
+    key_sha256: ${sha256(API_KEY)}
+mfa:
+  mode: single
+  user_data:
+    required: [phone]
+    allowed: [phone, language]
+    phone_fields: [phone]
+  endpoints:
+    single:
+      url: 'http://127.0.0.1:${providerPort}/sms'
+      method: POST
+      headers:
+        content-type: application/json
+      body: '{"to": "{{ phone }}", "text": "Your code is {{ code }}"}'
+`;
+  const file = path.join(dir, 'platform.yml');
+  fs.writeFileSync(file, cfg);
+  fs.mkdirSync(path.join(dir, 'templates', 'messages'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'templates', 'messages', 'sms.en.txt'), 'Your verification code is {{ code }}.\n');
+  return file;
+}
+
+// The daemon's environment: no proxy (its provider is on loopback), plain logs.
+function daemonEnv() {
+  const env = { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', NO_COLOR: '1', NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost' };
+  for (const k of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'ALL_PROXY', 'all_proxy']) delete env[k];
+  return env;
+}
+
+function startDaemon(configFile, cwd) {
+  const child = spawn(BIN, ['serve', '--config', configFile], {
+    cwd,
+    env: daemonEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  resources.daemon = child;
+  let publicUrl = null;
+  let adminUrl = null;
+  let buffered = '';
+  const onData = (chunk) => {
+    const text = chunk.toString('utf8');
+    resources.daemonLog.push(text);
+    buffered += text;
+    let nl;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      // eslint-disable-next-line no-control-regex
+      const line = buffered.slice(0, nl).replace(/\x1b\[[0-9;]*m/g, '');
+      buffered = buffered.slice(nl + 1);
+      const admin = line.match(/admin listening on (http:\/\/[^\s"]+)/);
+      const pub = line.match(/(?<!admin )listening on (http:\/\/[^\s"]+)/);
+      if (admin) adminUrl = admin[1];
+      else if (pub) publicUrl = pub[1];
+    }
+  };
+  child.stderr.on('data', onData);
+  child.stdout.on('data', onData);
+  let exited = null;
+  child.on('exit', (code, signal) => { exited = { code, signal }; });
+  return waitFor('the daemon to log both listening addresses', () => {
+    if (exited) throw new Error(`the daemon exited (${JSON.stringify(exited)}) before listening:\n${resources.daemonLog.join('').slice(-3000)}`);
+    return publicUrl && adminUrl ? { publicUrl, adminUrl } : null;
+  }, START_MS).catch((err) => {
+    if (exited) throw new Error(`the daemon exited (${JSON.stringify(exited)}) before listening:\n${resources.daemonLog.join('').slice(-3000)}`);
+    throw new Error(`${err.message}\n${resources.daemonLog.join('').slice(-3000)}`);
+  });
+}
+
+async function stopDaemon() {
+  const child = resources.daemon;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const t = await Promise.race([gone.then(() => 'exited'), sleep(5000).then(() => 'timeout')]);
+  if (t === 'timeout') {
+    child.kill('SIGKILL');
+    await Promise.race([gone, sleep(2000)]);
+  }
+}
+
+// ------------------------------------------------------------------ HTTP helpers (node side)
+
+async function http_(method, url, { headers = {}, json, text } = {}) {
+  const init = { method, headers: { ...headers }, redirect: 'manual', signal: AbortSignal.timeout(WAIT_MS) };
+  if (json !== undefined) { init.headers['content-type'] = 'application/json'; init.body = JSON.stringify(json); }
+  if (text !== undefined) { init.headers['content-type'] = 'text/plain'; init.body = text; }
+  const res = await fetch(url, init);
+  const body = await res.text();
+  let data = null;
+  try { data = JSON.parse(body); } catch (_) { /* not JSON */ }
+  return { status: res.status, headers: res.headers, body, data };
+}
+
+// ------------------------------------------------------------------ cleanup
+
+async function cleanup() {
+  if (cleaningUp) return cleaningUp;
+  cleaningUp = (async () => {
+    if (resources.context) {
+      await Promise.race([resources.context.close().catch(() => {}), sleep(10_000)]);
+      resources.context = null;
+    }
+    await stopDaemon().catch(() => {});
+    if (resources.provider) {
+      resources.provider.server.closeAllConnections?.();
+      await Promise.race([new Promise((r) => resources.provider.server.close(r)), sleep(3000)]);
+    }
+    try {
+      fs.mkdirSync(ARTIFACTS, { recursive: true });
+      fs.writeFileSync(path.join(ARTIFACTS, 'daemon.log'), resources.daemonLog.join(''));
+    } catch (_) { /* best effort */ }
+    if (resources.tmp) fs.rmSync(resources.tmp, { recursive: true, force: true });
+  })();
+  return cleaningUp;
+}
+
+function summary() {
+  const passed = results.filter((r) => r.outcome === 'passed').length;
+  const failed = results.filter((r) => r.outcome === 'failed').length;
+  const skipped = results.filter((r) => r.outcome === 'skipped').length;
+  return { passed, failed, skipped, line: `${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : '') };
+}
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, async () => {
+    log(`\n${sig}: stopping`);
+    await cleanup();
+    const s = summary();
+    log(`${s.passed} passed, ${Math.max(1, s.failed)} failed`);
+    process.exit(1);
+  });
+}
+
+const watchdog = setTimeout(async () => {
+  log(`\nthe whole run took more than ${WHOLE_RUN_MS / 1000} s: stopping`);
+  await cleanup();
+  const s = summary();
+  log(`${s.passed} passed, ${s.failed + 1} failed`);
+  process.exit(1);
+}, WHOLE_RUN_MS);
+
+// ------------------------------------------------------------------ the test
+
+async function main() {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  for (const f of fs.readdirSync(ARTIFACTS)) if (f.endsWith('.png')) fs.rmSync(path.join(ARTIFACTS, f));
+  assert(fs.existsSync(BIN), `no daemon binary at ${BIN} (cargo build first)`);
+  assert(fs.existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}`);
+
+  resources.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mfa-bridge-e2e-'));
+  const provider = await startProvider();
+  resources.provider = provider;
+  const providerUrl = `http://127.0.0.1:${provider.port}/sms`;
+  const configFile = writeConfig(resources.tmp, provider.port);
+
+  let urls;
+  await step('daemon starts and logs its public and admin addresses', async () => {
+    urls = await startDaemon(configFile, resources.tmp);
+    for (const u of Object.values(urls)) assert(new URL(u).hostname === '127.0.0.1', `not on loopback: ${u}`);
+    log(`      public ${urls.publicUrl}, admin ${urls.adminUrl}, provider ${providerUrl}`);
+  }, { critical: true });
+  const ADMIN = urls && urls.adminUrl.replace(/\/$/, '');
+  const PUBLIC = urls && urls.publicUrl.replace(/\/$/, '');
+  const adminAuth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+  await step('panel assets are served without a token; the API needs one', async () => {
+    for (const [p, type] of [['/', 'text/html'], ['/panel.js', 'javascript'], ['/panel.css', 'text/css']]) {
+      const r = await http_('GET', ADMIN + p);
+      assert(r.status === 200, `GET ${p}: ${r.status}`);
+      assert((r.headers.get('content-type') || '').includes(type), `GET ${p}: content-type ${r.headers.get('content-type')}`);
+    }
+    const r = await http_('GET', ADMIN + '/api/status');
+    assert(r.status === 401, `GET /api/status without a token: ${r.status} ${r.body}`);
+    assert(r.data && r.data.error && r.data.error.id === 'unauthorized', `401 body: ${r.body}`);
+  }, { critical: true });
+
+  // The browser: a fresh profile, loopback only.
+  const profile = fs.mkdtempSync(path.join(resources.tmp, 'chromium-'));
+  const outside = [];
+  const pageErrors = [];
+  await step('headless Chromium starts', async () => {
+    resources.context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1366, height: 768 },
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--disable-domain-reliability', '--no-pings',
+        '--disable-client-side-phishing-detection',
+        // Belt and braces: anything not on loopback would go to a dead proxy on loopback.
+        '--proxy-server=http://127.0.0.1:9'],
+      timeout: 30_000,
+    });
+    resources.context.setDefaultTimeout(WAIT_MS);
+    await resources.context.route('**/*', (route) => {
+      const u = new URL(route.request().url());
+      if (['http:', 'https:', 'ws:', 'wss:'].includes(u.protocol) && u.hostname !== '127.0.0.1') {
+        outside.push(u.href);
+        return route.abort('blockedbyclient');
+      }
+      return route.continue();
+    });
+    page = resources.context.pages()[0] || await resources.context.newPage();
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+    // A 4xx the panel asked for (a refused save) is logged by Chromium as a failed resource: not an error of the panel.
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) {
+        pageErrors.push('console: ' + m.text());
+      }
+    });
+  }, { critical: true });
+
+  const byId = (id) => page.getByTestId(id);
+  const text = async (id) => (await byId(id).textContent()) || '';
+
+  await step('a wrong token is refused', async () => {
+    await page.goto(ADMIN + '/', { waitUntil: 'load' });
+    await byId('signin-token').fill('not-the-token');
+    await byId('signin-submit').click();
+    await waitFor('the sign-in error', async () => /not the admin token/i.test(await text('signin-error')));
+    assert(await byId('status-bar').isHidden(), 'the status bar shows without a valid token');
+    // 401s on the API are expected here: forget the console error they cause.
+    pageErrors.length = 0;
+  });
+
+  await step('sign in with the admin token; the status bar shows version, mode and config hash', async () => {
+    await byId('signin-token').fill(ADMIN_TOKEN);
+    await byId('signin-token').press('Enter');
+    await byId('status-bar').waitFor({ state: 'visible' });
+    await waitFor('the status bar to fill', async () => (await text('status-version')).trim() !== '–');
+    const mode = await text('status-mode');
+    assert(/standalone/.test(mode) && /single/.test(mode), `mode shows ${JSON.stringify(mode)}`);
+    const hash = (await text('status-config-hash')).trim();
+    assert(/^[0-9a-z]{6,}$/i.test(hash), `config hash shows ${JSON.stringify(hash)}`);
+    const stored = await page.evaluate(() => sessionStorage.getItem('mfa-bridge-admin-token'));
+    assert(stored === ADMIN_TOKEN, 'the token is not in sessionStorage');
+  }, { critical: true });
+
+  await step('open the single endpoint: the form shows it and the preview renders it', async () => {
+    await byId('endpoint-single').click();
+    await waitFor('the url field', async () => (await byId('ep-url').inputValue()) === providerUrl);
+    assert((await byId('ep-method').inputValue()) === 'POST', 'method is not POST');
+    assert((await byId('ep-body').inputValue()).includes('Your code is {{ code }}'), 'body is not the configured one');
+    await waitFor('the preview of the configured request', async () => {
+      const t = await text('preview');
+      return t.includes(`POST ${providerUrl}`) && t.includes(PHONE) && t.includes('Your code is 123456');
+    });
+  }, { critical: true });
+
+  await step('sample data is editable and drives the preview', async () => {
+    const value = page.getByTestId('sample-rows').getByTestId('sample-value').first();
+    await value.fill('+41790000001');
+    await waitFor('the preview with the new phone', async () => (await text('preview')).includes('+41790000001'));
+    await value.fill(PHONE);
+    await waitFor('the preview with the default phone', async () => (await text('preview')).includes(PHONE));
+  });
+
+  const newBody = `{"to": "{{ phone }}", "text": "${MARKER} your code is {{ code }}"}`;
+  await step('edit the body template: the preview follows as you type', async () => {
+    await byId('ep-body').fill(newBody);
+    await waitFor('the new text in the preview', async () => (await text('preview')).includes(`${MARKER} your code is 123456`));
+    assert(await byId('dirty-flag').isVisible(), 'no "unsaved changes" flag');
+    assert((await page.getByTestId('problem').count()) === 0, 'problems shown for a valid template');
+    await page.mouse.move(0, 0);
+    await shot('endpoint-editor.png');
+  }, { critical: true });
+
+  await step('save: the endpoint is written and applied', async () => {
+    await byId('ep-save').click();
+    await waitFor('the save confirmation', async () => /saved/i.test(await text('save-result')));
+    assert(await byId('dirty-flag').isHidden(), 'still flagged as unsaved');
+    const r = await http_('GET', ADMIN + '/api/endpoints/single', { headers: adminAuth });
+    assert(r.status === 200, `GET /api/endpoints/single: ${r.status} ${r.body}`);
+    const ep = r.data && (r.data.endpoint || r.data);
+    assert(ep.body === newBody, `saved body is ${JSON.stringify(ep.body)}`);
+    assert(fs.readFileSync(configFile, 'utf8').includes(MARKER), 'platform.yml does not hold the new body');
+  }, { critical: true });
+
+  let activationBody = null;
+  let mfaToken = null;
+  const activationCode = () => (activationBody && (JSON.parse(activationBody).text.match(/\d{6}$/) || [])[0]) || '';
+  await step('an activation through the public API sends the saved body (no restart)', async () => {
+    const before = provider.received.length;
+    const r = await http_('POST', `${PUBLIC}/${USER}/mfa/activate`, {
+      headers: { authorization: `Bearer ${API_KEY}` }, json: { phone: PHONE, language: 'en' },
+    });
+    assert(r.status === 302, `activate: ${r.status} ${r.body}`);
+    assert(r.data && typeof r.data.mfaToken === 'string', `activate body: ${r.body}`);
+    await waitFor('the provider to receive the message', async () => provider.received.length > before, 5000);
+    const got = provider.received[provider.received.length - 1];
+    assert(got.method === 'POST' && got.url === '/sms', `provider got ${got.method} ${got.url}`);
+    const json = JSON.parse(got.body);
+    assert(json.to === PHONE, `provider got to=${json.to}`);
+    assert(new RegExp(`^${MARKER} your code is \\d{6}$`).test(json.text), `provider got text ${JSON.stringify(json.text)}`);
+    activationBody = got.body;
+    mfaToken = r.data.mfaToken;
+  });
+
+  await step('refused public requests are logged too (a wrong code, a bad phone number)', async () => {
+    const wrong = await http_('POST', `${PUBLIC}/${USER}/mfa/confirm`, {
+      headers: { authorization: mfaToken }, json: { code: '000000' === activationCode() ? '111111' : '000000' },
+    });
+    assert(wrong.status === 400 && wrong.data.error.id === 'invalid-code', `confirm with a wrong code: ${wrong.status} ${wrong.body}`);
+    const bad = await http_('POST', `${PUBLIC}/${OTHER_USER}/mfa/activate`, {
+      headers: { authorization: `Bearer ${API_KEY}` }, json: { phone: '12' },
+    });
+    assert(bad.status === 400 && bad.data.error.id === 'invalid-parameters-format', `activate with a bad phone: ${bad.status} ${bad.body}`);
+  });
+
+  await step('a template with an unknown variable: inline problem with its path, save refused', async () => {
+    const sentBefore = provider.received.length;
+    await byId('ep-body').fill('{"to": "{{ phone }}", "text": "{{ nope }}"}');
+    const problem = await waitFor('a problem on the body', async () => {
+      const items = page.locator('[data-testid="problem"][data-path*="body"]');
+      return (await items.count()) > 0 ? items.first() : null;
+    });
+    const path_ = await problem.getAttribute('data-path');
+    assert(/single\.body$|(^|\.)body$/.test(path_), `problem path ${path_}`);
+    assert((await problem.textContent()).includes(path_), 'the problem does not show its path');
+    const inline = page.locator('#err-body [data-testid="inline-problem"]');
+    assert((await inline.count()) > 0, 'no inline problem next to the body field');
+    assert((await byId('ep-body').getAttribute('aria-invalid')) === 'true', 'the body field is not marked invalid');
+    await byId('ep-save').click();
+    await waitFor('the refusal', async () => /refused/i.test(await text('save-result')));
+    const saveProblem = page.locator('[data-testid="problem"][data-source="save"][data-path*="body"], [data-testid="problem"][data-path*="body"]');
+    assert((await saveProblem.count()) > 0, 'no problem after the refused save');
+    const r = await http_('GET', ADMIN + '/api/endpoints/single', { headers: adminAuth });
+    const ep = r.data && (r.data.endpoint || r.data);
+    assert(ep.body === newBody, `a refused save changed the endpoint: ${JSON.stringify(ep.body)}`);
+    assert(fs.readFileSync(configFile, 'utf8').includes(MARKER), 'a refused save changed platform.yml');
+    assert(provider.received.length === sentBefore, 'something was sent');
+    await page.mouse.move(0, 0);
+    await shot('inline-problem.png');
+  });
+
+  await step('a block helper ({{#if}}) is a problem too', async () => {
+    await byId('ep-body').fill('{"to": "{{ phone }}", "text": "{{#if code}}x{{/if}}"}');
+    await waitFor('a problem on the body', async () =>
+      (await page.locator('[data-testid="problem"][data-path*="body"]').count()) > 0);
+  });
+
+  await step('revert brings back the saved endpoint and clears the problems', async () => {
+    await byId('ep-revert').click();
+    await waitFor('the saved body', async () => (await byId('ep-body').inputValue()) === newBody);
+    await waitFor('no problem', async () => (await page.getByTestId('problem').count()) === 0);
+    await waitFor('the preview of the saved body', async () => (await text('preview')).includes(`${MARKER} your code is 123456`));
+  });
+
+  await step('test send goes through the saved endpoint and shows the result', async () => {
+    const before = provider.received.length;
+    await byId('test-send').click();
+    await waitFor('the test send result', async () => /sent: true/.test(await text('test-send-result')));
+    assert(/provider status: 200/.test(await text('test-send-result')), `result: ${await text('test-send-result')}`);
+    await waitFor('the provider to receive the test message', async () => provider.received.length > before, 5000);
+    assert(provider.received[provider.received.length - 1].body.includes(MARKER), 'test send did not use the saved body');
+  });
+
+  await step('the attempts log shows the activation; a row opens its details', async () => {
+    await byId('tab-attempts').click();
+    const row = await waitFor('an activation row', async () => {
+      const rows = page.locator('[data-testid="attempt-row"]', { hasText: USER }).filter({ hasText: 'activate' });
+      return (await rows.count()) > 0 ? rows.first() : null;
+    });
+    const outcome = ((await row.locator('td').nth(3).textContent()) || '').trim();
+    assert(outcome === 'ok', `outcome of the activation: ${JSON.stringify(outcome)}`);
+    const refused = page.locator('[data-testid="attempt-row"]', { hasText: 'invalid-code' });
+    assert((await refused.count()) > 0, 'the wrong code is not in the log');
+    const badPhone = page.locator('[data-testid="attempt-row"]', { hasText: OTHER_USER });
+    assert((await badPhone.count()) > 0 && /invalid-parameters-format/.test(await badPhone.first().textContent()),
+      'the refused activation is not in the log');
+    await row.click();
+    await byId('attempt-detail-card').waitFor({ state: 'visible' });
+    await waitFor('the detail', async () => (await text('attempt-detail-username')) === USER);
+    const method = await byId('attempt-detail-method').textContent().catch(() => '');
+    assert(method === 'POST', `detail method ${method}`);
+    // nothing secret in the log: no code, no token, no api key
+    const all = await page.locator('#view-attempts').textContent();
+    assert(!all.includes(API_KEY) && !all.includes(ADMIN_TOKEN), 'a secret shows in the attempts log');
+    const code = activationCode();
+    assert(code && !all.includes(code), 'the code shows in the attempts log');
+    await page.mouse.move(0, 0);
+    await shot('attempts-log.png');
+  });
+
+  await step('template files: list, open, edit and save one', async () => {
+    await byId('tab-templates').click();
+    const item = page.locator('[data-testid="template-item"][data-path="messages/sms.en.txt"]');
+    await item.waitFor({ state: 'visible' });
+    await item.click();
+    await waitFor('the file in the editor', async () => (await byId('template-text').inputValue()).includes('Your verification code is {{ code }}.'));
+    const changed = `Your ${MARKER} code is {{ code }}.\n`;
+    await byId('template-text').fill(changed);
+    await byId('template-save').click();
+    await waitFor('the save confirmation', async () => /saved/i.test(await text('template-result')));
+    const onDisk = fs.readFileSync(path.join(resources.tmp, 'templates', 'messages', 'sms.en.txt'), 'utf8');
+    assert(onDisk === changed, `file on disk: ${JSON.stringify(onDisk)}`);
+    await shot('templates.png');
+  });
+
+  await step('a template file that does not parse is refused with its path', async () => {
+    const file = path.join(resources.tmp, 'templates', 'messages', 'sms.en.txt');
+    const before = fs.readFileSync(file, 'utf8');
+    await byId('template-text').fill('Your code is {{#if code}} never closed');
+    await byId('template-save').click();
+    await waitFor('the refusal', async () => /refused/i.test(await text('template-result')));
+    const problem = page.locator('[data-testid="template-problems"] [data-testid="problem"]');
+    await waitFor('a problem naming the file', async () => (await problem.count()) > 0 &&
+      (await problem.first().textContent()).includes('messages/sms.en.txt'));
+    assert(fs.readFileSync(file, 'utf8') === before, 'the refused template was written');
+  });
+
+  await step('an invalid platform.yml edited on disk is refused: the status bar says why', async () => {
+    const good = fs.readFileSync(configFile, 'utf8');
+    assert(/mode: single/.test(good), 'platform.yml has no "mode: single"');
+    const writeAtomically = (text) => {
+      const tmpFile = configFile + '.e2e-tmp';
+      fs.writeFileSync(tmpFile, text);
+      fs.renameSync(tmpFile, configFile);
+    };
+    writeAtomically(good.replace(/mode: single/, 'mode: sometimes'));
+    await waitFor('the refused reload in the status bar', async () => {
+      await byId('status-refresh').click();
+      await sleep(200);
+      return /refused/.test(await text('status-reload')) && await byId('reload-problems').isVisible();
+    });
+    assert(/mfa\.mode/.test(await text('reload-problems')), `reload problems: ${await text('reload-problems')}`);
+    await shot('reload-refused.png');
+    writeAtomically(good);
+    await waitFor('the applied reload in the status bar', async () => {
+      await byId('status-refresh').click();
+      await sleep(200);
+      return /applied/.test(await text('status-reload')) && await byId('reload-problems').isHidden();
+    });
+  });
+
+  await step('every form control has a label; the panel is keyboard reachable', async () => {
+    await byId('tab-endpoints').click();
+    await byId('ep-body').waitFor({ state: 'visible' });
+    const unlabeled = await page.evaluate(() => Array.from(document.querySelectorAll('input, select, textarea, button'))
+      .filter((e) => e.offsetParent !== null)
+      .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !(e.textContent || '').trim())
+      .map((e) => e.id || e.outerHTML.slice(0, 80)));
+    assert(unlabeled.length === 0, `controls without a label: ${unlabeled.join(', ')}`);
+    const landmarks = await page.evaluate(() => ['header', 'nav', 'main'].filter((t) => !document.querySelector(t)));
+    assert(landmarks.length === 0, `missing landmarks: ${landmarks}`);
+    // Tab from the URL field reaches the next controls in order.
+    await byId('ep-url').focus();
+    await page.keyboard.press('Tab');
+    const next = await page.evaluate(() => document.activeElement && document.activeElement.dataset.testid);
+    assert(next === 'header-key', `Tab from the url went to ${next}`);
+  });
+
+  await step('sign out forgets the token', async () => {
+    await byId('sign-out').click();
+    await byId('view-signin').waitFor({ state: 'visible' });
+    const stored = await page.evaluate(() => sessionStorage.getItem('mfa-bridge-admin-token'));
+    assert(stored === null, 'the token is still in sessionStorage');
+    await page.reload({ waitUntil: 'load' });
+    await byId('view-signin').waitFor({ state: 'visible' });
+    assert(await byId('status-bar').isHidden(), 'the status bar shows after sign out');
+  });
+
+  await step('no page error, and nothing reached beyond 127.0.0.1', async () => {
+    assert(pageErrors.length === 0, `page errors: ${pageErrors.join(' | ')}`);
+    assert(outside.length === 0, `requests beyond loopback: ${outside.join(', ')}`);
+  });
+
+  if (UPDATE_SCREENSHOTS) {
+    await step('copy the README screenshots to docs/screenshots/', async () => {
+      fs.mkdirSync(SCREENSHOTS_DIR, { recursive: true });
+      for (const [from, to] of Object.entries(README_SHOTS)) fs.copyFileSync(path.join(ARTIFACTS, from), path.join(SCREENSHOTS_DIR, to));
+    });
+  }
+}
+
+let crashed = null;
+try {
+  await main();
+} catch (err) {
+  crashed = err;
+  log(`ERROR ${String(err && err.stack || err)}`);
+} finally {
+  clearTimeout(watchdog);
+  await cleanup();
+}
+const s = summary();
+log(`\nscreenshots and daemon log in ${path.relative(process.cwd(), ARTIFACTS) || ARTIFACTS}`);
+const failed = s.failed + (crashed ? 1 : 0);
+log(`${s.passed} passed, ${failed} failed` + (s.skipped ? `, ${s.skipped} skipped` : ''));
+process.exit(failed > 0 || s.passed === 0 ? 1 : 0);
