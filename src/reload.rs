@@ -44,6 +44,9 @@ pub struct Reloader {
     shared: SharedSnapshot,
     status: Mutex<Option<ReloadStatus>>,
     metrics: Metrics,
+    /// Held from reading the file to applying it, by every reload and every admin write, so
+    /// that no two of them interleave: what runs is always what the file last said.
+    writing: Mutex<()>,
 }
 
 /// Keeps the file watcher alive.
@@ -58,6 +61,7 @@ impl Reloader {
             shared,
             status: Mutex::new(None),
             metrics,
+            writing: Mutex::new(()),
         }
     }
 
@@ -71,6 +75,15 @@ impl Reloader {
             .parent()
             .unwrap_or_else(|| Path::new("."))
             .join("templates")
+    }
+
+    /// The configuration lock: take it before reading the file for a change, keep it until
+    /// the change is applied (no `.await` meanwhile).
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        match self.writing.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
     }
 
     pub fn status(&self) -> Option<ReloadStatus> {
@@ -119,13 +132,15 @@ impl Reloader {
         tracing::info!("configuration reloaded");
     }
 
-    /// Reads the file again and applies it if it is valid and changed.
-    pub fn reload(&self, now: u64) -> bool {
+    /// Reads the file again and applies it if it is valid and changed. `explicit` (SIGHUP)
+    /// records the reload in the status even when nothing changed.
+    pub fn reload(&self, now: u64, explicit: bool) -> bool {
+        let _writing = self.lock();
         match Snapshot::load(&self.path) {
             Ok(snapshot) => {
                 if snapshot.source_hash == self.current().source_hash {
-                    // The file is back to what runs: a refusal shown before is over.
-                    if self.status().is_some_and(|s| !s.applied) {
+                    // The file is what runs: a refusal shown before is over.
+                    if explicit || self.status().is_some_and(|s| !s.applied) {
                         self.set_status(ReloadStatus {
                             at: now,
                             applied: true,
@@ -158,18 +173,13 @@ impl Reloader {
         now: impl Fn() -> u64 + Send + Sync + 'static,
     ) -> Result<Watch, String> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-        let file_name = self.path.file_name().map(|n| n.to_os_string());
         let templates = self.templates_dir();
-        let templates_match = templates.clone();
+        // Any change in the folder reloads: the file may be a link whose target folder is
+        // swapped (a Kubernetes ConfigMap), and an unchanged file costs only a hash.
         let mut debouncer = new_debouncer(
             Duration::from_millis(150),
             move |result: DebounceEventResult| {
-                let Ok(events) = result else { return };
-                let relevant = events.iter().any(|e| {
-                    e.path.file_name().map(|n| n.to_os_string()) == file_name
-                        || e.path.starts_with(&templates_match)
-                });
-                if relevant {
+                if matches!(&result, Ok(events) if !events.is_empty()) {
                     let _ = tx.send(());
                 }
             },
@@ -197,7 +207,7 @@ impl Reloader {
             while rx.recv().await.is_some() {
                 let reloader = Arc::clone(&on_change);
                 let t = clock();
-                let _ = tokio::task::spawn_blocking(move || reloader.reload(t)).await;
+                let _ = tokio::task::spawn_blocking(move || reloader.reload(t, false)).await;
             }
         });
         let on_hup = Arc::clone(self);
@@ -211,7 +221,7 @@ impl Reloader {
                 tracing::info!("SIGHUP: reloading the configuration");
                 let reloader = Arc::clone(&on_hup);
                 let t = now();
-                let _ = tokio::task::spawn_blocking(move || reloader.reload(t)).await;
+                let _ = tokio::task::spawn_blocking(move || reloader.reload(t, true)).await;
             }
         });
         Ok(Watch {

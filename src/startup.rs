@@ -107,7 +107,8 @@ impl Application {
         let mfa = Mfa::new(store, sender, Keys::new(secret), Arc::clone(&clock));
         let shared = Arc::new(RwLock::new(Arc::new(snapshot)));
         let reloader = path.map(|p| {
-            let absolute = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+            // Absolute, but links not resolved: a linked file's target may be swapped.
+            let absolute = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
             Arc::new(Reloader::new(
                 absolute,
                 Arc::clone(&shared),

@@ -313,6 +313,7 @@ fn set_endpoint(raw: &mut serde_yaml::Value, name: &str, endpoint: Option<serde_
 }
 
 /// Validates a whole new configuration as a reload would, writes it atomically, applies it.
+/// The caller holds the configuration lock since it read the file.
 fn write_config(state: &AdminState, raw: &serde_yaml::Value) -> Result<(), AdminError> {
     let reloader = reloader(state)?;
     let text = serde_yaml::to_string(raw).map_err(|e| AdminError::Internal(e.to_string()))?;
@@ -355,7 +356,9 @@ async fn put_endpoint(
             "The body must be an endpoint object: {url, method, body, headers, success}.".into(),
         ));
     }
-    let mut raw = read_raw(reloader(&state)?.path())?;
+    let reloader = reloader(&state)?;
+    let _writing = reloader.lock();
+    let mut raw = read_raw(reloader.path())?;
     let value =
         serde_yaml::to_value(&endpoint).map_err(|e| AdminError::BadRequest(e.to_string()))?;
     set_endpoint(&mut raw, &name, Some(value));
@@ -389,7 +392,9 @@ async fn patch_endpoint(
 ) -> Result<Json<Json_>, AdminError> {
     editable(&name)?;
     let patch: Json_ = json_body(&body)?;
-    let mut raw = read_raw(reloader(&state)?.path())?;
+    let reloader = reloader(&state)?;
+    let _writing = reloader.lock();
+    let mut raw = read_raw(reloader.path())?;
     let mut endpoint = endpoints_of(&raw)
         .get(name.as_str())
         .map(to_json)
@@ -407,7 +412,9 @@ async fn delete_endpoint(
     Path(name): Path<String>,
 ) -> Result<Json<Json_>, AdminError> {
     editable(&name)?;
-    let mut raw = read_raw(reloader(&state)?.path())?;
+    let reloader = reloader(&state)?;
+    let _writing = reloader.lock();
+    let mut raw = read_raw(reloader.path())?;
     if !endpoints_of(&raw).contains_key(name.as_str()) {
         return Err(AdminError::NotFound(format!(
             "Endpoint '{name}' is not configured."
@@ -469,10 +476,13 @@ async fn put_template(
     if let Some(parent) = file.parent() {
         std::fs::create_dir_all(parent).map_err(|e| AdminError::Internal(e.to_string()))?;
     }
-    files::write_atomically(&file, body.as_bytes())
-        .map_err(|e| AdminError::Internal(e.to_string()))?;
     let reloader = reloader(&state)?;
-    reloader.reload(state.app.mfa.now());
+    {
+        let _writing = reloader.lock();
+        files::write_atomically(&file, body.as_bytes())
+            .map_err(|e| AdminError::Internal(e.to_string()))?;
+    }
+    reloader.reload(state.app.mfa.now(), false);
     Ok(Json(json!({ "path": path })))
 }
 

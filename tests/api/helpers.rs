@@ -27,6 +27,9 @@ pub const UPSTREAM: &str = "http://upstream.invalid";
 
 pub const API_KEY: &str = "test-api-key-5d1f0c";
 
+/// The admin token; `admin.token_sha256` holds its SHA-256 (see [`AppOptions::with_admin`]).
+pub const ADMIN_TOKEN: &str = "test-admin-token-93be41";
+
 pub const MISSING_AUTH: &str = "Missing 'Authorization' header or 'auth' query parameter.";
 pub const INVALID_SESSION: &str = "Invalid MFA session token.";
 pub const NOT_PERSONAL: &str = "You cannot access this resource using the given access token.";
@@ -68,6 +71,8 @@ pub struct AppOptions {
     pub destinations: Option<Value>,
     /// `storage.secret` written as is (e.g. `${ENV_VAR}`); omitted when `None`.
     pub storage_secret: Option<String>,
+    /// `admin`; omitted (no admin listener) when `None`.
+    pub admin: Option<Value>,
 }
 
 impl AppOptions {
@@ -84,6 +89,7 @@ impl AppOptions {
             send_limits: Some(generous_send_limits()),
             destinations: None,
             storage_secret: None,
+            admin: None,
         }
     }
 
@@ -156,6 +162,16 @@ impl AppOptions {
     /// `storage.secret`, written as is (use `${ENV_VAR}` with [`spawn_daemon`]).
     pub fn with_storage_secret(mut self, secret: &str) -> AppOptions {
         self.storage_secret = Some(secret.to_string());
+        self
+    }
+
+    /// `admin: {listen: 127.0.0.1:0, token_sha256: sha256(ADMIN_TOKEN)}`: an admin listener on
+    /// a free port, opened by [`ADMIN_TOKEN`].
+    pub fn with_admin(mut self) -> AppOptions {
+        self.admin = Some(json!({
+            "listen": "127.0.0.1:0",
+            "token_sha256": sha256_hex(ADMIN_TOKEN),
+        }));
         self
     }
 }
@@ -261,6 +277,9 @@ pub fn config_value(options: &AppOptions, storage_path: &Path) -> Value {
     }
     if let Some(secret) = &options.storage_secret {
         config["storage"]["secret"] = json!(secret);
+    }
+    if let Some(admin) = &options.admin {
+        config["admin"] = admin.clone();
     }
     if let Some(timeout_ms) = options.timeout_ms {
         config["outbound"] = json!({"connect_timeout_ms": timeout_ms, "timeout_ms": timeout_ms});
@@ -529,6 +548,8 @@ pub struct TestApp {
     /// `http://127.0.0.1:PORT`
     pub address: String,
     pub port: u16,
+    /// The admin listener's port (a binary started with [`AppOptions::with_admin`]).
+    pub admin_port: Option<u16>,
     pub client: reqwest::Client,
     pub provider: FakeServer,
     pub upstream: FakeServer,
@@ -629,6 +650,7 @@ pub async fn spawn_app_with(
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
+        admin_port: None,
         client: http_client(),
         provider,
         upstream,
@@ -730,6 +752,7 @@ async fn spawn_daemon_with(
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
+        admin_port: daemon.admin_port,
         client: http_client(),
         provider,
         upstream,
@@ -745,6 +768,16 @@ async fn spawn_daemon_with(
 struct Started {
     daemon: Daemon,
     port: u16,
+    admin_port: Option<u16>,
+}
+
+/// Whether the configuration file has an `admin` section (the binary then reports a second
+/// listener).
+fn config_has_admin(config_path: &Path) -> bool {
+    std::fs::read_to_string(config_path)
+        .ok()
+        .and_then(|text| serde_yaml::from_str::<Value>(&text).ok())
+        .is_some_and(|config| config.get("admin").is_some())
 }
 
 pub fn strip_ansi(line: &str) -> String {
@@ -776,10 +809,12 @@ async fn start_daemon(
     for (key, value) in &envs {
         command.env(key, value);
     }
+    let expects_admin = config_has_admin(&config_path);
     let mut child = command.spawn().expect("start the mfa-bridge binary");
     let mut readers = Vec::new();
-    let (port_tx, mut port_rx) = tokio::sync::mpsc::unbounded_channel::<u16>();
-    let listening = Regex::new(r"listening on http://127\.0\.0\.1:(\d+)").unwrap();
+    // (is the admin listener, port)
+    let (port_tx, mut port_rx) = tokio::sync::mpsc::unbounded_channel::<(bool, u16)>();
+    let listening = Regex::new(r"(admin )?listening on http://127\.0\.0\.1:(\d+)").unwrap();
     let stderr = child.stderr.take().expect("piped stderr");
     let stdout = child.stdout.take().expect("piped stdout");
     for stream in [
@@ -794,23 +829,37 @@ async fn start_daemon(
             let mut lines = BufReader::new(stream).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 let line = strip_ansi(&line);
-                if let Some(port) = listening
-                    .captures(&line)
-                    .and_then(|c| c[1].parse::<u16>().ok())
-                {
-                    let _ = port_tx.send(port);
+                if let Some(captures) = listening.captures(&line) {
+                    if let Ok(port) = captures[2].parse::<u16>() {
+                        let _ = port_tx.send((captures.get(1).is_some(), port));
+                    }
                 }
                 log.lock().unwrap().push(line);
             }
         }));
     }
     drop(port_tx);
-    let port = match tokio::time::timeout(Duration::from_secs(15), port_rx.recv()).await {
-        Ok(Some(port)) => port,
+    let ports = async {
+        let (mut port, mut admin_port) = (None, None);
+        while port.is_none() || (expects_admin && admin_port.is_none()) {
+            match port_rx.recv().await {
+                Some((true, p)) => admin_port = Some(p),
+                Some((false, p)) => port = Some(p),
+                None => break,
+            }
+        }
+        (port, admin_port)
+    };
+    let outcome = tokio::time::timeout(Duration::from_secs(15), ports).await;
+    let (port, admin_port) = match outcome {
+        Ok((Some(port), admin_port)) if !expects_admin || admin_port.is_some() => {
+            (port, admin_port)
+        }
         outcome => {
             let status = child.try_wait().ok().flatten();
             panic!(
-                "the daemon did not report `listening on http://127.0.0.1:PORT` ({}; exit status {status:?}); its output:\n{}",
+                "the daemon did not report `listening on http://127.0.0.1:PORT`{} ({}; exit status {status:?}); its output:\n{}",
+                if expects_admin { " and `admin listening on http://127.0.0.1:PORT`" } else { "" },
                 if outcome.is_err() { "timed out" } else { "output closed" },
                 log.lock().unwrap().join("\n")
             );
@@ -826,6 +875,7 @@ async fn start_daemon(
             default_log_level,
         },
         port,
+        admin_port,
     }
 }
 
@@ -904,6 +954,7 @@ impl TestApp {
         } = stop_daemon(daemon, stop).await;
         let started = start_daemon(config_path, envs, default_log_level, log).await;
         self.port = started.port;
+        self.admin_port = started.admin_port;
         self.address = format!("http://127.0.0.1:{}", started.port);
         self.daemon = Some(started.daemon);
     }
@@ -923,7 +974,7 @@ impl TestApp {
             &self.upstream.base_url(),
         );
         self.options = options;
-        // The running binary does not watch its file: the new one reads it at start.
+        // The new binary reads it at start (a running one with hot reload may read it too).
         std::fs::write(&config_path, yaml).expect("write platform.yml");
         self.restart(stop).await;
     }
@@ -1204,5 +1255,341 @@ impl TestApp {
     /// Login of a user with MFA on: asserts the 302 and returns the mfaToken.
     pub async fn mfa_login(&self, username: &str) -> String {
         self.login(username).await.mfa_token()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The admin listener and hot reload (a binary started with `AppOptions::with_admin`)
+
+/// The credential that opens the admin API: `Authorization: Bearer ADMIN_TOKEN`.
+pub fn admin_auth() -> Auth {
+    Auth::bearer(ADMIN_TOKEN)
+}
+
+/// How a test rewrites `platform.yml` under a running daemon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rewrite {
+    /// Write a temporary file next to it, then rename it over (as most editors do).
+    Rename,
+    /// Truncate and write the file in place.
+    Overwrite,
+}
+
+impl TestApp {
+    /// `http://127.0.0.1:ADMIN_PORT`
+    pub fn admin_address(&self) -> String {
+        let port = self.admin_port.unwrap_or_else(|| {
+            panic!("no admin listener: start the binary with AppOptions::with_admin()")
+        });
+        format!("http://127.0.0.1:{port}")
+    }
+
+    /// The `platform.yml` the binary runs on.
+    pub fn config_path(&self) -> PathBuf {
+        self.daemon
+            .as_ref()
+            .expect("config_path needs an app started with spawn_daemon")
+            .config_path
+            .clone()
+    }
+
+    /// The `templates/` folder next to `platform.yml`.
+    pub fn templates_dir(&self) -> PathBuf {
+        self.config_path()
+            .parent()
+            .expect("platform.yml has a folder")
+            .join("templates")
+    }
+
+    /// The bytes of `platform.yml` as they are on disk now.
+    pub fn config_bytes(&self) -> Vec<u8> {
+        std::fs::read(self.config_path()).expect("read platform.yml")
+    }
+
+    /// `platform.yml` for `options`, on this app's storage and fakes.
+    pub fn yaml_for(&self, options: &AppOptions) -> String {
+        to_yaml(
+            &config_value(options, &self.storage_path),
+            &self.provider.base_url(),
+            &self.upstream.base_url(),
+        )
+    }
+
+    /// Replaces `platform.yml` under the running binary with `text`.
+    pub fn rewrite_config(&self, text: &str, how: Rewrite) {
+        let path = self.config_path();
+        match how {
+            Rewrite::Overwrite => std::fs::write(&path, text).expect("overwrite platform.yml"),
+            Rewrite::Rename => {
+                let temporary = path.with_file_name(".platform.yml.tmp-edit");
+                std::fs::write(&temporary, text).expect("write the edited copy");
+                std::fs::rename(&temporary, &path)
+                    .expect("rename the edited copy over platform.yml");
+            }
+        }
+    }
+
+    /// Sends `signal` (`HUP`, `TERM`, ...) to the binary with `kill -SIGNAL pid`.
+    pub fn signal(&self, signal: &str) {
+        let pid = self
+            .daemon
+            .as_ref()
+            .and_then(|d| d.child.id())
+            .expect("signal needs a running binary");
+        let sent = std::process::Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -{signal} {pid} failed");
+    }
+
+    /// Whether the binary has exited (for a signal that must not stop it).
+    pub fn daemon_has_exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.daemon
+            .as_mut()
+            .and_then(|d| d.child.try_wait().ok().flatten())
+    }
+
+    /// A request to the admin listener with a JSON body (or none).
+    pub async fn admin(
+        &self,
+        method: &str,
+        path: &str,
+        auth: &Auth,
+        body: Option<&Value>,
+    ) -> TestResponse {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+        let mut request = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.admin_address()));
+        request = auth.apply(request);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap_or_else(|e| {
+            panic!("{method} {path} (admin) failed: {e}\n{}", self.daemon_log())
+        });
+        TestResponse::read(response).await
+    }
+
+    /// A request to the admin listener with a `text/plain` body (templates).
+    pub async fn admin_text(
+        &self,
+        method: &str,
+        path: &str,
+        auth: &Auth,
+        text: &str,
+    ) -> TestResponse {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+        let request = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.admin_address()))
+            .header("content-type", "text/plain; charset=utf-8")
+            .body(text.to_string());
+        let response = auth.apply(request).send().await.unwrap_or_else(|e| {
+            panic!("{method} {path} (admin) failed: {e}\n{}", self.daemon_log())
+        });
+        TestResponse::read(response).await
+    }
+
+    /// A request to the admin listener written byte for byte on a socket: `target` goes out as
+    /// it is (no client normalises `..` or `//` away), with the admin token and a text body.
+    pub async fn admin_raw(&self, method: &str, target: &str, body: &str) -> TestResponse {
+        let port = self.admin_port.expect("admin_raw needs an admin listener");
+        raw_http(
+            port,
+            method,
+            target,
+            &[("authorization", &format!("Bearer {ADMIN_TOKEN}"))],
+            body,
+        )
+        .await
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection, `target` sent exactly as given.
+pub async fn raw_http(
+    port: u16,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> TestResponse {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect to the daemon");
+        let mut request = format!(
+            "{method} {target} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n",
+            body.len()
+        );
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        request.push_str(body);
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .expect("write the request");
+        let mut answer = Vec::new();
+        stream
+            .read_to_end(&mut answer)
+            .await
+            .expect("read the answer");
+        answer
+    };
+    let answer = tokio::time::timeout(Duration::from_secs(15), exchange)
+        .await
+        .unwrap_or_else(|_| panic!("{method} {target}: no answer within 15 s"));
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| {
+            panic!(
+                "{method} {target}: not an HTTP answer: {:?}",
+                String::from_utf8_lossy(&answer)
+            )
+        });
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+    let mut raw_body = answer[split + 4..].to_vec();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("{method} {target}: no status line in {head:?}"));
+    let mut header_map = reqwest::header::HeaderMap::new();
+    for line in lines {
+        if let Some((name, value)) = line.split_once(':') {
+            if let (Ok(name), Ok(value)) = (
+                reqwest::header::HeaderName::from_bytes(name.trim().as_bytes()),
+                reqwest::header::HeaderValue::from_str(value.trim()),
+            ) {
+                header_map.append(name, value);
+            }
+        }
+    }
+    let chunked = header_map
+        .get("transfer-encoding")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
+    if chunked {
+        raw_body = dechunk(&raw_body);
+    }
+    let text = String::from_utf8_lossy(&raw_body).into_owned();
+    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    TestResponse {
+        status,
+        headers: header_map,
+        text,
+        json,
+    }
+}
+
+/// The body of a `transfer-encoding: chunked` answer.
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Some(end) = raw.windows(2).position(|w| w == b"\r\n") {
+        let size_line = String::from_utf8_lossy(&raw[..end]).into_owned();
+        let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16)
+            .unwrap_or(0);
+        raw = &raw[end + 2..];
+        if size == 0 || raw.len() < size {
+            break;
+        }
+        body.extend_from_slice(&raw[..size]);
+        raw = raw.get(size + 2..).unwrap_or(&[]);
+    }
+    body
+}
+
+/// One sample of a Prometheus text exposition: `name{labels} value`.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    pub name: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub value: f64,
+}
+
+/// Every sample of a Prometheus text exposition (comments left out).
+pub fn prometheus_samples(text: &str) -> Vec<Sample> {
+    let line_re = Regex::new(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)").unwrap();
+    let label_re = Regex::new(r#"([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)""#).unwrap();
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .filter_map(|line| {
+            let captures = line_re.captures(line)?;
+            let labels = captures
+                .get(2)
+                .map(|l| {
+                    label_re
+                        .captures_iter(l.as_str())
+                        .map(|c| (c[1].to_string(), c[2].to_string()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let value = match &captures[3] {
+                "+Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                v => v.parse().ok()?,
+            };
+            Some(Sample {
+                name: captures[1].to_string(),
+                labels,
+                value,
+            })
+        })
+        .collect()
+}
+
+/// Polls `check` until it answers `Some`, every 25 ms, for at most `within`; panics with
+/// `what` (and the daemon's output) when the deadline passes.
+pub async fn eventually<T, F, Fut>(app: &TestApp, within: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!(
+                "{what}: not within {within:?}; the daemon's output:\n{}",
+                app.daemon_log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// A single-mode endpoint whose body carries `marker`, so that a test can tell which template
+/// rendered a request: `POST {PROVIDER}/sms?to={{ phone }}`,
+/// `{"to":"{{ phone }}","text":"Code {{ code }} <marker>"}`.
+pub fn marked_endpoint(marker: &str) -> Value {
+    json!({
+        "url": format!("{PROVIDER}/sms?to={{{{ phone }}}}"),
+        "method": "POST",
+        "body": format!(r#"{{"to":"{{{{ phone }}}}","text":"Code {{{{ code }}}} {marker}"}}"#),
+        "headers": {"content-type": "application/json"},
+    })
+}
+
+impl TestApp {
+    /// Activates `username` (asserting the 302) and returns the body of the one request the
+    /// provider received for it.
+    pub async fn body_sent_on_activation(&self, username: &str) -> String {
+        let before = self.provider.count();
+        self.activate_default(username).await.mfa_token();
+        assert_eq!(
+            self.provider.count(),
+            before + 1,
+            "one activation, one provider request"
+        );
+        self.provider.last().body_text()
     }
 }

@@ -1,6 +1,7 @@
 //! Black-box tests of mfa-bridge: the application (in process, through the same start-up path
 //! as the binary) or the binary itself, against fake providers and upstreams on loopback.
 
+mod admin;
 mod at_rest;
 mod attempts;
 mod binary;
@@ -14,6 +15,7 @@ mod logs;
 mod matrix;
 mod outbox;
 mod proxy_single;
+mod reload;
 mod seed_examples;
 mod send_limits;
 mod sessions;
