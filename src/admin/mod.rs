@@ -466,11 +466,9 @@ async fn put_template(
     let file = template_path(&state, &path)?;
     // Checked before anything is written: a refused template changes nothing.
     if let Err(e) = handlebars::template::Template::compile(&body) {
-        let reason = e.to_string();
-        let first = reason.lines().next().unwrap_or("").trim().to_string();
         return Err(AdminError::Invalid(vec![Problem {
             path: format!("templates/{path}"),
-            message: format!("template does not parse: {first}"),
+            message: template::describe_parse_error(&e),
         }]));
     }
     if let Some(parent) = file.parent() {

@@ -475,7 +475,7 @@ fn invalid(endpoint: EndpointId, part: &'static str, reason: String) -> RenderEr
 
 /// Parses a template and checks that it only holds plain placeholders for provided variables.
 fn parse(source: &str, provided: &BTreeSet<String>) -> Result<Template, String> {
-    let tpl = Template::compile(source).map_err(|e| format!("template does not parse: {e}"))?;
+    let tpl = Template::compile(source).map_err(|e| describe_parse_error(&e))?;
     for element in &tpl.elements {
         match element {
             TemplateElement::RawString(_) | TemplateElement::Comment(_) => {}
@@ -507,6 +507,18 @@ fn parse(source: &str, provided: &BTreeSet<String>) -> Result<Template, String> 
         }
     }
     Ok(tpl)
+}
+
+/// One line: where and why a template does not parse (handlebars' own text spans many lines).
+pub fn describe_parse_error(e: &handlebars::TemplateError) -> String {
+    let reason = e.reason().to_string();
+    let reason = reason.lines().next().unwrap_or("").trim();
+    match e.pos() {
+        Some((line, column)) => {
+            format!("template does not parse at line {line}, column {column}: {reason}")
+        }
+        None => format!("template does not parse: {reason}"),
+    }
 }
 
 fn placeholder_name(h: &handlebars::template::HelperTemplate) -> Option<String> {
