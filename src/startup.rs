@@ -182,7 +182,22 @@ impl Application {
                     }
                 }
             }
-            None => None,
+            None => {
+                // Without a file there is nothing to reload, but SIGHUP must not end the daemon.
+                tokio::spawn(async {
+                    let Ok(mut hup) =
+                        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                    else {
+                        return;
+                    };
+                    while hup.recv().await.is_some() {
+                        tracing::warn!(
+                            "SIGHUP: no configuration file to reload (embedded default)"
+                        );
+                    }
+                });
+                None
+            }
         };
         let admin_server = self.admin.map(|(listener, address)| {
             tracing::info!("admin listening on http://{address}");

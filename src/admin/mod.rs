@@ -573,10 +573,19 @@ async fn preview(
         }
     };
     let id = EndpointId::from_name(&name).ok_or_else(|| AdminError::NotFound(name.clone()))?;
-    match snapshot.templates.render(id, &sample_vars(&req.data, id)) {
+    let vars = sample_vars(&req.data, id);
+    let warnings: Vec<String> = snapshot
+        .templates
+        .variables(id)
+        .into_iter()
+        .filter(|v| !vars.contains_key(v))
+        .map(|v| format!("{{{{ {v} }}}} is not in the sample data: it renders empty."))
+        .collect();
+    match snapshot.templates.render(id, &vars) {
         Ok(request) => Ok(Json(json!({
             "request": request.describe(&snapshot.config.secrets),
             "problems": [],
+            "warnings": warnings,
         }))),
         Err(e) => Ok(Json(json!({
             "request": null,

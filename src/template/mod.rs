@@ -160,6 +160,8 @@ pub fn fill_code(value: &str, code: &str) -> String {
 
 struct CompiledEndpoint {
     method: HttpMethod,
+    /// Every variable its url, headers and body name.
+    variables: BTreeSet<String>,
     url: String,
     headers: Vec<CompiledHeader>,
     body: Option<(BodyKind, String)>,
@@ -265,11 +267,15 @@ impl Templates {
         let mut problems = Vec::new();
         let mut problem = |path: String, message: String| problems.push(Problem { path, message });
 
+        let mut used = BTreeSet::new();
         // url
         let url_name = format!("{}.url", id.name());
         let url_path = format!("{}.url", spec.path);
         match parse(&spec.url, provided) {
-            Ok(tpl) => self.url.register_template(&url_name, tpl),
+            Ok(tpl) => {
+                used.extend(variables_of(&tpl));
+                self.url.register_template(&url_name, tpl)
+            }
             Err(msg) => problem(url_path.clone(), msg),
         }
 
@@ -291,6 +297,7 @@ impl Templates {
             match parse(value, provided) {
                 Ok(tpl) => {
                     let variables = variables_of(&tpl);
+                    used.extend(variables.iter().cloned());
                     let tname = format!("{}.header.{i}", id.name());
                     self.header.register_template(&tname, tpl);
                     headers.push(CompiledHeader {
@@ -322,6 +329,7 @@ impl Templates {
                         BodyKind::Plain => &mut self.plain,
                     };
                     let variables = variables_of(&tpl);
+                    used.extend(variables.iter().cloned());
                     registry.register_template(&tname, tpl);
                     if kind == BodyKind::Json {
                         if let Err(msg) = check_json_body(registry, &tname, &variables) {
@@ -339,6 +347,7 @@ impl Templates {
         }
         let compiled = CompiledEndpoint {
             method: spec.method,
+            variables: used,
             url: url_name,
             headers,
             body,
@@ -359,6 +368,14 @@ impl Templates {
                 },
             }]),
         }
+    }
+
+    /// The variables an endpoint's templates name.
+    pub fn variables(&self, endpoint: EndpointId) -> BTreeSet<String> {
+        self.endpoints
+            .get(&endpoint)
+            .map(|e| e.variables.clone())
+            .unwrap_or_default()
     }
 
     pub fn has(&self, endpoint: EndpointId) -> bool {

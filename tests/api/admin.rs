@@ -1044,6 +1044,37 @@ async fn preview_of_the_saved_endpoint_renders_it_with_the_sample_code_and_usern
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preview_warns_about_each_variable_missing_from_the_sample_data() {
+    let app = admin_app(
+        AppOptions::standalone_single().with_endpoints(json!({"single": {
+            "url": format!("{PROVIDER}/sms?to={{{{ phone }}}}&lang={{{{ language }}}}"),
+            "method": "POST",
+            "body": r#"{"text":"Code {{ code }}"}"#,
+            "headers": {"content-type": "application/json"},
+        }})),
+    )
+    .await;
+
+    let missing = preview(&app, json!({"endpoint": "single", "data": {}})).await;
+    let complete = preview(
+        &app,
+        json!({"endpoint": "single", "data": {"phone": PHONE, "language": "fr"}}),
+    )
+    .await;
+
+    let warnings: Vec<String> = missing.json["warnings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no warnings list: {}", missing.text))
+        .iter()
+        .map(|w| w.as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[0].contains("{{ language }}"), "{warnings:?}");
+    assert!(warnings[1].contains("{{ phone }}"), "{warnings:?}");
+    assert_eq!(complete.json["warnings"], json!([]), "{}", complete.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preview_of_an_edited_endpoint_renders_it_without_saving_it() {
     let app = marked_app("marker-original").await;
     let config_before = app.config_bytes();

@@ -388,6 +388,15 @@ async function main() {
     await waitFor('the preview with the default phone', async () => (await text('preview')).includes(PHONE));
   });
 
+  await step('a variable missing from the sample data is flagged under the preview', async () => {
+    const key = page.getByTestId('sample-rows').getByTestId('sample-key').first();
+    await key.fill('fax');
+    await waitFor('the missing-variable warning', async () =>
+      (await byId('preview-warnings').isVisible()) && (await text('preview-warnings')).includes('{{ phone }}'));
+    await key.fill('phone');
+    await waitFor('the warning to go', async () => !(await byId('preview-warnings').isVisible()));
+  });
+
   const newBody = `{"to": "{{ phone }}", "text": "${MARKER} your code is {{ code }}"}`;
   await step('edit the body template: the preview follows as you type', async () => {
     await byId('ep-body').fill(newBody);

@@ -443,6 +443,9 @@
     const res = await api('POST', '/api/preview', { json: { endpoint, name: state.current, data: sampleData() }, signal: ctrl.signal });
     if (seq !== state.previewSeq || res.aborted) return;
     const pre = $('preview');
+    const warnings = res.ok && res.data && Array.isArray(res.data.warnings) ? res.data.warnings : [];
+    $('preview-warnings').textContent = warnings.join(' ');
+    show($('preview-warnings'), warnings.length > 0);
     if (res.ok && res.data) {
       state.previewProblems = Array.isArray(res.data.problems) ? res.data.problems : [];
       const req = res.data.request;
