@@ -34,7 +34,20 @@ impl Snapshot {
 
     /// Validates and compiles a configuration text: every problem at once.
     pub fn from_yaml_str(yaml: &str, base_dir: &Path) -> Result<Snapshot, ConfigErrors> {
-        let config = Config::from_yaml_str(yaml, base_dir)?;
+        let parsed = Config::parse(yaml, base_dir, &|name| std::env::var(name).ok());
+        let config = match parsed.config {
+            Some(c) if parsed.problems.is_empty() => c,
+            _ => {
+                // The endpoints that could be read are checked too: every problem at once.
+                let mut problems = parsed.problems;
+                if let Some(mfa) = &parsed.mfa {
+                    if let Err(more) = Templates::compile_parts(mfa, parsed.upstream.as_ref()) {
+                        problems.extend(more);
+                    }
+                }
+                return Err(ConfigErrors(problems));
+            }
+        };
         let templates = Templates::compile(&config).map_err(ConfigErrors)?;
         Ok(Snapshot {
             config,

@@ -33,6 +33,16 @@ impl fmt::Display for Problem {
     }
 }
 
+/// What [`Config::parse`] could read: the whole configuration when it is valid, and the
+/// sections it could read either way.
+#[derive(Debug)]
+pub struct Parsed {
+    pub config: Option<Config>,
+    pub mfa: Option<MfaConfig>,
+    pub upstream: Option<UpstreamConfig>,
+    pub problems: Vec<Problem>,
+}
+
 /// Every problem found in a configuration.
 #[derive(Debug, Clone)]
 pub struct ConfigErrors(pub Vec<Problem>);
@@ -341,6 +351,16 @@ impl Config {
         base_dir: &Path,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigErrors> {
+        let parsed = Config::parse(yaml, base_dir, lookup);
+        match parsed.config {
+            Some(c) if parsed.problems.is_empty() => Ok(c),
+            _ => Err(ConfigErrors(parsed.problems)),
+        }
+    }
+
+    /// Everything that could be read from a configuration text, even when some of it is
+    /// wrong: so that the endpoint templates of a file with other problems are still checked.
+    pub fn parse(yaml: &str, base_dir: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Parsed {
         let mut problems = Problems::default();
         let mut root: Value = match serde_yaml::from_str(yaml) {
             Ok(v) => v,
@@ -349,22 +369,27 @@ impl Config {
                     Some(l) => format!("line {} column {}", l.line(), l.column()),
                     None => "platform.yml".to_string(),
                 };
-                return Err(ConfigErrors(vec![Problem {
-                    path,
-                    message: format!("not valid YAML: {e}"),
-                }]));
+                return Parsed {
+                    config: None,
+                    mfa: None,
+                    upstream: None,
+                    problems: vec![Problem {
+                        path,
+                        message: format!("not valid YAML: {e}"),
+                    }],
+                };
             }
         };
         let secrets = env::substitute(&mut root, "", lookup, &mut problems);
-        let config = parse_root(&root, base_dir, secrets, &mut problems);
-        match config {
-            Some(c) if problems.0.is_empty() => Ok(c),
-            _ => {
-                if problems.0.is_empty() {
-                    problems.push("platform.yml", "invalid configuration");
-                }
-                Err(ConfigErrors(problems.0))
-            }
+        let (config, mfa, upstream) = parse_root(&root, base_dir, secrets, &mut problems);
+        if config.is_none() && problems.0.is_empty() {
+            problems.push("platform.yml", "invalid configuration");
+        }
+        Parsed {
+            config,
+            mfa,
+            upstream,
+            problems: problems.0,
         }
     }
 
@@ -378,8 +403,10 @@ fn parse_root(
     base_dir: &Path,
     secrets: Vec<String>,
     p: &mut Problems,
-) -> Option<Config> {
-    let mut f = Fields::of(p, "", root)?;
+) -> (Option<Config>, Option<MfaConfig>, Option<UpstreamConfig>) {
+    let Some(mut f) = Fields::of(p, "", root) else {
+        return (None, None, None);
+    };
     let server = parse_server(f.get("server"), p);
     let storage = f
         .require(p, "storage")
@@ -398,16 +425,20 @@ fn parse_root(
             "missing: standalone mode (no upstream) needs at least one api key",
         );
     }
-    Some(Config {
-        server: server?,
-        storage: storage?,
-        outbound: outbound?,
-        upstream,
-        api_keys,
-        mfa: mfa?,
-        admin,
-        secrets: Secrets(secrets),
-    })
+    let config = match (server, storage, outbound, mfa.clone()) {
+        (Some(server), Some(storage), Some(outbound), Some(mfa)) => Some(Config {
+            server,
+            storage,
+            outbound,
+            upstream: upstream.clone(),
+            api_keys,
+            mfa,
+            admin,
+            secrets: Secrets(secrets),
+        }),
+        _ => None,
+    };
+    (config, mfa, upstream)
 }
 
 fn parse_admin(v: &Value, p: &mut Problems) -> Option<AdminConfig> {

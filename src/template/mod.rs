@@ -21,7 +21,10 @@ use handlebars::Handlebars;
 use regex::Regex;
 use serde_json::json;
 
-use crate::config::{Config, EndpointSpec, Endpoints, HttpMethod, Predicate, Problem, Secrets};
+use crate::config::{
+    Config, EndpointSpec, Endpoints, HttpMethod, MfaConfig, Predicate, Problem, Secrets,
+    UpstreamConfig,
+};
 
 pub use encoding::BodyKind;
 
@@ -199,10 +202,10 @@ fn registry(escape: fn(&str) -> String) -> Handlebars<'static> {
 }
 
 /// The variables each endpoint can be given.
-fn provided_variables(config: &Config, endpoint: EndpointId) -> BTreeSet<String> {
+fn provided_variables(mfa: &MfaConfig, endpoint: EndpointId) -> BTreeSet<String> {
     let mut vars: BTreeSet<String> = match endpoint {
         EndpointId::Single | EndpointId::Challenge | EndpointId::Verify => {
-            config.mfa.user_data.allowed.iter().cloned().collect()
+            mfa.user_data.allowed.iter().cloned().collect()
         }
         _ => BTreeSet::new(),
     };
@@ -221,6 +224,15 @@ fn provided_variables(config: &Config, endpoint: EndpointId) -> BTreeSet<String>
 
 impl Templates {
     pub fn compile(config: &Config) -> Result<Templates, Vec<Problem>> {
+        Templates::compile_parts(&config.mfa, config.upstream.as_ref())
+    }
+
+    /// Compiles the endpoints of these sections (a configuration's, or those that could be
+    /// read from a file with other problems).
+    pub fn compile_parts(
+        mfa: &MfaConfig,
+        upstream: Option<&UpstreamConfig>,
+    ) -> Result<Templates, Vec<Problem>> {
         let mut t = Templates {
             endpoints: BTreeMap::new(),
             url: registry(encoding::url),
@@ -230,20 +242,20 @@ impl Templates {
             plain: registry(encoding::none),
         };
         let mut specs: Vec<(EndpointId, &EndpointSpec)> = Vec::new();
-        match &config.mfa.endpoints {
+        match &mfa.endpoints {
             Endpoints::Single(s) => specs.push((EndpointId::Single, s)),
             Endpoints::ChallengeVerify { challenge, verify } => {
                 specs.push((EndpointId::Challenge, challenge));
                 specs.push((EndpointId::Verify, verify));
             }
         }
-        if let Some(up) = &config.upstream {
+        if let Some(up) = upstream {
             specs.push((EndpointId::UpstreamLogin, &up.login));
             specs.push((EndpointId::AccessCheck, &up.access_check));
         }
         let mut problems = Vec::new();
         for (id, spec) in specs {
-            let provided = provided_variables(config, id);
+            let provided = provided_variables(mfa, id);
             match t.compile_endpoint(id, spec, &provided) {
                 Ok(c) => {
                     t.endpoints.insert(id, c);

@@ -148,6 +148,18 @@ fn check_reports_every_problem_at_once() {
 }
 
 #[test]
+fn check_reports_template_problems_alongside_problems_elsewhere_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = valid_config(dir.path());
+    config["server"]["listen"] = json!("nowhere");
+    config["mfa"]["endpoints"]["single"]["body"] =
+        json!(r#"{"to":"{{ fax }}","text":"Code {{ code }}"}"#);
+
+    assert_check_names(&config, &["server.listen"]);
+    assert_check_names(&config, &["mfa.endpoints.single.body", "fax"]);
+}
+
+#[test]
 fn the_library_names_the_path_of_each_problem() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = valid_config(dir.path());
