@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use mfa_bridge::snapshot::Snapshot;
 use mfa_bridge::startup::Application;
-use mfa_bridge::template::{self, EndpointId, Vars};
+use mfa_bridge::template::{self, EndpointId};
 
 /// The configuration shipped with the binary: standalone mode, single mode, development outbox.
 const EMBEDDED_CONFIG: &str = include_str!("../platform.yml");
@@ -167,36 +167,14 @@ fn render(path: Option<&Path>, endpoint: &str, data: &str) -> ExitCode {
         );
         return ExitCode::FAILURE;
     };
-    let vars: Vars = match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(data)
-    {
-        Ok(map) => map
-            .into_iter()
-            .map(|(k, v)| match v {
-                serde_json::Value::String(s) => (k, s),
-                other => (k, other.to_string()),
-            })
-            .collect(),
+    let data = match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(data) {
+        Ok(map) => map,
         Err(e) => {
             eprintln!("--data must be a JSON object: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let mut vars = vars;
-    vars.entry("username".into())
-        .or_insert_with(|| "sample-user".into());
-    if matches!(id, EndpointId::Single | EndpointId::Verify) {
-        let code = vars
-            .entry("code".into())
-            .or_insert_with(|| "123456".into())
-            .clone();
-        if id == EndpointId::Single {
-            for (k, v) in vars.iter_mut() {
-                if k != "code" {
-                    *v = template::fill_code(v, &code);
-                }
-            }
-        }
-    }
+    let vars = template::sample_vars(&data, id);
     match snapshot.templates.render(id, &vars) {
         Ok(request) => {
             let shown = request.describe(&snapshot.config.secrets);

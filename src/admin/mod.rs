@@ -27,7 +27,7 @@ use crate::http::AppState;
 use crate::mfa::FlowError;
 use crate::reload::{ProblemView, Reloader};
 use crate::snapshot::Snapshot;
-use crate::template::{self, EndpointId, Vars};
+use crate::template::{self, EndpointId};
 
 const INDEX_HTML: &str = include_str!("panel/index.html");
 const PANEL_JS: &str = include_str!("panel/panel.js");
@@ -495,35 +495,6 @@ struct PreviewRequest {
     data: serde_json::Map<String, Json_>,
 }
 
-fn sample_vars(data: &serde_json::Map<String, Json_>, id: EndpointId) -> Vars {
-    let mut vars: Vars = data
-        .iter()
-        .map(|(k, v)| {
-            let text = match v {
-                Json_::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            (k.clone(), text)
-        })
-        .collect();
-    vars.entry("username".into())
-        .or_insert_with(|| "sample-user".into());
-    if matches!(id, EndpointId::Single | EndpointId::Verify) {
-        let code = vars
-            .entry("code".into())
-            .or_insert_with(|| "123456".into())
-            .clone();
-        if id == EndpointId::Single {
-            for (k, v) in vars.iter_mut() {
-                if k != "code" {
-                    *v = template::fill_code(v, &code);
-                }
-            }
-        }
-    }
-    vars
-}
-
 async fn preview(
     State(state): State<AdminState>,
     body: axum::body::Bytes,
@@ -573,7 +544,7 @@ async fn preview(
         }
     };
     let id = EndpointId::from_name(&name).ok_or_else(|| AdminError::NotFound(name.clone()))?;
-    let vars = sample_vars(&req.data, id);
+    let vars = template::sample_vars(&req.data, id);
     let warnings: Vec<String> = snapshot
         .templates
         .variables(id)

@@ -161,6 +161,41 @@ pub fn fill_code(value: &str, code: &str) -> String {
     re.replace_all(value, regex::NoExpand(code)).into_owned()
 }
 
+/// Variables for showing what an endpoint would send (`render`, the admin preview): the
+/// given sample values, `username` defaulting to `sample-user`, `code` to `123456`, and, for
+/// the single endpoint, `{{ code }}` filled inside the values as a real send does.
+pub fn sample_vars(
+    data: &serde_json::Map<String, serde_json::Value>,
+    endpoint: EndpointId,
+) -> Vars {
+    let mut vars: Vars = data
+        .iter()
+        .map(|(k, v)| {
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), text)
+        })
+        .collect();
+    vars.entry("username".into())
+        .or_insert_with(|| "sample-user".into());
+    if matches!(endpoint, EndpointId::Single | EndpointId::Verify) {
+        let code = vars
+            .entry("code".into())
+            .or_insert_with(|| "123456".into())
+            .clone();
+        if endpoint == EndpointId::Single {
+            for (k, v) in vars.iter_mut() {
+                if k != "code" {
+                    *v = fill_code(v, &code);
+                }
+            }
+        }
+    }
+    vars
+}
+
 struct CompiledEndpoint {
     method: HttpMethod,
     /// Every variable its url, headers and body name.
