@@ -11,9 +11,8 @@ use notify_debouncer_mini::{new_debouncer, DebounceEventResult, Debouncer};
 use serde::Serialize;
 
 use crate::config::Problem;
-use crate::http::SharedSnapshot;
 use crate::metrics::Metrics;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{SharedSnapshot, Snapshot};
 
 /// The outcome of the last reload, as the admin status shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -27,6 +26,16 @@ pub struct ReloadStatus {
 pub struct ProblemView {
     pub path: String,
     pub message: String,
+}
+
+impl ReloadStatus {
+    fn applied(at: u64) -> ReloadStatus {
+        ReloadStatus {
+            at,
+            applied: true,
+            problems: Vec::new(),
+        }
+    }
 }
 
 impl From<&Problem> for ProblemView {
@@ -100,16 +109,9 @@ impl Reloader {
         }
     }
 
-    fn current(&self) -> Arc<Snapshot> {
-        match self.shared.read() {
-            Ok(g) => g.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
     /// Swaps in a validated snapshot.
     pub fn apply(&self, snapshot: Snapshot, now: u64) {
-        let current = self.current();
+        let current = self.shared.current();
         let (old, new) = (&current.config, &snapshot.config);
         if old.storage.path != new.storage.path
             || old.server.listen != new.server.listen
@@ -118,17 +120,9 @@ impl Reloader {
         {
             tracing::warn!("storage, listen addresses and the connect time-out change only at the next restart");
         }
-        let next = Arc::new(snapshot);
-        match self.shared.write() {
-            Ok(mut g) => *g = next,
-            Err(poisoned) => *poisoned.into_inner() = next,
-        }
+        self.shared.replace(snapshot);
         self.metrics.reloads.with_label_values(&["applied"]).inc();
-        self.set_status(ReloadStatus {
-            at: now,
-            applied: true,
-            problems: Vec::new(),
-        });
+        self.set_status(ReloadStatus::applied(now));
         tracing::info!("configuration reloaded");
     }
 
@@ -138,14 +132,10 @@ impl Reloader {
         let _writing = self.lock();
         match Snapshot::load(&self.path) {
             Ok(snapshot) => {
-                if snapshot.source_hash == self.current().source_hash {
+                if snapshot.source_hash == self.shared.current().source_hash {
                     // The file is what runs: a refusal shown before is over.
                     if explicit || self.status().is_some_and(|s| !s.applied) {
-                        self.set_status(ReloadStatus {
-                            at: now,
-                            applied: true,
-                            problems: Vec::new(),
-                        });
+                        self.set_status(ReloadStatus::applied(now));
                     }
                     return true;
                 }

@@ -3,6 +3,7 @@
 //! new snapshot, then swaps it in.
 
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 
 use sha2::{Digest, Sha256};
 
@@ -67,5 +68,32 @@ impl Snapshot {
         })?;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         Snapshot::from_yaml_str(&text, base)
+    }
+}
+
+/// The snapshot in force, shared by every request. A reload replaces the `Arc` inside; a request
+/// takes its own clone once, so it runs on one snapshot from start to end.
+#[derive(Debug, Clone)]
+pub struct SharedSnapshot(Arc<RwLock<Arc<Snapshot>>>);
+
+impl SharedSnapshot {
+    pub fn new(snapshot: Snapshot) -> SharedSnapshot {
+        SharedSnapshot(Arc::new(RwLock::new(Arc::new(snapshot))))
+    }
+
+    pub fn current(&self) -> Arc<Snapshot> {
+        // The lock guards a plain `Arc` swap: a panic elsewhere cannot leave it half-written.
+        match self.0.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    pub fn replace(&self, snapshot: Snapshot) {
+        let next = Arc::new(snapshot);
+        match self.0.write() {
+            Ok(mut guard) => *guard = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
@@ -17,7 +17,7 @@ use crate::mfa::secrets::Keys;
 use crate::mfa::Mfa;
 use crate::provider::Sender;
 use crate::reload::Reloader;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{SharedSnapshot, Snapshot};
 use crate::store::{self, SledStore, Store};
 
 #[derive(Debug, thiserror::Error)]
@@ -105,15 +105,11 @@ impl Application {
             None => None,
         };
         let mfa = Mfa::new(store, sender, Keys::new(secret), Arc::clone(&clock));
-        let shared = Arc::new(RwLock::new(Arc::new(snapshot)));
+        let shared = SharedSnapshot::new(snapshot);
         let reloader = path.map(|p| {
             // Absolute, but links not resolved: a linked file's target may be swapped.
             let absolute = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-            Arc::new(Reloader::new(
-                absolute,
-                Arc::clone(&shared),
-                metrics.clone(),
-            ))
+            Arc::new(Reloader::new(absolute, shared.clone(), metrics.clone()))
         });
         let state = AppState {
             snapshot: shared,

@@ -3,7 +3,7 @@
 mod auth;
 mod error;
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Path, Request, State};
@@ -19,14 +19,11 @@ use serde_json::json;
 use crate::domain::{AccessToken, Username};
 use crate::metrics::Metrics;
 use crate::mfa::{LoginOutcome, Mfa, Verified};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{SharedSnapshot, Snapshot};
 use crate::store::AttemptRecord;
 use crate::upstream::ClientHeaders;
 
 pub use error::ApiError;
-
-/// The configuration in force; a reload swaps the `Arc` inside, a request clones it once.
-pub type SharedSnapshot = Arc<RwLock<Arc<Snapshot>>>;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -37,10 +34,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        match self.snapshot.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.snapshot.current()
     }
 }
 
