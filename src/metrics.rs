@@ -30,7 +30,7 @@ impl Metrics {
         let sends = IntCounterVec::new(
             Opts::new(
                 "mfa_bridge_sends_total",
-                "Requests to providers by endpoint and outcome.",
+                "Outbound requests (providers and upstream) by endpoint and outcome.",
             ),
             &["endpoint", "outcome"],
         )
@@ -38,7 +38,7 @@ impl Metrics {
         let provider_latency = HistogramVec::new(
             HistogramOpts::new(
                 "mfa_bridge_provider_latency_seconds",
-                "Time until a provider answered.",
+                "Time until a provider or the upstream answered.",
             )
             .buckets(vec![
                 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,

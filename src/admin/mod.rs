@@ -580,13 +580,7 @@ async fn test_send(
     let body = req.data;
     let user_data = crate::mfa::user_data::parse(&body, &snapshot.config.mfa.user_data)?;
     let (reply, request) = state.app.mfa.test_send(&snapshot, &user_data).await?;
-    let endpoint = request.endpoint;
-    if !reply.satisfies(snapshot.templates.predicate(endpoint)) {
-        return Err(AdminError::Flow(FlowError::Messaging(format!(
-            "the messaging service answered {}",
-            reply.status
-        ))));
-    }
+    crate::mfa::accepted(&snapshot, &request, &reply)?;
     Ok(Json(json!({
         "sent": true,
         "status": reply.status,

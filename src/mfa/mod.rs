@@ -176,10 +176,6 @@ impl Mfa {
         &self.store
     }
 
-    pub fn sender(&self) -> &Sender {
-        &self.sender
-    }
-
     /// The time on the service's clock (seconds since the epoch).
     pub fn now(&self) -> u64 {
         self.clock.now()
@@ -201,22 +197,9 @@ impl Mfa {
         let reservation = self
             .reserve_sends(snap, &username, user_data, self.clock.now())
             .await?;
-        let reply = self
-            .sender
-            .send(&request, snap.config.outbound.timeout, &snap.config.secrets)
-            .await;
-        match reply {
-            Ok(reply) => {
-                self.store.flush().await?;
-                Ok((reply, request))
-            }
-            Err(e) => {
-                if matches!(e, SendError::Connect) {
-                    self.release_sends(&reservation).await?;
-                }
-                Err(send_error(e))
-            }
-        }
+        self.store.flush().await?;
+        let reply = self.transmit(snap, &request, reservation).await?;
+        Ok((reply, request))
     }
 
     /// Checks the credential for activate, deactivate, status and recovery codes (and
@@ -358,7 +341,8 @@ impl Mfa {
         // An enrolment in progress costs a message: it survives even a crash. Login sessions
         // rely on the periodic flush (and the one at shutdown) instead.
         self.store.flush().await?;
-        if let Err(e) = self.transmit(snap, &request, reservation).await {
+        let sent = self.transmit(snap, &request, reservation).await;
+        if let Err(e) = sent.and_then(|reply| accepted(snap, &request, &reply)) {
             self.delete_session(&key).await?;
             return Err(e);
         }
@@ -445,7 +429,10 @@ impl Mfa {
             self.release_sends(&reservation).await?;
             return Err(FlowError::InvalidSession);
         }
-        self.transmit(snap, &request, reservation).await
+        // The send is counted on disk before it leaves.
+        self.store.flush().await?;
+        let reply = self.transmit(snap, &request, reservation).await?;
+        accepted(snap, &request, &reply)
     }
 
     /// `POST /{username}/mfa/verify`: the code of a login session; releases the grant.
@@ -998,10 +985,7 @@ impl Mfa {
                     Ok(())
                 } else if reply.status >= 500 {
                     tracing::warn!(status = reply.status, "the verify endpoint failed");
-                    Err(FlowError::Messaging(format!(
-                        "the messaging service answered {}",
-                        reply.status
-                    )))
+                    Err(provider_refused(reply.status))
                 } else {
                     tracing::info!(user = %username, status = reply.status, "the verify endpoint refused the code");
                     Err(FlowError::InvalidCode)
@@ -1122,39 +1106,44 @@ impl Mfa {
         Ok(())
     }
 
-    /// Sends a reserved request. A send that reached the provider stays counted, even when
-    /// the provider failed; one that could not connect is given back.
+    /// Sends a reserved request (its reservation already flushed). A send that reached the
+    /// provider stays counted, even when the provider failed; one that never left is given
+    /// back.
     async fn transmit(
         &self,
         snap: &Snapshot,
         request: &OutboundRequest,
         reservation: Reservation,
-    ) -> Result<(), FlowError> {
+    ) -> Result<Reply, FlowError> {
         let sent = self
             .sender
             .send(request, snap.config.outbound.timeout, &snap.config.secrets)
             .await;
-        let reply = match sent {
-            Ok(reply) => reply,
-            Err(e) => {
-                if matches!(e, SendError::Connect | SendError::Outbox(_)) {
-                    self.release_sends(&reservation).await?;
-                }
-                self.store.flush().await?;
-                return Err(send_error(e));
+        if let Err(e) = &sent {
+            if matches!(e, SendError::Connect | SendError::Outbox(_)) {
+                self.release_sends(&reservation).await?;
             }
-        };
-        self.store.flush().await?;
-        if reply.satisfies(snap.templates.predicate(request.endpoint)) {
-            Ok(())
-        } else {
-            tracing::warn!(endpoint = %request.endpoint, status = reply.status, "the messaging service refused the send");
-            Err(FlowError::Messaging(format!(
-                "the messaging service answered {}",
-                reply.status
-            )))
         }
+        sent.map_err(send_error)
     }
+}
+
+/// A send's reply must satisfy the endpoint's `success` predicate (any 2xx without one).
+pub fn accepted(
+    snap: &Snapshot,
+    request: &OutboundRequest,
+    reply: &Reply,
+) -> Result<(), FlowError> {
+    if reply.satisfies(snap.templates.predicate(request.endpoint)) {
+        Ok(())
+    } else {
+        tracing::warn!(endpoint = %request.endpoint, status = reply.status, "the messaging service refused the send");
+        Err(provider_refused(reply.status))
+    }
+}
+
+fn provider_refused(status: u16) -> FlowError {
+    FlowError::Messaging(format!("the messaging service answered {status}"))
 }
 
 /// What the per-destination send limit counts: the phone numbers, else the whole user data.

@@ -94,10 +94,6 @@ impl Sender {
         })
     }
 
-    pub fn outbox_path(&self) -> &std::path::Path {
-        &self.outbox
-    }
-
     /// Sends `request`, with `timeout` as the whole deadline.
     pub async fn send(
         &self,
@@ -108,8 +104,28 @@ impl Sender {
         if request.url.starts_with("outbox:") {
             return self.write_outbox(request, secrets).await;
         }
-        let started = Instant::now();
         let body = request.body.clone().map(Bytes::from);
+        self.exchange(request, body, timeout).await
+    }
+
+    /// Sends `request` with a client's body forwarded as received (the login proxy).
+    pub async fn forward(
+        &self,
+        request: &OutboundRequest,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<Reply, SendError> {
+        self.exchange(request, Some(body), timeout).await
+    }
+
+    /// One HTTP exchange, counted in the metrics and logged (never its url or body).
+    async fn exchange(
+        &self,
+        request: &OutboundRequest,
+        body: Option<Bytes>,
+        timeout: Duration,
+    ) -> Result<Reply, SendError> {
+        let started = Instant::now();
         let result = self.send_http(request, body, timeout).await;
         let elapsed = started.elapsed();
         let ms = elapsed.as_millis() as u64;
@@ -129,19 +145,15 @@ impl Sender {
             .sends
             .with_label_values(&[endpoint, outcome])
             .inc();
-        if result.is_ok() {
-            self.metrics
-                .provider_latency
-                .with_label_values(&[endpoint])
-                .observe(elapsed.as_secs_f64());
-        }
         match &result {
             Ok(r) => {
-                tracing::debug!(endpoint = %request.endpoint, status = r.status, ms, "provider answered")
+                self.metrics
+                    .provider_latency
+                    .with_label_values(&[endpoint])
+                    .observe(elapsed.as_secs_f64());
+                tracing::debug!(endpoint, status = r.status, ms, "answered");
             }
-            Err(e) => {
-                tracing::warn!(endpoint = %request.endpoint, error = %e, ms, "provider request failed")
-            }
+            Err(e) => tracing::warn!(endpoint, error = %e, ms, "outbound request failed"),
         }
         result
     }
@@ -179,16 +191,6 @@ impl Sender {
             content_type,
             body,
         })
-    }
-
-    /// Sends `request` with a client's body forwarded as received (the login proxy).
-    pub async fn forward(
-        &self,
-        request: &OutboundRequest,
-        body: Bytes,
-        timeout: Duration,
-    ) -> Result<Reply, SendError> {
-        self.send_http(request, Some(body), timeout).await
     }
 
     /// Development sink: the rendered request as one JSON line, so that the shipped

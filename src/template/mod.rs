@@ -425,10 +425,6 @@ impl Templates {
             .unwrap_or_default()
     }
 
-    pub fn has(&self, endpoint: EndpointId) -> bool {
-        self.endpoints.contains_key(&endpoint)
-    }
-
     /// The success predicate (`success`, or `accept` for the access check) of an endpoint.
     pub fn predicate(&self, endpoint: EndpointId) -> Option<&Predicate> {
         self.endpoints
