@@ -110,11 +110,12 @@ impl IntoResponse for ApiError {
             ),
             FlowError::TooManyAttempts { remaining } => {
                 let remaining = remaining.max(1);
+                let message = format!("Too many attempts: try again in {remaining} seconds.");
                 let mut response = (
                     StatusCode::TOO_MANY_REQUESTS,
                     axum::Json(json!({ "error": {
                         "id": "too-many-attempts",
-                        "message": format!("Too many attempts: try again in {remaining} seconds."),
+                        "message": message,
                         "remainingDelay": remaining,
                     }})),
                 )
@@ -122,11 +123,7 @@ impl IntoResponse for ApiError {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(remaining));
-                tagged(
-                    response,
-                    "too-many-attempts",
-                    &format!("Too many attempts: try again in {remaining} seconds."),
-                )
+                tagged(response, "too-many-attempts", &message)
             }
             FlowError::InvalidApiKey => {
                 error(StatusCode::FORBIDDEN, "forbidden", "Invalid access token.")
