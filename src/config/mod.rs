@@ -577,15 +577,11 @@ fn parse_outbound(value: Option<&Value>, p: &mut Problems) -> Option<OutboundCon
     };
     if let Some(v) = value {
         let mut f = Fields::of(p, "outbound", v)?;
-        if let Some(v) = f.get("connect_timeout_ms") {
-            if let Some(n) = integer(p, "outbound.connect_timeout_ms", v, 1..=60_000) {
-                cfg.connect_timeout = Duration::from_millis(n);
-            }
+        if let Some(n) = f.integer(p, "connect_timeout_ms", 1..=60_000) {
+            cfg.connect_timeout = Duration::from_millis(n);
         }
-        if let Some(v) = f.get("timeout_ms") {
-            if let Some(n) = integer(p, "outbound.timeout_ms", v, 1..=120_000) {
-                cfg.timeout = Duration::from_millis(n);
-            }
+        if let Some(n) = f.integer(p, "timeout_ms", 1..=120_000) {
+            cfg.timeout = Duration::from_millis(n);
         }
         f.finish(p);
     }
@@ -678,15 +674,11 @@ fn parse_mfa(v: &Value, p: &mut Problems) -> Option<MfaConfig> {
     };
     if let Some(v) = f.get("code") {
         if let Some(mut c) = Fields::of(p, "mfa.code", v) {
-            if let Some(v) = c.get("length") {
-                if let Some(n) = integer(p, "mfa.code.length", v, 4..=12) {
-                    code.length = n as u32;
-                }
+            if let Some(n) = c.integer(p, "length", 4..=12) {
+                code.length = n as u32;
             }
-            if let Some(v) = c.get("ttl_seconds") {
-                if let Some(n) = integer(p, "mfa.code.ttl_seconds", v, 1..=86_400) {
-                    code.ttl = Duration::from_secs(n);
-                }
+            if let Some(n) = c.integer(p, "ttl_seconds", 1..=86_400) {
+                code.ttl = Duration::from_secs(n);
             }
             c.finish(p);
         }
@@ -695,10 +687,8 @@ fn parse_mfa(v: &Value, p: &mut Problems) -> Option<MfaConfig> {
     let mut session_ttl = Duration::from_secs(1800);
     if let Some(v) = f.get("sessions") {
         if let Some(mut s) = Fields::of(p, "mfa.sessions", v) {
-            if let Some(v) = s.get("ttl_seconds") {
-                if let Some(n) = integer(p, "mfa.sessions.ttl_seconds", v, 1..=86_400) {
-                    session_ttl = Duration::from_secs(n);
-                }
+            if let Some(n) = s.integer(p, "ttl_seconds", 1..=86_400) {
+                session_ttl = Duration::from_secs(n);
             }
             s.finish(p);
         }
@@ -730,30 +720,20 @@ fn parse_attempts(value: Option<&Value>, p: &mut Problems) -> AttemptPolicy {
     let Some(mut f) = value.and_then(|v| Fields::of(p, "mfa.attempts", v)) else {
         return a;
     };
-    if let Some(v) = f.get("per_session") {
-        if let Some(n) = integer(p, "mfa.attempts.per_session", v, 1..=100) {
-            a.per_session = n as u32;
-        }
+    if let Some(n) = f.integer(p, "per_session", 1..=100) {
+        a.per_session = n as u32;
     }
-    if let Some(v) = f.get("free_failures") {
-        if let Some(n) = integer(p, "mfa.attempts.free_failures", v, 0..=1000) {
-            a.free_failures = n as u32;
-        }
+    if let Some(n) = f.integer(p, "free_failures", 0..=1000) {
+        a.free_failures = n as u32;
     }
-    if let Some(v) = f.get("base_seconds") {
-        if let Some(n) = integer(p, "mfa.attempts.base_seconds", v, 1..=86_400) {
-            a.base_seconds = n;
-        }
+    if let Some(n) = f.integer(p, "base_seconds", 1..=86_400) {
+        a.base_seconds = n;
     }
-    if let Some(v) = f.get("max_seconds") {
-        if let Some(n) = integer(p, "mfa.attempts.max_seconds", v, 1..=604_800) {
-            a.max_seconds = n;
-        }
+    if let Some(n) = f.integer(p, "max_seconds", 1..=604_800) {
+        a.max_seconds = n;
     }
-    if let Some(v) = f.get("window_seconds") {
-        if let Some(n) = integer(p, "mfa.attempts.window_seconds", v, 1..=2_592_000) {
-            a.window_seconds = n;
-        }
+    if let Some(n) = f.integer(p, "window_seconds", 1..=2_592_000) {
+        a.window_seconds = n;
     }
     f.finish(p);
     if a.max_seconds < a.base_seconds {
@@ -773,20 +753,14 @@ fn parse_send_limits(value: Option<&Value>, p: &mut Problems) -> SendLimits {
     let Some(mut f) = value.and_then(|v| Fields::of(p, "mfa.send_limits", v)) else {
         return l;
     };
-    if let Some(v) = f.get("min_interval_seconds") {
-        if let Some(n) = integer(p, "mfa.send_limits.min_interval_seconds", v, 0..=3600) {
-            l.min_interval_seconds = n;
-        }
+    if let Some(n) = f.integer(p, "min_interval_seconds", 0..=3600) {
+        l.min_interval_seconds = n;
     }
-    if let Some(v) = f.get("per_user_per_hour") {
-        if let Some(n) = integer(p, "mfa.send_limits.per_user_per_hour", v, 1..=10_000) {
-            l.per_user_per_hour = n as u32;
-        }
+    if let Some(n) = f.integer(p, "per_user_per_hour", 1..=10_000) {
+        l.per_user_per_hour = n as u32;
     }
-    if let Some(v) = f.get("per_destination_per_day") {
-        if let Some(n) = integer(p, "mfa.send_limits.per_destination_per_day", v, 1..=100_000) {
-            l.per_destination_per_day = n as u32;
-        }
+    if let Some(n) = f.integer(p, "per_destination_per_day", 1..=100_000) {
+        l.per_destination_per_day = n as u32;
     }
     f.finish(p);
     l
@@ -842,10 +816,8 @@ fn parse_user_data(value: Option<&Value>, p: &mut Problems) -> UserDataRules {
     let phones = f
         .get("phone_fields")
         .map(|v| string_list(p, "mfa.user_data.phone_fields", v));
-    if let Some(v) = f.get("max_length") {
-        if let Some(n) = integer(p, "mfa.user_data.max_length", v, 1..=4096) {
-            rules.max_length = n as usize;
-        }
+    if let Some(n) = f.integer(p, "max_length", 1..=4096) {
+        rules.max_length = n as usize;
     }
     f.finish(p);
     // Without an explicit `allowed`, a given `required` list is also what is allowed.

@@ -69,6 +69,17 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// The whole number under `key`, if present and within `range` (else a problem).
+    pub fn integer(
+        &mut self,
+        problems: &mut Problems,
+        key: &str,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Option<u64> {
+        let value = self.get(key)?;
+        integer(problems, &self.path_of(key), value, range)
+    }
+
     pub fn require(&mut self, problems: &mut Problems, key: &str) -> Option<&'a Value> {
         let value = self.get(key);
         if value.is_none() {
