@@ -328,18 +328,6 @@ impl Secrets {
 }
 
 impl Config {
-    /// Reads and validates `path`. Relative paths inside are relative to the file's folder.
-    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigErrors(vec![Problem {
-                path: path.display().to_string(),
-                message: format!("cannot read: {e}"),
-            }])
-        })?;
-        let base = path.parent().unwrap_or_else(|| Path::new("."));
-        Config::from_yaml_str(&text, base)
-    }
-
     /// Validates a configuration text, reading `${ENV}` references from the process
     /// environment.
     pub fn from_yaml_str(yaml: &str, base_dir: &Path) -> Result<Config, ConfigErrors> {
