@@ -138,10 +138,22 @@ fn check(path: Option<&Path>) -> ExitCode {
             } else {
                 "standalone"
             };
+            let mfa = &s.config.mfa;
+            let sms_mode = match mfa.mode {
+                mfa_bridge::config::Mode::Single => "single",
+                mfa_bridge::config::Mode::ChallengeVerify => "challenge-verify",
+            };
+            let preset = match &mfa.preset {
+                Some(p) => format!(", preset {}", p.name),
+                None => String::new(),
+            };
             println!(
-                "configuration is valid ({mode} mode, {:?} SMS mode)",
-                s.config.mfa.mode
+                "configuration is valid ({mode} mode, {sms_mode} code mode, {} channel{preset})",
+                mfa.channel.name()
             );
+            for w in s.templates.warnings() {
+                println!("warning: {w}");
+            }
             ExitCode::SUCCESS
         }
         Err(problems) => {
@@ -174,10 +186,19 @@ fn render(path: Option<&Path>, endpoint: &str, data: &str) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let vars = template::sample_vars(&data, id);
-    match snapshot.templates.render(id, &vars) {
-        Ok(request) => {
-            let shown = request.describe(&snapshot.config.secrets);
+    match template::preview(&snapshot, id, &data) {
+        Ok(preview) => {
+            for w in &preview.warnings {
+                eprintln!("warning: {w}");
+            }
+            let mut shown = serde_json::json!({ "request": preview.request });
+            if let Some(message) = preview.message {
+                shown["message"] = message;
+            }
+            if let Some(sms) = preview.sms {
+                shown["sms"] = serde_json::to_value(sms).unwrap_or_default();
+            }
+            shown["warnings"] = serde_json::json!(preview.warnings);
             println!(
                 "{}",
                 serde_json::to_string_pretty(&shown).unwrap_or_default()

@@ -60,7 +60,7 @@ pub struct Reloader {
 
 /// Keeps the file watcher alive.
 pub struct Watch {
-    _debouncer: Debouncer<notify_debouncer_mini::notify::RecommendedWatcher>,
+    _debouncer: Arc<std::sync::Mutex<Debouncer<notify_debouncer_mini::notify::RecommendedWatcher>>>,
 }
 
 impl Reloader {
@@ -119,6 +119,9 @@ impl Reloader {
             || old.outbound.connect_timeout != new.outbound.connect_timeout
         {
             tracing::warn!("storage, listen addresses and the connect time-out change only at the next restart");
+        }
+        for w in snapshot.templates.warnings() {
+            tracing::warn!("{w}");
         }
         self.shared.replace(snapshot);
         self.metrics.reloads.with_label_values(&["applied"]).inc();
@@ -184,17 +187,31 @@ impl Reloader {
             .watcher()
             .watch(&dir, RecursiveMode::NonRecursive)
             .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
+        let mut templates_watched = false;
         if templates.is_dir() {
             debouncer
                 .watcher()
                 .watch(&templates, RecursiveMode::Recursive)
                 .map_err(|e| format!("cannot watch {}: {e}", templates.display()))?;
+            templates_watched = true;
         }
+        let debouncer = Arc::new(std::sync::Mutex::new(debouncer));
+        let watcher = Arc::clone(&debouncer);
         let now = Arc::new(now);
         let on_change = Arc::clone(self);
         let clock = Arc::clone(&now);
         tokio::spawn(async move {
             while rx.recv().await.is_some() {
+                // `templates/` made after the start is watched from when it appears (its
+                // creation is a change in the folder of the file).
+                if !templates_watched && templates.is_dir() {
+                    if let Ok(mut d) = watcher.lock() {
+                        match d.watcher().watch(&templates, RecursiveMode::Recursive) {
+                            Ok(()) => templates_watched = true,
+                            Err(e) => tracing::warn!("cannot watch {}: {e}", templates.display()),
+                        }
+                    }
+                }
                 let reloader = Arc::clone(&on_change);
                 let t = clock();
                 let _ = tokio::task::spawn_blocking(move || reloader.reload(t, false)).await;

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use sha2::{Digest, Sha256};
 
-use crate::config::{Config, ConfigErrors, Problem};
+use crate::config::{Config, ConfigErrors, Library, Problem};
 use crate::template::Templates;
 
 #[derive(Debug)]
@@ -33,9 +33,28 @@ impl Snapshot {
         })
     }
 
-    /// Validates and compiles a configuration text: every problem at once.
+    /// Validates and compiles a configuration text, with the template library of `templates/`
+    /// beside it: every problem at once.
     pub fn from_yaml_str(yaml: &str, base_dir: &Path) -> Result<Snapshot, ConfigErrors> {
-        let parsed = Config::parse(yaml, base_dir, &|name| std::env::var(name).ok());
+        let (library, problems) = Library::read(&base_dir.join("templates"));
+        Snapshot::with_library(yaml, base_dir, &library, problems)
+    }
+
+    /// [`Snapshot::from_yaml_str`] with the library given (the admin API checks a template
+    /// file's new text this way before writing it).
+    pub fn with_library(
+        yaml: &str,
+        base_dir: &Path,
+        library: &Library,
+        earlier: Vec<Problem>,
+    ) -> Result<Snapshot, ConfigErrors> {
+        let parsed = Config::parse_with_library(
+            yaml,
+            base_dir,
+            &|name| std::env::var(name).ok(),
+            library,
+            earlier,
+        );
         let config = match parsed.config {
             Some(c) if parsed.problems.is_empty() => c,
             _ => {
@@ -50,11 +69,16 @@ impl Snapshot {
             }
         };
         let templates = Templates::compile(&config).map_err(ConfigErrors)?;
+        // What runs depends on the file and on the local templates: both are in the hash, so
+        // that an edit of either is seen as a change.
+        let mut hash = Sha256::new();
+        hash.update(yaml.as_bytes());
+        hash.update(library.fingerprint());
         Ok(Snapshot {
             config,
             templates,
             source: yaml.to_string(),
-            source_hash: hex::encode(Sha256::digest(yaml.as_bytes())),
+            source_hash: hex::encode(hash.finalize()),
         })
     }
 

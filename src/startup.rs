@@ -86,6 +86,9 @@ impl Application {
         path: Option<&Path>,
         clock: Arc<dyn Clock>,
     ) -> Result<Application, StartupError> {
+        for w in snapshot.templates.warnings() {
+            tracing::warn!("{w}");
+        }
         let config = &snapshot.config;
         let data_dir = config.storage.path.clone();
         let data_err = |source| StartupError::DataDir {

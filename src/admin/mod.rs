@@ -430,7 +430,10 @@ async fn delete_endpoint(
 async fn list_templates(State(state): State<AdminState>) -> Result<Json<Json_>, AdminError> {
     let dir = reloader(&state)?.templates_dir();
     let list = files::list(&dir).map_err(|e| AdminError::Internal(e.to_string()))?;
-    Ok(Json(json!({ "templates": list })))
+    // The compiled-in presets and messages: readable here, and replaced by a file written
+    // under the same path.
+    let builtin: Vec<&str> = crate::config::Library::builtin_paths().collect();
+    Ok(Json(json!({ "templates": list, "builtin": builtin })))
 }
 
 fn template_path(state: &AdminState, path: &str) -> Result<PathBuf, AdminError> {
@@ -452,7 +455,14 @@ async fn get_template(
             Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Err(AdminError::NotFound(format!("No template file '{path}'.")))
+            match crate::config::Library::builtin().get(&path) {
+                Some(f) => Ok((
+                    [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                    f.text.clone(),
+                )
+                    .into_response()),
+                None => Err(AdminError::NotFound(format!("No template file '{path}'."))),
+            }
         }
         Err(e) => Err(AdminError::Internal(e.to_string())),
     }
@@ -477,6 +487,18 @@ async fn put_template(
     let reloader = reloader(&state)?;
     {
         let _writing = reloader.lock();
+        // A preset or message the configuration uses is checked with it: a change that the
+        // reload would refuse is refused here, and nothing is written.
+        let current = state.app.snapshot();
+        if !current.source.is_empty() {
+            let dir = reloader.templates_dir();
+            let (mut library, earlier) = crate::config::Library::read(&dir);
+            library.insert(&path, format!("templates/{path}"), body.clone());
+            let base = reloader.path().parent().unwrap_or(FsPath::new("."));
+            if let Err(errors) = Snapshot::with_library(&current.source, base, &library, earlier) {
+                return Err(AdminError::Invalid(errors.0));
+            }
+        }
         files::write_atomically(&file, body.as_bytes())
             .map_err(|e| AdminError::Internal(e.to_string()))?;
     }
@@ -544,19 +566,13 @@ async fn preview(
         }
     };
     let id = EndpointId::from_name(&name).ok_or_else(|| AdminError::NotFound(name.clone()))?;
-    let vars = template::sample_vars(&req.data, id);
-    let warnings: Vec<String> = snapshot
-        .templates
-        .variables(id)
-        .into_iter()
-        .filter(|v| !vars.contains_key(v))
-        .map(|v| format!("{{{{ {v} }}}} is not in the sample data: it renders empty."))
-        .collect();
-    match snapshot.templates.render(id, &vars) {
-        Ok(request) => Ok(Json(json!({
-            "request": request.describe(&snapshot.config.secrets),
+    match template::preview(&snapshot, id, &req.data) {
+        Ok(preview) => Ok(Json(json!({
+            "request": preview.request,
             "problems": [],
-            "warnings": warnings,
+            "warnings": preview.warnings,
+            "message": preview.message,
+            "sms": preview.sms,
         }))),
         Err(e) => Ok(Json(json!({
             "request": null,

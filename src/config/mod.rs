@@ -6,7 +6,12 @@
 //! [`crate::snapshot::Snapshot`]).
 
 mod env;
+mod library;
+mod preset;
 mod walk;
+
+pub use library::{Library, LibraryFile};
+pub use preset::{Channel, MessagePart, MessageText, MessagesConfig, PresetUse};
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -63,9 +68,20 @@ impl std::error::Error for ConfigErrors {}
 
 pub const DEFAULT_USERNAME_PATTERN: &str = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$";
 
-/// Names that user data may not use: they are filled by the daemon itself.
-pub const RESERVED_VARIABLES: [&str; 6] =
-    ["code", "username", "token", "method", "password", "appId"];
+/// Names that user data may not use: they are filled by the daemon itself (`message` is not
+/// one: a user-data `message`, which Pryv clients send, wins over the message texts).
+pub const RESERVED_VARIABLES: [&str; 10] = [
+    "code",
+    "username",
+    "token",
+    "method",
+    "password",
+    "appId",
+    "subject",
+    "html",
+    "locale",
+    "message_type",
+];
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -148,6 +164,11 @@ pub enum Mode {
 #[derive(Debug, Clone)]
 pub struct MfaConfig {
     pub mode: Mode,
+    /// What the single endpoint delivers: which message texts fill `{{ message }}`.
+    pub channel: Channel,
+    /// The provider preset the endpoints come from, if any.
+    pub preset: Option<PresetUse>,
+    pub messages: MessagesConfig,
     pub code: CodeConfig,
     pub session_ttl: Duration,
     pub user_data: UserDataRules,
@@ -220,12 +241,14 @@ pub struct UserDataRules {
     /// Always includes `required`.
     pub allowed: BTreeSet<String>,
     pub phone_fields: BTreeSet<String>,
+    /// Fields that must be an email address.
+    pub email_fields: BTreeSet<String>,
     pub max_length: usize,
 }
 
 #[derive(Debug, Clone)]
 pub enum Endpoints {
-    Single(EndpointSpec),
+    Single(Box<EndpointSpec>),
     ChallengeVerify {
         challenge: Box<EndpointSpec>,
         verify: Box<EndpointSpec>,
@@ -262,8 +285,20 @@ pub struct EndpointSpec {
     pub method: HttpMethod,
     pub body: Option<String>,
     pub headers: Vec<(String, String)>,
+    /// `basic_auth: { username, password }`, templates: sent as `Authorization: Basic`.
+    pub basic_auth: Option<(String, String)>,
     /// When the answer counts as success (`success`, or `accept` for the access check).
     pub predicate: Option<Predicate>,
+    /// Challenge only: values read from the JSON answer, kept for the verify endpoint.
+    pub capture: Vec<Capture>,
+}
+
+/// `capture: { NAME: JSONPATH }` on a challenge endpoint.
+#[derive(Debug, Clone)]
+pub struct Capture {
+    pub name: String,
+    pub json_path: String,
+    pub parsed: JsonPath,
 }
 
 /// A test on a provider's or upstream's answer: every part given must hold.
@@ -350,6 +385,20 @@ impl Config {
     /// wrong: so that the endpoint templates of a file with other problems are still checked.
     pub fn parse(yaml: &str, base_dir: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Parsed {
         let mut problems = Problems::default();
+        let library = Library::load(&base_dir.join("templates"), &mut problems);
+        Config::parse_with_library(yaml, base_dir, lookup, &library, problems.0)
+    }
+
+    /// [`Config::parse`] with the template library given (the admin API checks a template
+    /// file's new text this way before writing it).
+    pub fn parse_with_library(
+        yaml: &str,
+        base_dir: &Path,
+        lookup: &dyn Fn(&str) -> Option<String>,
+        library: &Library,
+        earlier: Vec<Problem>,
+    ) -> Parsed {
+        let mut problems = Problems(earlier);
         let mut root: Value = match serde_yaml::from_str(yaml) {
             Ok(v) => v,
             Err(e) => {
@@ -357,19 +406,17 @@ impl Config {
                     Some(l) => format!("line {} column {}", l.line(), l.column()),
                     None => "platform.yml".to_string(),
                 };
+                problems.push(&path, format!("not valid YAML: {e}"));
                 return Parsed {
                     config: None,
                     mfa: None,
                     upstream: None,
-                    problems: vec![Problem {
-                        path,
-                        message: format!("not valid YAML: {e}"),
-                    }],
+                    problems: problems.0,
                 };
             }
         };
         let secrets = env::substitute(&mut root, "", lookup, &mut problems);
-        let (config, mfa, upstream) = parse_root(&root, base_dir, secrets, &mut problems);
+        let (config, mfa, upstream) = parse_root(&root, base_dir, secrets, library, &mut problems);
         if config.is_none() && problems.0.is_empty() {
             problems.push("platform.yml", "invalid configuration");
         }
@@ -390,6 +437,7 @@ fn parse_root(
     root: &Value,
     base_dir: &Path,
     secrets: Vec<String>,
+    library: &Library,
     p: &mut Problems,
 ) -> (Option<Config>, Option<MfaConfig>, Option<UpstreamConfig>) {
     let Some(mut f) = Fields::of(p, "", root) else {
@@ -402,7 +450,7 @@ fn parse_root(
     let outbound = parse_outbound(f.get("outbound"), p);
     let upstream = f.get("upstream").and_then(|v| parse_upstream(v, p));
     let api_keys = f.get("api_keys").map(|v| parse_api_keys(v, p));
-    let mfa = f.require(p, "mfa").and_then(|v| parse_mfa(v, p));
+    let mfa = f.require(p, "mfa").and_then(|v| parse_mfa(v, library, p));
     let admin = f.get("admin").and_then(|v| parse_admin(v, p));
     f.finish(p);
 
@@ -639,9 +687,9 @@ fn parse_api_keys(v: &Value, p: &mut Problems) -> Vec<ApiKey> {
     keys
 }
 
-fn parse_mfa(v: &Value, p: &mut Problems) -> Option<MfaConfig> {
+fn parse_mfa(v: &Value, library: &Library, p: &mut Problems) -> Option<MfaConfig> {
     let mut f = Fields::of(p, "mfa", v)?;
-    let mode = f.require(p, "mode").and_then(|v| {
+    let mode = f.get("mode").and_then(|v| {
         let s = string(p, "mfa.mode", v)?;
         match s.as_str() {
             "single" => Some(Mode::Single),
@@ -655,6 +703,7 @@ fn parse_mfa(v: &Value, p: &mut Problems) -> Option<MfaConfig> {
             }
         }
     });
+    let mode_given = v.get("mode").is_some();
 
     let mut code = CodeConfig {
         length: 6,
@@ -683,20 +732,34 @@ fn parse_mfa(v: &Value, p: &mut Problems) -> Option<MfaConfig> {
     }
 
     let user_data = parse_user_data(f.get("user_data"), p);
-    let endpoints = match (mode, f.require(p, "endpoints")) {
-        (Some(mode), Some(v)) => parse_endpoints(v, mode, p),
-        _ => None,
-    };
+    let endpoints = f
+        .require(p, "endpoints")
+        .and_then(|v| parse_endpoints(v, mode, mode_given, library, p));
     let attempts = parse_attempts(f.get("attempts"), p);
     let send_limits = parse_send_limits(f.get("send_limits"), p);
     let destinations = parse_destinations(f.get("destinations"), p);
+    let messages = preset::parse_messages(f.get("messages"), library, p);
     f.finish(p);
+    let (mode, channel, endpoints, preset) = endpoints?;
+    if let Some(preset) = &preset {
+        for name in preset.vars.keys() {
+            if user_data.allowed.contains(name) {
+                p.push(
+                    &format!("mfa.endpoints.vars.{name}"),
+                    format!("preset {} has a var named like the user data field '{name}' (mfa.user_data.allowed): rename one", preset.name),
+                );
+            }
+        }
+    }
     Some(MfaConfig {
-        mode: mode?,
+        mode,
+        channel,
+        preset,
+        messages,
         code,
         session_ttl,
         user_data,
-        endpoints: endpoints?,
+        endpoints,
         attempts,
         send_limits,
         destinations,
@@ -787,6 +850,7 @@ fn parse_user_data(value: Option<&Value>, p: &mut Problems) -> UserDataRules {
             .map(String::from)
             .collect(),
         phone_fields: ["phone"].into_iter().map(String::from).collect(),
+        email_fields: ["email"].into_iter().map(String::from).collect(),
         max_length: 256,
     };
     let Some(v) = value else {
@@ -804,6 +868,9 @@ fn parse_user_data(value: Option<&Value>, p: &mut Problems) -> UserDataRules {
     let phones = f
         .get("phone_fields")
         .map(|v| string_list(p, "mfa.user_data.phone_fields", v));
+    let emails = f
+        .get("email_fields")
+        .map(|v| string_list(p, "mfa.user_data.email_fields", v));
     if let Some(n) = f.integer(p, "max_length", 1..=4096) {
         rules.max_length = n as usize;
     }
@@ -828,10 +895,16 @@ fn parse_user_data(value: Option<&Value>, p: &mut Problems) -> UserDataRules {
     } else {
         rules.phone_fields.retain(|f| rules.allowed.contains(f));
     }
+    if let Some(emails) = emails {
+        rules.email_fields = emails.into_iter().collect();
+    } else {
+        rules.email_fields.retain(|f| rules.allowed.contains(f));
+    }
     for (list, names) in [
         ("required", rules.required.iter().collect::<Vec<_>>()),
         ("allowed", rules.allowed.iter().collect()),
         ("phone_fields", rules.phone_fields.iter().collect()),
+        ("email_fields", rules.email_fields.iter().collect()),
     ] {
         for name in names {
             let path = format!("mfa.user_data.{list}");
@@ -845,25 +918,84 @@ fn parse_user_data(value: Option<&Value>, p: &mut Problems) -> UserDataRules {
             }
         }
     }
+    for (list, fields) in [
+        ("phone_fields", &rules.phone_fields),
+        ("email_fields", &rules.email_fields),
+    ] {
+        for name in fields {
+            if !rules.allowed.contains(name) {
+                p.push(
+                    &format!("mfa.user_data.{list}"),
+                    format!("'{name}' is not an allowed user data field"),
+                );
+            }
+        }
+    }
+    for name in rules.phone_fields.intersection(&rules.email_fields) {
+        p.push(
+            "mfa.user_data.email_fields",
+            format!("'{name}' cannot be both a phone number and an email address"),
+        );
+    }
     for name in &rules.phone_fields {
-        if !rules.allowed.contains(name) {
+        let digits = format!("{name}_digits");
+        if rules.allowed.contains(&digits) {
             p.push(
-                "mfa.user_data.phone_fields",
-                format!("'{name}' is not an allowed user data field"),
+                "mfa.user_data.allowed",
+                format!("'{digits}' is filled by the daemon (the digits of {name})"),
             );
         }
     }
     rules
 }
 
-fn parse_endpoints(v: &Value, mode: Mode, p: &mut Problems) -> Option<Endpoints> {
+type EndpointsOf = (Mode, Channel, Endpoints, Option<PresetUse>);
+
+fn parse_endpoints(
+    v: &Value,
+    mode: Option<Mode>,
+    mode_given: bool,
+    library: &Library,
+    p: &mut Problems,
+) -> Option<EndpointsOf> {
+    if v.get("preset").is_some() {
+        let (preset_mode, channel, endpoints, preset) = preset::parse_preset(v, library, p)?;
+        if mode_given && mode != Some(preset_mode) {
+            let name = match preset_mode {
+                Mode::Single => "single",
+                Mode::ChallengeVerify => "challenge-verify",
+            };
+            p.push(
+                "mfa.mode",
+                format!(
+                    "preset {} works in {name} mode: remove mfa.mode or set it to {name}",
+                    preset.name
+                ),
+            );
+            return None;
+        }
+        return Some((preset_mode, channel, endpoints, Some(preset)));
+    }
+    let Some(mode) = mode else {
+        if !mode_given {
+            p.push(
+                "mfa.mode",
+                "missing: single or challenge-verify (or use a preset, which has its own)",
+            );
+        }
+        return None;
+    };
     let mut f = Fields::of(p, "mfa.endpoints", v)?;
+    let channel = match f.get("channel") {
+        Some(c) => Channel::parse(p, "mfa.endpoints.channel", c),
+        None => Some(Channel::Sms),
+    };
     let out = match mode {
         Mode::Single => {
             let single = f
                 .require(p, "single")
                 .and_then(|v| parse_endpoint(v, "mfa.endpoints.single", EndpointKind::Single, p));
-            single.map(Endpoints::Single)
+            single.map(|s| Endpoints::Single(Box::new(s)))
         }
         Mode::ChallengeVerify => {
             let challenge = f.require(p, "challenge").and_then(|v| {
@@ -882,7 +1014,7 @@ fn parse_endpoints(v: &Value, mode: Mode, p: &mut Problems) -> Option<Endpoints>
         }
     };
     f.finish(p);
-    out
+    Some((mode, channel?, out?, None))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -942,7 +1074,30 @@ fn parse_endpoint(
         f.get(key)
             .and_then(|v| parse_predicate(v, &format!("{path}.{key}"), p))
     });
+    let basic_auth = if kind == EndpointKind::UpstreamLogin {
+        None
+    } else {
+        f.get("basic_auth")
+            .and_then(|v| parse_basic_auth(v, &format!("{path}.basic_auth"), p))
+    };
+    let capture = if kind == EndpointKind::Challenge {
+        f.get("capture")
+            .map(|v| parse_capture(v, &format!("{path}.capture"), p))
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     f.finish(p);
+    if basic_auth.is_some()
+        && headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+    {
+        p.push(
+            &format!("{path}.basic_auth"),
+            "give basic_auth or an authorization header, not both",
+        );
+    }
     if kind == EndpointKind::AccessCheck && predicate.is_none() && v.get("accept").is_none() {
         p.push(
             &format!("{path}.accept"),
@@ -982,8 +1137,54 @@ fn parse_endpoint(
         method: method?,
         body,
         headers,
+        basic_auth,
         predicate,
+        capture,
     })
+}
+
+fn parse_basic_auth(v: &Value, path: &str, p: &mut Problems) -> Option<(String, String)> {
+    let mut f = Fields::of(p, path, v)?;
+    let username = f
+        .require(p, "username")
+        .and_then(|v| string(p, &format!("{path}.username"), v));
+    let password = f
+        .require(p, "password")
+        .and_then(|v| string(p, &format!("{path}.password"), v));
+    f.finish(p);
+    Some((username?, password?))
+}
+
+fn parse_capture(v: &Value, path: &str, p: &mut Problems) -> Vec<Capture> {
+    let mut out = Vec::new();
+    let Some(f) = Fields::of(p, path, v) else {
+        return out;
+    };
+    for (name, value) in f.entries(p) {
+        let cp = format!("{path}.{name}");
+        if !crate::template::is_variable_name(&name) || RESERVED_VARIABLES.contains(&name.as_str())
+        {
+            p.push(&cp, "not a name the verify endpoint can use (letters, digits and _, not a reserved name)");
+            continue;
+        }
+        let Some(raw) = string(p, &cp, value) else {
+            continue;
+        };
+        let full = if raw.starts_with('$') {
+            raw.clone()
+        } else {
+            format!("$.{raw}")
+        };
+        match JsonPath::parse(&full) {
+            Ok(parsed) => out.push(Capture {
+                name,
+                json_path: raw,
+                parsed,
+            }),
+            Err(e) => p.push(&cp, format!("not a valid JSONPath: {e}")),
+        }
+    }
+    out
 }
 
 fn parse_predicate(v: &Value, path: &str, p: &mut Problems) -> Option<Predicate> {

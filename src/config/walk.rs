@@ -22,6 +22,9 @@ impl Problems {
 pub(crate) fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
+    } else if path.ends_with(':') {
+        // A file's own keys: `templates/providers/x.yml:endpoints`.
+        format!("{path}{key}")
     } else {
         format!("{path}.{key}")
     }

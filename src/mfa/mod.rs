@@ -28,7 +28,7 @@ use crate::store::{
     Profile, RecoveryCode, Session, SessionKey, SessionKind, Store, StoreError, StoredCode,
     Versioned,
 };
-use crate::template::{self, EndpointId, OutboundRequest, RenderError, Vars};
+use crate::template::{EndpointId, OutboundRequest, RenderError, SendInput};
 use crate::upstream::{self, Access, ClientHeaders, UpstreamError};
 
 use secrets::Keys;
@@ -342,9 +342,16 @@ impl Mfa {
         // rely on the periodic flush (and the one at shutdown) instead.
         self.store.flush().await?;
         let sent = self.transmit(snap, &request, reservation).await;
-        if let Err(e) = sent.and_then(|reply| accepted(snap, &request, &reply)) {
-            self.delete_session(&key).await?;
-            return Err(e);
+        let captured = sent.and_then(|reply| {
+            accepted(snap, &request, &reply)?;
+            captures(snap, &reply)
+        });
+        match captured {
+            Ok(captured) => self.keep_captures(&key, captured).await?,
+            Err(e) => {
+                self.delete_session(&key).await?;
+                return Err(e);
+            }
         }
         tracing::info!(user = %username, "enrolment started");
         Ok(mfa_token)
@@ -432,7 +439,34 @@ impl Mfa {
         // The send is counted on disk before it leaves.
         self.store.flush().await?;
         let reply = self.transmit(snap, &request, reservation).await?;
-        accepted(snap, &request, &reply)
+        accepted(snap, &request, &reply)?;
+        let captured = captures(snap, &reply)?;
+        self.keep_captures(&key, captured).await
+    }
+
+    /// Keeps what a challenge's answer held with its session, for the verify endpoint.
+    async fn keep_captures(
+        &self,
+        key: &SessionKey,
+        captured: BTreeMap<String, String>,
+    ) -> Result<(), FlowError> {
+        if captured.is_empty() {
+            return Ok(());
+        }
+        loop {
+            let Some(current) = self.store.session(key).await? else {
+                return Ok(());
+            };
+            let mut updated = current.value.clone();
+            updated.captured = captured.clone();
+            if self
+                .store
+                .swap_session(key, &current, Some(&updated))
+                .await?
+            {
+                return Ok(());
+            }
+        }
     }
 
     /// `POST /{username}/mfa/verify`: the code of a login session; releases the grant.
@@ -775,6 +809,7 @@ impl Mfa {
             code: None,
             attempts: 0,
             last_sent_at: None,
+            captured: BTreeMap::new(),
         }
     }
 
@@ -965,9 +1000,18 @@ impl Mfa {
                 }
             }
             Endpoints::ChallengeVerify { .. } => {
-                let mut vars: Vars = user_data.clone();
-                vars.insert("username".into(), username.as_str().to_string());
-                vars.insert("code".into(), code.to_string());
+                let vars = snap
+                    .templates
+                    .vars_for(
+                        EndpointId::Verify,
+                        &SendInput {
+                            username: username.as_str(),
+                            user_data,
+                            code: Some(code),
+                            captured: Some(&session.captured),
+                        },
+                    )
+                    .map_err(render_error)?;
                 let request =
                     snap.templates
                         .render(EndpointId::Verify, &vars)
@@ -1032,19 +1076,23 @@ impl Mfa {
         user_data: &BTreeMap<String, String>,
         code: Option<&str>,
     ) -> Result<OutboundRequest, FlowError> {
-        let (endpoint, mut vars) = match (&snap.config.mfa.endpoints, code) {
-            (Endpoints::Single(_), Some(code)) => {
-                let mut vars: Vars = user_data
-                    .iter()
-                    .map(|(k, v)| (k.clone(), template::fill_code(v, code)))
-                    .collect();
-                vars.insert("code".into(), code.to_string());
-                (EndpointId::Single, vars)
-            }
-            (Endpoints::ChallengeVerify { .. }, None) => (EndpointId::Challenge, user_data.clone()),
+        let endpoint = match (&snap.config.mfa.endpoints, code) {
+            (Endpoints::Single(_), Some(_)) => EndpointId::Single,
+            (Endpoints::ChallengeVerify { .. }, None) => EndpointId::Challenge,
             _ => return Err(FlowError::Internal("mode and code disagree".into())),
         };
-        vars.insert("username".into(), username.as_str().to_string());
+        let vars = snap
+            .templates
+            .vars_for(
+                endpoint,
+                &SendInput {
+                    username: username.as_str(),
+                    user_data,
+                    code,
+                    captured: None,
+                },
+            )
+            .map_err(render_error)?;
         snap.templates.render(endpoint, &vars).map_err(render_error)
     }
 
@@ -1146,20 +1194,56 @@ fn provider_refused(status: u16) -> FlowError {
     FlowError::Messaging(format!("the messaging service answered {status}"))
 }
 
-/// What the per-destination send limit counts: the phone numbers, else the whole user data.
+/// The values a challenge endpoint's `capture` reads from its JSON answer: all of them, or the
+/// provider failed.
+fn captures(snap: &Snapshot, reply: &Reply) -> Result<BTreeMap<String, String>, FlowError> {
+    let Endpoints::ChallengeVerify { challenge, .. } = &snap.config.mfa.endpoints else {
+        return Ok(BTreeMap::new());
+    };
+    if challenge.capture.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let body: serde_json::Value = serde_json::from_slice(&reply.body).map_err(|_| {
+        FlowError::Messaging("the messaging service's challenge answer is not JSON".into())
+    })?;
+    let mut out = BTreeMap::new();
+    for c in &challenge.capture {
+        let value = match c.parsed.query(&body).first() {
+            Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(v @ serde_json::Value::Number(_)) => v.to_string(),
+            _ => {
+                tracing::warn!(capture = %c.name, "the challenge answer lacks a captured value");
+                return Err(FlowError::Messaging(format!(
+                    "the messaging service's challenge answer has no {} ({})",
+                    c.name, c.json_path
+                )));
+            }
+        };
+        out.insert(c.name.clone(), value);
+    }
+    Ok(out)
+}
+
+/// What the per-destination send limit counts: the phone numbers and email addresses, else the
+/// whole user data.
 fn destination_of(snap: &Snapshot, user_data: &BTreeMap<String, String>) -> String {
-    let phones: Vec<&str> = snap
-        .config
-        .mfa
-        .user_data
+    let rules = &snap.config.mfa.user_data;
+    // Addresses are counted whatever their case: `A@x.org` is `a@x.org`'s mailbox.
+    let destinations: Vec<String> = rules
         .phone_fields
         .iter()
-        .filter_map(|f| user_data.get(f).map(String::as_str))
+        .filter_map(|f| user_data.get(f).cloned())
+        .chain(
+            rules
+                .email_fields
+                .iter()
+                .filter_map(|f| user_data.get(f).map(|a| a.to_lowercase())),
+        )
         .collect();
-    if phones.is_empty() {
+    if destinations.is_empty() {
         serde_json::to_string(user_data).unwrap_or_default()
     } else {
-        phones.join(",")
+        destinations.join(",")
     }
 }
 

@@ -47,6 +47,12 @@ pub fn parse(
                 "must be an E.164 phone number such as +41791231212",
             ));
         }
+        if rules.email_fields.contains(key) && !is_email_address(s) {
+            return Err(invalid(
+                key,
+                "must be an email address such as alice@example.com",
+            ));
+        }
         out.insert(key.clone(), s.clone());
     }
     for key in &rules.required {
@@ -57,6 +63,25 @@ pub fn parse(
         }
     }
     Ok(out)
+}
+
+/// An address a provider can deliver to: `local@domain`, the local part without spaces, quotes
+/// or brackets (no quoted forms), the domain a DNS name with a dot (IDNs in their `xn--` form),
+/// 254 characters at most.
+pub fn is_email_address(s: &str) -> bool {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        Regex::new(
+            r#"^[^\s@<>()\[\],;:"\\]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"#,
+        )
+        .expect("static regex")
+    });
+    s.len() <= 254
+        && !s.chars().any(char::is_control)
+        && !s.starts_with('.')
+        && !s.contains("..")
+        && !s.contains(".@")
+        && re.is_match(s)
 }
 
 fn invalid(key: &str, what: &str) -> FlowError {
@@ -71,15 +96,17 @@ fn printable(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn rules() -> UserDataRules {
         UserDataRules {
             required: vec!["phone".into()],
-            allowed: ["phone", "language"]
+            allowed: ["phone", "language", "email"]
                 .into_iter()
                 .map(String::from)
                 .collect(),
             phone_fields: ["phone"].into_iter().map(String::from).collect(),
+            email_fields: ["email"].into_iter().map(String::from).collect(),
             max_length: 20,
         }
     }
@@ -132,5 +159,57 @@ mod tests {
             &rules(),
         ));
         assert!(m.contains("must be a string"));
+    }
+
+    #[test]
+    fn email_addresses_are_checked() {
+        for ok in [
+            "alice@example.com",
+            "a.b+tag@sub.example.co.uk",
+            "x@xn--bcher-kva.ch",
+            "o'hara@example.org",
+        ] {
+            assert!(is_email_address(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "alice",
+            "alice@",
+            "@example.com",
+            "alice@localhost",
+            "alice@example..com",
+            "al ice@example.com",
+            "alice@exa mple.com",
+            "alice@example.com\r\nBcc: x@y.z",
+            "\"a\"@example.com",
+            ".alice@example.com",
+            "alice.@example.com",
+            "a..b@example.com",
+            "alice@-example.com",
+            "alice@example.com>",
+        ] {
+            assert!(!is_email_address(bad), "{bad:?}");
+        }
+        let long = format!("{}@{}.com", "a".repeat(64), "b".repeat(63));
+        assert!(is_email_address(&long));
+        assert!(!is_email_address(&format!(
+            "{}@example.com",
+            "a".repeat(65)
+        )));
+    }
+
+    #[test]
+    fn an_email_field_must_hold_an_address() {
+        let r = rules();
+        assert!(parse(
+            &body(json!({"phone": "+41791231212", "email": "a@example.com"})),
+            &r
+        )
+        .is_ok());
+        let err = parse(&body(json!({"phone": "+41791231212", "email": "nope"})), &r).unwrap_err();
+        let FlowError::InvalidParameter(m) = err else {
+            panic!()
+        };
+        assert!(m.contains("email") && m.contains("email address"), "{m}");
     }
 }

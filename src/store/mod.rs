@@ -80,6 +80,9 @@ pub struct Session {
     /// When this session last sent a code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sent_at: Option<u64>,
+    /// What the last challenge's answer held (`capture`), for the verify endpoint.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub captured: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

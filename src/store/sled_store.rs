@@ -356,6 +356,7 @@ mod tests {
             code: None,
             attempts: 0,
             last_sent_at: None,
+            captured: Default::default(),
         }
     }
 

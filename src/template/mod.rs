@@ -11,6 +11,8 @@
 //! never rendered again.
 
 mod encoding;
+mod messages;
+pub mod sms;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -22,11 +24,14 @@ use regex::Regex;
 use serde_json::json;
 
 use crate::config::{
-    Config, EndpointSpec, Endpoints, HttpMethod, MfaConfig, Predicate, Problem, Secrets,
+    Channel, Config, EndpointSpec, Endpoints, HttpMethod, MfaConfig, Predicate, Problem, Secrets,
     UpstreamConfig,
 };
 
 pub use encoding::BodyKind;
+pub use messages::Message;
+use messages::Messages;
+pub use sms::SmsInfo;
 
 /// Which configured request a template belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -161,40 +166,19 @@ pub fn fill_code(value: &str, code: &str) -> String {
     re.replace_all(value, regex::NoExpand(code)).into_owned()
 }
 
-/// Variables for showing what an endpoint would send (`render`, the admin preview): the
-/// given sample values, `username` defaulting to `sample-user`, `code` to `123456`, and, for
-/// the single endpoint, `{{ code }}` filled inside the values as a real send does.
-pub fn sample_vars(
-    data: &serde_json::Map<String, serde_json::Value>,
-    endpoint: EndpointId,
-) -> Vars {
-    let mut vars: Vars = data
-        .iter()
-        .map(|(k, v)| {
-            let text = match v {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            (k.clone(), text)
-        })
-        .collect();
-    vars.entry("username".into())
-        .or_insert_with(|| "sample-user".into());
-    if matches!(endpoint, EndpointId::Single | EndpointId::Verify) {
-        let code = vars
-            .entry("code".into())
-            .or_insert_with(|| "123456".into())
-            .clone();
-        if endpoint == EndpointId::Single {
-            for (k, v) in vars.iter_mut() {
-                if k != "code" {
-                    *v = fill_code(v, &code);
-                }
-            }
-        }
-    }
-    vars
+/// What a send is made of: the rest (message texts, digits, preset vars) is computed by
+/// [`Templates::vars_for`].
+pub struct SendInput<'a> {
+    pub username: &'a str,
+    pub user_data: &'a BTreeMap<String, String>,
+    /// The code (single and verify endpoints).
+    pub code: Option<&'a str>,
+    /// What the challenge's answer held (`capture`), for the verify endpoint.
+    pub captured: Option<&'a BTreeMap<String, String>>,
 }
+
+/// Variables the single endpoint computes from the message texts.
+const MESSAGE_VARIABLES: [&str; 4] = ["message", "message_type", "subject", "html"];
 
 struct CompiledEndpoint {
     method: HttpMethod,
@@ -202,8 +186,12 @@ struct CompiledEndpoint {
     variables: BTreeSet<String>,
     url: String,
     headers: Vec<CompiledHeader>,
+    /// Template names of the basic-auth username and password.
+    basic_auth: Option<(String, String)>,
     body: Option<(BodyKind, String)>,
     predicate: Option<Predicate>,
+    /// Whether the message texts must be rendered for it.
+    uses_message: bool,
 }
 
 struct CompiledHeader {
@@ -215,6 +203,13 @@ struct CompiledHeader {
 /// Every endpoint template of one configuration, compiled.
 pub struct Templates {
     endpoints: BTreeMap<EndpointId, CompiledEndpoint>,
+    /// The preset's vars: given to every MFA endpoint.
+    constants: Vars,
+    phone_fields: Vec<String>,
+    /// Names the challenge captures for the verify endpoint.
+    captures: BTreeSet<String>,
+    channel: Channel,
+    messages: Messages,
     url: Handlebars<'static>,
     header: Handlebars<'static>,
     json: Handlebars<'static>,
@@ -238,19 +233,42 @@ fn registry(escape: fn(&str) -> String) -> Handlebars<'static> {
 
 /// The variables each endpoint can be given.
 fn provided_variables(mfa: &MfaConfig, endpoint: EndpointId) -> BTreeSet<String> {
-    let mut vars: BTreeSet<String> = match endpoint {
-        EndpointId::Single | EndpointId::Challenge | EndpointId::Verify => {
-            mfa.user_data.allowed.iter().cloned().collect()
-        }
-        _ => BTreeSet::new(),
-    };
+    let mut vars = BTreeSet::new();
     vars.insert("username".to_string());
     match endpoint {
-        EndpointId::Single | EndpointId::Verify => {
-            vars.insert("code".to_string());
+        EndpointId::Single | EndpointId::Challenge | EndpointId::Verify => {
+            vars.extend(mfa.user_data.allowed.iter().cloned());
+            vars.extend(
+                mfa.user_data
+                    .phone_fields
+                    .iter()
+                    .map(|f| format!("{f}_digits")),
+            );
+            vars.insert("locale".to_string());
+            if let Some(preset) = &mfa.preset {
+                vars.extend(preset.vars.keys().cloned());
+            }
         }
         EndpointId::AccessCheck => {
             vars.insert("token".to_string());
+        }
+        EndpointId::UpstreamLogin => {}
+    }
+    match endpoint {
+        EndpointId::Single => {
+            vars.insert("code".to_string());
+            vars.insert("message".to_string());
+            vars.insert("message_type".to_string());
+            if mfa.channel == Channel::Email {
+                vars.insert("subject".to_string());
+                vars.insert("html".to_string());
+            }
+        }
+        EndpointId::Verify => {
+            vars.insert("code".to_string());
+            if let Endpoints::ChallengeVerify { challenge, .. } = &mfa.endpoints {
+                vars.extend(challenge.capture.iter().map(|c| c.name.clone()));
+            }
         }
         _ => {}
     }
@@ -268,8 +286,30 @@ impl Templates {
         mfa: &MfaConfig,
         upstream: Option<&UpstreamConfig>,
     ) -> Result<Templates, Vec<Problem>> {
+        let mut problems = Vec::new();
+        let messages = match Messages::compile(mfa) {
+            Ok(m) => m,
+            Err(mut p) => {
+                problems.append(&mut p);
+                Messages::empty(mfa)
+            }
+        };
         let mut t = Templates {
             endpoints: BTreeMap::new(),
+            constants: mfa
+                .preset
+                .as_ref()
+                .map(|p| p.vars.clone())
+                .unwrap_or_default(),
+            phone_fields: mfa.user_data.phone_fields.iter().cloned().collect(),
+            captures: match &mfa.endpoints {
+                Endpoints::ChallengeVerify { challenge, .. } => {
+                    challenge.capture.iter().map(|c| c.name.clone()).collect()
+                }
+                Endpoints::Single(_) => BTreeSet::new(),
+            },
+            channel: mfa.channel,
+            messages,
             url: registry(encoding::url),
             header: registry(encoding::none),
             json: registry(encoding::json),
@@ -288,7 +328,6 @@ impl Templates {
             specs.push((EndpointId::UpstreamLogin, &up.login));
             specs.push((EndpointId::AccessCheck, &up.access_check));
         }
-        let mut problems = Vec::new();
         for (id, spec) in specs {
             let provided = provided_variables(mfa, id);
             match t.compile_endpoint(id, spec, &provided) {
@@ -357,6 +396,32 @@ impl Templates {
             }
         }
 
+        // basic auth
+        let mut basic_auth = None;
+        if let Some((user, pass)) = &spec.basic_auth {
+            let bp = format!("{}.basic_auth", spec.path);
+            let user_tpl = parse(user, provided).map_err(|m| (format!("{bp}.username"), m));
+            let pass_tpl = parse(pass, provided).map_err(|m| (format!("{bp}.password"), m));
+            match (user_tpl, pass_tpl) {
+                (Ok(u), Ok(p)) => {
+                    used.extend(variables_of(&u));
+                    used.extend(variables_of(&p));
+                    let names = (
+                        format!("{}.basic.username", id.name()),
+                        format!("{}.basic.password", id.name()),
+                    );
+                    self.header.register_template(&names.0, u);
+                    self.header.register_template(&names.1, p);
+                    basic_auth = Some(names);
+                }
+                (u, p) => {
+                    for (path, message) in [u.err(), p.err()].into_iter().flatten() {
+                        problem(path, message);
+                    }
+                }
+            }
+        }
+
         // body
         let mut body = None;
         if let Some(text) = &spec.body {
@@ -394,9 +459,11 @@ impl Templates {
         }
         let compiled = CompiledEndpoint {
             method: spec.method,
+            uses_message: MESSAGE_VARIABLES.iter().any(|v| used.contains(*v)),
             variables: used,
             url: url_name,
             headers,
+            basic_auth,
             body,
             predicate: spec.predicate.clone(),
         };
@@ -430,6 +497,124 @@ impl Templates {
         self.endpoints
             .get(&endpoint)
             .and_then(|e| e.predicate.as_ref())
+    }
+
+    /// Every variable of one send: the user data (in single mode with `{{ code }}` filled in
+    /// its values, as the seed does), `NAME_digits` of the phone fields, the preset's vars,
+    /// `username`, `code`, `locale`, what the challenge captured (verify), and for the single
+    /// endpoint the message texts in the user's language (`message`, `message_type`, and
+    /// `subject`, `html` for email). A user-data `message` wins over the texts.
+    pub fn vars_for(&self, endpoint: EndpointId, input: &SendInput) -> Result<Vars, RenderError> {
+        let mut vars = Vars::new();
+        for (k, v) in input.user_data {
+            let value = match (endpoint, input.code) {
+                (EndpointId::Single, Some(code)) => fill_code(v, code),
+                _ => v.clone(),
+            };
+            vars.insert(k.clone(), value);
+        }
+        for field in &self.phone_fields {
+            if let Some(number) = input.user_data.get(field) {
+                vars.insert(
+                    format!("{field}_digits"),
+                    number.trim_start_matches('+').to_string(),
+                );
+            }
+        }
+        for (k, v) in &self.constants {
+            vars.insert(k.clone(), v.clone());
+        }
+        vars.insert("username".into(), input.username.to_string());
+        if let Some(code) = input.code {
+            vars.insert("code".into(), code.to_string());
+        }
+        if endpoint == EndpointId::Verify {
+            if let Some(captured) = input.captured {
+                vars.extend(captured.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        let language = input.user_data.get("language").map(String::as_str);
+        vars.insert("locale".into(), self.messages.resolve(language).to_string());
+        let uses_message = self
+            .endpoints
+            .get(&endpoint)
+            .is_some_and(|e| e.uses_message);
+        if endpoint == EndpointId::Single && uses_message {
+            let code = input.code.unwrap_or_default();
+            let message = self.message(language, code)?;
+            if vars.get("message").is_none_or(|m| m.trim().is_empty()) {
+                vars.insert("message".into(), message.text);
+            }
+            let info = SmsInfo::of(&vars["message"]);
+            vars.insert("message_type".into(), info.message_type().into());
+            if let Some(subject) = message.subject {
+                vars.insert("subject".into(), subject);
+            }
+            if let Some(html) = message.html {
+                vars.insert("html".into(), html);
+            }
+        }
+        Ok(vars)
+    }
+
+    /// The message texts for a language (with the fallback chain) and a code.
+    pub fn message(&self, language: Option<&str>, code: &str) -> Result<Message, RenderError> {
+        self.messages
+            .render(self.channel, language, code)
+            .map_err(|reason| invalid(EndpointId::Single, "message", reason))
+    }
+
+    /// The channel the single endpoint delivers on.
+    pub fn channel(&self) -> Channel {
+        self.channel
+    }
+
+    /// Things worth knowing that do not stop the configuration (an SMS text longer than one
+    /// segment).
+    pub fn warnings(&self) -> &[String] {
+        &self.messages.warnings
+    }
+
+    /// Variables for showing what an endpoint would send (`render`, the admin preview): the
+    /// sample values as user data (`username` and `code` taken out, defaulting to
+    /// `sample-user` and `123456`), then everything a real send computes.
+    pub fn sample_vars(
+        &self,
+        data: &serde_json::Map<String, serde_json::Value>,
+        endpoint: EndpointId,
+    ) -> Result<Vars, RenderError> {
+        let mut user_data: BTreeMap<String, String> = data
+            .iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.clone(), text)
+            })
+            .collect();
+        let username = user_data
+            .remove("username")
+            .unwrap_or_else(|| "sample-user".into());
+        let code = user_data.remove("code").unwrap_or_else(|| "123456".into());
+        let code = matches!(endpoint, EndpointId::Single | EndpointId::Verify).then_some(code);
+        let mut vars = self.vars_for(
+            endpoint,
+            &SendInput {
+                username: &username,
+                user_data: &user_data,
+                code: code.as_deref(),
+                captured: None,
+            },
+        )?;
+        // Captured values are unknown before a challenge: shown by name.
+        if endpoint == EndpointId::Verify {
+            for name in &self.captures {
+                vars.entry(name.clone())
+                    .or_insert_with(|| format!("<{name} from the challenge>"));
+            }
+        }
+        Ok(vars)
     }
 
     fn render_url(
@@ -497,6 +682,24 @@ impl Templates {
                 .map_err(|err| invalid(endpoint, "header", err.to_string()))?;
             headers.push((h.name.clone(), value));
         }
+        if let Some((user, pass)) = &e.basic_auth {
+            let render = |name: &str| {
+                self.header
+                    .render(name, vars)
+                    .map_err(|err| invalid(endpoint, "basic_auth", err.to_string()))
+            };
+            let (user, pass) = (render(user)?, render(pass)?);
+            if user.contains(':') {
+                return Err(invalid(
+                    endpoint,
+                    "basic_auth",
+                    "the username must not hold ':'".into(),
+                ));
+            }
+            use base64::Engine as _;
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+            headers.push(("authorization".to_string(), format!("Basic {token}")));
+        }
         let body = match &e.body {
             None => None,
             Some((kind, name)) => {
@@ -523,6 +726,58 @@ impl Templates {
             body,
         })
     }
+}
+
+/// What `render` and the admin preview show: the request, and for a single endpoint the
+/// message it carries with its SMS cost.
+#[derive(Debug)]
+pub struct Preview {
+    pub request: serde_json::Value,
+    pub warnings: Vec<String>,
+    pub message: Option<serde_json::Value>,
+    pub sms: Option<SmsInfo>,
+}
+
+/// Renders an endpoint for sample data, as a real send would (see [`Templates::sample_vars`]).
+pub fn preview(
+    snapshot: &crate::snapshot::Snapshot,
+    endpoint: EndpointId,
+    data: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Preview, RenderError> {
+    let templates = &snapshot.templates;
+    let vars = templates.sample_vars(data, endpoint)?;
+    let mut warnings: Vec<String> = templates
+        .variables(endpoint)
+        .into_iter()
+        .filter(|v| !vars.contains_key(v))
+        .map(|v| format!("{{{{ {v} }}}} is not in the sample data: it renders empty."))
+        .collect();
+    let request = templates.render(endpoint, &vars)?;
+    let uses = |name: &str| templates.variables(endpoint).contains(name);
+    let mut message = None;
+    let mut sms = None;
+    if endpoint == EndpointId::Single && (uses("message") || uses("subject") || uses("html")) {
+        let text = vars.get("message").cloned().unwrap_or_default();
+        message = Some(json!({
+            "language": vars.get("locale"),
+            "text": text,
+            "subject": vars.get("subject"),
+            "html": vars.get("html"),
+        }));
+        if templates.channel() == Channel::Sms {
+            let info = SmsInfo::of(&text);
+            if let Some(w) = info.warning() {
+                warnings.push(w);
+            }
+            sms = Some(info);
+        }
+    }
+    Ok(Preview {
+        request: request.describe(&snapshot.config.secrets),
+        warnings,
+        message,
+        sms,
+    })
 }
 
 fn invalid(endpoint: EndpointId, part: &'static str, reason: String) -> RenderError {

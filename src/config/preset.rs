@@ -1,0 +1,519 @@
+//! Provider presets (`endpoints: { preset: NAME, vars: {...} }`) and message texts
+//! (`mfa.messages`, `templates/messages/`).
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use regex::Regex;
+use serde_yaml::Value;
+
+use super::library::Library;
+use super::walk::{kind, string, Fields, Problems};
+use super::{parse_endpoint, EndpointKind, EndpointSpec, Endpoints, Mode};
+
+/// What the single endpoint delivers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Sms,
+    Email,
+}
+
+impl Channel {
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+            Channel::Email => "email",
+        }
+    }
+
+    pub(super) fn parse(problems: &mut Problems, path: &str, value: &Value) -> Option<Channel> {
+        match string(problems, path, value)?.as_str() {
+            "sms" => Some(Channel::Sms),
+            "email" => Some(Channel::Email),
+            other => {
+                problems.push(
+                    path,
+                    format!("unknown channel '{other}' (expected: sms or email)"),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// The preset the endpoints come from.
+#[derive(Debug, Clone)]
+pub struct PresetUse {
+    pub name: String,
+    pub description: String,
+    pub reference: String,
+    /// Every declared var with its value (given, or the preset's default): template variables.
+    pub vars: BTreeMap<String, String>,
+}
+
+/// `mfa.messages` and the message files.
+#[derive(Debug, Clone)]
+pub struct MessagesConfig {
+    pub default_language: String,
+    pub app_name: String,
+    pub texts: Vec<MessageText>,
+}
+
+/// One message template: an SMS text, or a part of an email.
+#[derive(Debug, Clone)]
+pub struct MessageText {
+    pub channel: Channel,
+    /// The language tag as in the file name (`fr`, `de-CH`).
+    pub language: String,
+    pub part: MessagePart,
+    /// The file, for problems.
+    pub path: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MessagePart {
+    /// The SMS text, or the email's text body.
+    Text,
+    Subject,
+    Html,
+}
+
+pub(super) fn is_language_tag(tag: &str) -> bool {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$").expect("static regex"))
+        .is_match(tag)
+}
+
+pub(super) fn parse_messages(
+    value: Option<&Value>,
+    library: &Library,
+    p: &mut Problems,
+) -> MessagesConfig {
+    let mut config = MessagesConfig {
+        default_language: "en".into(),
+        app_name: "mfa-bridge".into(),
+        texts: Vec::new(),
+    };
+    if let Some(mut f) = value.and_then(|v| Fields::of(p, "mfa.messages", v)) {
+        if let Some(v) = f.get("default_language") {
+            let path = f.path_of("default_language");
+            if let Some(tag) = string(p, &path, v) {
+                if is_language_tag(&tag) {
+                    config.default_language = tag;
+                } else {
+                    p.push(
+                        &path,
+                        format!("'{tag}' is not a language tag such as en or de-CH"),
+                    );
+                }
+            }
+        }
+        if let Some(v) = f.get("app_name") {
+            let path = f.path_of("app_name");
+            if let Some(name) = string(p, &path, v) {
+                if name.trim().is_empty() || name.chars().any(char::is_control) {
+                    p.push(&path, "must be a non-empty name on one line");
+                } else {
+                    config.app_name = name;
+                }
+            }
+        }
+        f.finish(p);
+    }
+    for (name, file) in library.messages() {
+        // CHANNEL.LANG[.html]
+        let (stem, html) = match name.strip_suffix(".html") {
+            Some(stem) => (stem, true),
+            None => (name, false),
+        };
+        let Some((channel, language)) = stem.split_once('.') else {
+            p.push(
+                &file.path,
+                "a message file is named CHANNEL.LANG.hbs, e.g. sms.fr.hbs",
+            );
+            continue;
+        };
+        let channel = match channel {
+            "sms" => Channel::Sms,
+            "email" => Channel::Email,
+            other => {
+                p.push(
+                    &file.path,
+                    format!("unknown channel '{other}' in the file name (expected sms or email)"),
+                );
+                continue;
+            }
+        };
+        if !is_language_tag(language) {
+            p.push(
+                &file.path,
+                format!("'{language}' in the file name is not a language tag such as en or de-CH"),
+            );
+            continue;
+        }
+        let text = |part, source: &str| MessageText {
+            channel,
+            language: language.to_string(),
+            part,
+            path: file.path.clone(),
+            source: source.to_string(),
+        };
+        match (channel, html) {
+            (Channel::Sms, true) => {
+                p.push(&file.path, "an SMS has no HTML body");
+            }
+            (Channel::Sms, false) => config.texts.push(text(MessagePart::Text, &file.text)),
+            (Channel::Email, true) => config.texts.push(text(MessagePart::Html, &file.text)),
+            (Channel::Email, false) => {
+                let mut lines = file.text.splitn(2, '\n');
+                let first = lines.next().unwrap_or("").trim_end_matches('\r');
+                let rest = lines.next().unwrap_or("");
+                let Some(subject) = first.strip_prefix("Subject:") else {
+                    p.push(
+                        &file.path,
+                        "an email message starts with a line 'Subject: ...', then a blank line, then the text",
+                    );
+                    continue;
+                };
+                let body = rest
+                    .strip_prefix("\r\n")
+                    .or_else(|| rest.strip_prefix('\n'))
+                    .unwrap_or(rest);
+                config
+                    .texts
+                    .push(text(MessagePart::Subject, subject.trim()));
+                config.texts.push(text(MessagePart::Text, body));
+            }
+        }
+    }
+    config
+}
+
+/// `endpoints: { preset: NAME, base_url: URL, vars: {...} }`: the preset's mode, channel and
+/// endpoints, with the vars given.
+pub(super) fn parse_preset(
+    endpoints: &Value,
+    library: &Library,
+    p: &mut Problems,
+) -> Option<(Mode, Channel, Endpoints, PresetUse)> {
+    let mut f = Fields::of(p, "mfa.endpoints", endpoints)?;
+    let name_path = f.path_of("preset");
+    let name = f.get("preset").and_then(|v| string(p, &name_path, v));
+    let base_url = f.get("base_url").and_then(|v| {
+        let path = f.path_of("base_url");
+        let s = string(p, &path, v)?;
+        check_base_url(&s).map_err(|m| p.push(&path, m)).ok()
+    });
+    let given = f.get("vars");
+    f.finish(p);
+    let name = name?;
+    let Some(file) = library.preset(&name) else {
+        p.push(
+            &name_path,
+            format!(
+                "unknown preset '{name}' (known: {})",
+                library.preset_names().join(", ")
+            ),
+        );
+        return None;
+    };
+    let root: Value = match serde_yaml::from_str(&file.text) {
+        Ok(v) => v,
+        Err(e) => {
+            p.push(&file.path, format!("not valid YAML: {e}"));
+            return None;
+        }
+    };
+    let base = format!("{}:", file.path);
+    let mut pf = Fields::of(p, &base, &root)?;
+    let description = pf
+        .require(p, "description")
+        .and_then(|v| string(p, &format!("{base}description"), v));
+    let reference = pf
+        .require(p, "reference")
+        .and_then(|v| string(p, &format!("{base}reference"), v));
+    let channel = pf
+        .require(p, "channel")
+        .and_then(|v| Channel::parse(p, &format!("{base}channel"), v));
+    let mode = pf.require(p, "mode").and_then(|v| {
+        let path = format!("{base}mode");
+        match string(p, &path, v)?.as_str() {
+            "single" => Some(Mode::Single),
+            "challenge-verify" => Some(Mode::ChallengeVerify),
+            other => {
+                p.push(
+                    &path,
+                    format!("unknown mode '{other}' (expected: single or challenge-verify)"),
+                );
+                None
+            }
+        }
+    });
+    let declared = pf
+        .get("vars")
+        .map(|v| declared_vars(v, &format!("{base}vars"), p))
+        .unwrap_or_default();
+    let endpoints_value = pf.require(p, "endpoints");
+    pf.finish(p);
+
+    let vars = bind_vars(&name, &declared, given, p);
+    let endpoints = match (mode, endpoints_value) {
+        (Some(mode), Some(v)) => {
+            preset_endpoints(v, mode, &format!("{base}endpoints"), base_url.as_deref(), p)
+        }
+        _ => None,
+    };
+    Some((
+        mode?,
+        channel?,
+        endpoints?,
+        PresetUse {
+            name,
+            description: description?,
+            reference: reference?,
+            vars: vars?,
+        },
+    ))
+}
+
+struct DeclaredVar {
+    meaning: String,
+    default: Option<String>,
+}
+
+fn declared_vars(v: &Value, path: &str, p: &mut Problems) -> BTreeMap<String, DeclaredVar> {
+    let mut out = BTreeMap::new();
+    let Some(f) = Fields::of(p, path, v) else {
+        return out;
+    };
+    for (name, value) in f.entries(p) {
+        let vp = format!("{path}.{name}");
+        if !crate::template::is_variable_name(&name) {
+            p.push(&vp, "not a valid variable name (letters, digits and _)");
+            continue;
+        }
+        if super::RESERVED_VARIABLES.contains(&name.as_str()) || name == "message" {
+            p.push(&vp, format!("'{name}' is filled by the daemon itself"));
+            continue;
+        }
+        let declared = match value {
+            Value::String(meaning) => DeclaredVar {
+                meaning: meaning.clone(),
+                default: None,
+            },
+            other => {
+                let Some(mut vf) = Fields::of(p, &vp, other) else {
+                    continue;
+                };
+                let meaning = vf
+                    .require(p, "meaning")
+                    .and_then(|v| string(p, &format!("{vp}.meaning"), v));
+                let default = vf
+                    .get("default")
+                    .and_then(|v| scalar(v, &format!("{vp}.default"), p));
+                vf.finish(p);
+                let Some(meaning) = meaning else { continue };
+                DeclaredVar { meaning, default }
+            }
+        };
+        out.insert(name, declared);
+    }
+    out
+}
+
+fn scalar(v: &Value, path: &str, p: &mut Problems) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        other => {
+            p.push(path, format!("must be a string, found {}", kind(other)));
+            None
+        }
+    }
+}
+
+/// The given vars against the declared ones: every declared var without a default is needed,
+/// an undeclared one is refused.
+fn bind_vars(
+    preset: &str,
+    declared: &BTreeMap<String, DeclaredVar>,
+    given: Option<&Value>,
+    p: &mut Problems,
+) -> Option<BTreeMap<String, String>> {
+    let before = p.0.len();
+    let mut values = BTreeMap::new();
+    let mut given_map = BTreeMap::new();
+    if let Some(v) = given {
+        if let Some(f) = Fields::of(p, "mfa.endpoints.vars", v) {
+            for (name, value) in f.entries(p) {
+                let path = format!("mfa.endpoints.vars.{name}");
+                if !declared.contains_key(&name) {
+                    let known: Vec<&str> = declared.keys().map(String::as_str).collect();
+                    p.push(
+                        &path,
+                        format!(
+                            "unknown var for preset {preset} (it takes: {})",
+                            known.join(", ")
+                        ),
+                    );
+                    continue;
+                }
+                if let Some(s) = scalar(value, &path, p) {
+                    given_map.insert(name, s);
+                }
+            }
+        }
+    }
+    for (name, d) in declared {
+        let path = format!("mfa.endpoints.vars.{name}");
+        match (given_map.remove(name), &d.default) {
+            (Some(v), _) if v.is_empty() => {
+                // An unset ${ENV} reference is already reported on this path.
+                if !p.0.iter().any(|problem| problem.path == path) {
+                    p.push(&path, format!("must not be empty ({})", d.meaning));
+                }
+            }
+            (Some(v), _) => {
+                values.insert(name.clone(), v);
+            }
+            (None, Some(default)) => {
+                values.insert(name.clone(), default.clone());
+            }
+            (None, None) => p.push(
+                &path,
+                format!("missing: preset {preset} needs it ({})", d.meaning),
+            ),
+        }
+    }
+    (p.0.len() == before).then_some(values)
+}
+
+fn preset_endpoints(
+    v: &Value,
+    mode: Mode,
+    path: &str,
+    base_url: Option<&str>,
+    p: &mut Problems,
+) -> Option<Endpoints> {
+    let mut f = Fields::of(p, path, v)?;
+    let endpoint = |f: &mut Fields, key: &str, kind: EndpointKind, p: &mut Problems| {
+        let ep = format!("{path}.{key}");
+        let mut spec = f
+            .require(p, key)
+            .and_then(|v| parse_endpoint(v, &ep, kind, p))?;
+        rebase(&mut spec, base_url, p)?;
+        Some(spec)
+    };
+    let out = match mode {
+        Mode::Single => endpoint(&mut f, "single", EndpointKind::Single, p)
+            .map(|s| Endpoints::Single(Box::new(s))),
+        Mode::ChallengeVerify => {
+            let challenge = endpoint(&mut f, "challenge", EndpointKind::Challenge, p);
+            let verify = endpoint(&mut f, "verify", EndpointKind::Verify, p);
+            match (challenge, verify) {
+                (Some(c), Some(v)) => Some(Endpoints::ChallengeVerify {
+                    challenge: Box::new(c),
+                    verify: Box::new(v),
+                }),
+                _ => None,
+            }
+        }
+    };
+    f.finish(p);
+    out
+}
+
+/// The scheme and authority a preset URL must start with, literally.
+fn origin_of(url: &str) -> Option<&str> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"^https?://[A-Za-z0-9.-]+(:[0-9]+)?").expect("static regex"))
+        .find(url)
+        .map(|m| m.as_str())
+        .filter(|o| {
+            let rest = &url[o.len()..];
+            rest.is_empty() || rest.starts_with('/') || rest.starts_with('?')
+        })
+}
+
+/// Replaces the origin of a preset endpoint's URL with `base_url`.
+fn rebase(spec: &mut EndpointSpec, base_url: Option<&str>, p: &mut Problems) -> Option<()> {
+    let Some(origin) = origin_of(&spec.url) else {
+        p.push(
+            &format!("{}.url", spec.path),
+            "a preset URL must begin with a literal https://host (what base_url replaces)",
+        );
+        return None;
+    };
+    if let Some(base) = base_url {
+        spec.url = format!("{base}{}", &spec.url[origin.len()..]);
+    }
+    Some(())
+}
+
+fn check_base_url(s: &str) -> Result<String, String> {
+    let trimmed = s.trim().trim_end_matches('/');
+    if trimmed.contains("{{") {
+        return Err("must be a URL, not a template".into());
+    }
+    match reqwest::Url::parse(trimmed) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => {
+            if u.query().is_some() || u.fragment().is_some() {
+                Err("must not hold a query or a fragment".into())
+            } else {
+                Ok(trimmed.to_string())
+            }
+        }
+        Ok(u) => Err(format!(
+            "scheme '{}' is not supported (http or https)",
+            u.scheme()
+        )),
+        Err(e) => Err(format!("not a URL ({e})")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_preset_origin_is_its_literal_scheme_and_host() {
+        assert_eq!(
+            origin_of("https://api.twilio.com/2010-04-01/x"),
+            Some("https://api.twilio.com")
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:4010/x"),
+            Some("http://127.0.0.1:4010")
+        );
+        assert_eq!(origin_of("https://{{ host }}/x"), None);
+        assert_eq!(origin_of("https://api.example.com{{ path }}"), None);
+        assert_eq!(origin_of("outbox:sms"), None);
+    }
+
+    #[test]
+    fn a_base_url_is_an_http_origin_with_an_optional_path() {
+        assert_eq!(
+            check_base_url("http://127.0.0.1:4010/").unwrap(),
+            "http://127.0.0.1:4010"
+        );
+        assert_eq!(
+            check_base_url("https://proxy.example.com/twilio").unwrap(),
+            "https://proxy.example.com/twilio"
+        );
+        assert!(check_base_url("ftp://example.com").is_err());
+        assert!(check_base_url("https://example.com/?a=b").is_err());
+        assert!(check_base_url("not a url").is_err());
+    }
+
+    #[test]
+    fn language_tags() {
+        for ok in ["en", "fr", "de-CH", "zh-Hant-TW", "gsw"] {
+            assert!(is_language_tag(ok), "{ok}");
+        }
+        for bad in ["", "e", "english1", "fr_FR", "fr-", "../x"] {
+            assert!(!is_language_tag(bad), "{bad}");
+        }
+    }
+}
