@@ -883,4 +883,6 @@ fn check_json_body(
 }
 
 #[cfg(test)]
+mod library_tests;
+#[cfg(test)]
 mod tests;
