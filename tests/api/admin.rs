@@ -808,11 +808,25 @@ async fn templates_are_listed_and_a_put_then_get_round_trips() {
 
     listed.assert_status(200);
     assert_eq!(
-        listed.json,
-        json!({"templates": ["messages/sms.en.hbs"]}),
+        listed.json["templates"],
+        json!(["messages/sms.en.hbs"]),
         "{}",
         listed.text
     );
+    let builtin = listed.json["builtin"]
+        .as_array()
+        .expect("builtin is a list");
+    for shipped in [
+        "providers/twilio-sms.yml",
+        "messages/sms.en.hbs",
+        "messages/email.fr.hbs",
+    ] {
+        assert!(
+            builtin.contains(&json!(shipped)),
+            "{shipped} in {}",
+            listed.text
+        );
+    }
     put.assert_status(200);
     assert_eq!(
         put.json,
@@ -872,6 +886,68 @@ async fn templates_are_listed_and_a_put_then_get_round_trips() {
     )
     .await
     .assert_status(404);
+}
+
+#[tokio::test]
+async fn a_builtin_preset_is_readable_and_a_message_edit_the_configuration_would_refuse_is_not_written(
+) {
+    // The single endpoint sends `{{ message }}`: the message texts are part of the configuration.
+    let app = admin_app(AppOptions::standalone_single().with_endpoints(json!({
+        "single": {
+            "url": format!("{PROVIDER}/sms"),
+            "method": "POST",
+            "headers": {"content-type": "application/json"},
+            "body": r#"{"to":"{{ phone }}","text":"{{ message }}"}"#,
+        }
+    })))
+    .await;
+    let preset = app
+        .admin(
+            "GET",
+            "/api/templates/providers/twilio-sms.yml",
+            &admin_auth(),
+            None,
+        )
+        .await;
+    preset.assert_status(200);
+    assert!(preset.text.contains("api.twilio.com"), "{}", preset.text);
+
+    let file = app.templates_dir().join("messages/sms.en.hbs");
+    let refused = app
+        .admin_text(
+            "PUT",
+            "/api/templates/messages/sms.en.hbs",
+            &admin_auth(),
+            "Your code for {{ phone }} is {{ code }}",
+        )
+        .await;
+    assert_invalid_configuration_naming(&refused, "templates/messages/sms.en.hbs");
+    assert!(!file.exists(), "a refused message is not written");
+
+    let accepted = app
+        .admin_text(
+            "PUT",
+            "/api/templates/messages/sms.en.hbs",
+            &admin_auth(),
+            "Edited: {{ code }} ({{ ttl_minutes }} min)",
+        )
+        .await;
+    accepted.assert_status(200);
+    app.post(
+        "/alice/mfa/activate",
+        &Auth::bearer(API_KEY),
+        Some(&json!({"phone": PHONE})),
+    )
+    .await
+    .assert_status(302);
+    let text = app.provider.last().body_json()["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        text.starts_with("Edited: ") && text.ends_with(" (5 min)"),
+        "the edited text is used at once: {text:?}"
+    );
 }
 
 /// Every regular file under `dir` (recursively), but not under `skip`.
