@@ -627,3 +627,35 @@ async fn flows_under_load_never_fail_while_the_template_is_swapped_twenty_times_
         );
     }
 }
+
+/// The message texts are watched like platform.yml: a `templates/` folder made after the start,
+/// and each later edit inside it, are applied without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_text_in_a_templates_folder_made_after_the_start_is_applied_and_so_is_its_next_edit(
+) {
+    let app = spawn_daemon(
+        AppOptions::standalone_single().with_endpoints(json!({"single": {
+            "url": format!("{}/sms", crate::helpers::PROVIDER),
+            "method": "POST",
+            "headers": {"content-type": "application/json"},
+            "body": r#"{"to":"{{ phone }}","text":"{{ message }}"}"#,
+        }})),
+        &[],
+    )
+    .await;
+    let dir = app.templates_dir();
+    assert!(!dir.exists(), "the test starts without templates/");
+    assert!(app
+        .body_sent_on_activation("before")
+        .await
+        .contains("Your mfa-bridge verification code"));
+
+    let file = dir.join("messages/sms.en.hbs");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, "first-edit {{ code }}").unwrap();
+    wait_until_sent_with(&app, "first-edit").await;
+
+    // Written in place: the folder itself must now be watched.
+    std::fs::write(&file, "second-edit {{ code }}").unwrap();
+    wait_until_sent_with(&app, "second-edit").await;
+}
