@@ -446,8 +446,23 @@ fn rebase(spec: &mut EndpointSpec, base_url: Option<&str>, p: &mut Problems) -> 
         );
         return None;
     };
-    if let Some(base) = base_url {
-        spec.url = format!("{base}{}", &spec.url[origin.len()..]);
+    match base_url {
+        Some(base) => spec.url = format!("{base}{}", &spec.url[origin.len()..]),
+        // A host under `.invalid` (RFC 2606) says the preset has no host of its own.
+        None if origin
+            .split(':')
+            .nth(1)
+            .is_some_and(|h| h.ends_with(".invalid")) =>
+        {
+            p.push(
+                "mfa.endpoints.base_url",
+                format!(
+                    "missing: this preset has no fixed host ({origin}): give the URL of your gateway"
+                ),
+            );
+            return None;
+        }
+        None => {}
     }
     Some(())
 }

@@ -429,7 +429,7 @@ fn every_shipped_preset_file_is_a_valid_preset() {
             .unwrap_or_default();
         let vars_yaml: Vec<String> = vars.iter().map(|v| format!("{v}: 'sample-{v}'")).collect();
         let mfa = format!(
-            "  user_data: {{ required: [], allowed: [phone, email, language] }}\n  endpoints: {{ preset: {name}, vars: {{ {} }} }}\n",
+            "  user_data: {{ required: [], allowed: [phone, email, language] }}\n  endpoints: {{ preset: {name}, base_url: 'http://127.0.0.1:9', vars: {{ {} }} }}\n",
             vars_yaml.join(", ")
         );
         let s = load(&mfa, &[]).unwrap_or_else(|p| panic!("preset {name}:\n{}", p.join("\n")));
@@ -447,4 +447,11 @@ fn every_shipped_preset_file_is_a_valid_preset() {
             .unwrap_or_else(|e| panic!("preset {name} does not render: {e}"));
         assert!(Path::new(&format!("templates/providers/{name}.yml")).exists());
     }
+}
+
+#[test]
+fn a_preset_without_a_host_of_its_own_needs_base_url() {
+    let p = problems("  endpoints: { preset: generic-json-webhook }\n", &[]);
+    has(&p, "mfa.endpoints.base_url", "give the URL of your gateway");
+    ok("  endpoints: { preset: generic-json-webhook, base_url: 'https://gw.example.com/v1' }\n");
 }
