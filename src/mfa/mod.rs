@@ -1027,7 +1027,8 @@ impl Mfa {
                     .map_err(send_error)?;
                 if reply.satisfies(snap.templates.predicate(EndpointId::Verify)) {
                     Ok(())
-                } else if reply.status >= 500 {
+                } else if reply.status >= 500 || reply.status == 401 || reply.status == 403 {
+                    // The provider failed, or refused our credentials: not the user's code.
                     tracing::warn!(status = reply.status, "the verify endpoint failed");
                     Err(provider_refused(reply.status))
                 } else {
