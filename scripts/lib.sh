@@ -1,0 +1,48 @@
+# Shared by scripts/test and scripts/e2e (sourced, not run): installs what the tests need when it
+# is missing on a fresh Debian machine that has only the Rust toolchain.
+
+# Runs a command as root (directly when root, else through sudo).
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# apt-get install, with one apt-get update before the first install of the run.
+apt_updated=
+apt_install() {
+  if [ -z "$apt_updated" ]; then
+    as_root apt-get update
+    apt_updated=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
+}
+
+# Node.js 18 or later and npm: installed from apt when absent; an older Node.js is an error.
+# $1 says what needs it (for the message).
+ensure_node() {
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "== installing nodejs and npm"
+    apt_install nodejs npm
+  fi
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]')
+  if [ "$major" -lt 18 ]; then
+    echo "Node.js 18 or later is needed ($1), found $(node --version)" >&2
+    exit 1
+  fi
+}
+
+# `npm ci` in folder $1 (its package-lock.json pins every version) when $1/node_modules is
+# missing.
+npm_ci_if_missing() {
+  if [ ! -d "$1/node_modules" ]; then
+    echo "== npm ci in $1"
+    (cd "$1" && npm ci --no-audit --no-fund)
+  fi
+}
+
+# Prism, the mock server the conformance tests (tests/api/conformance.rs) check the provider
+# presets against: Node.js, then the version pinned in tests/conformance/package-lock.json.
+ensure_conformance_tools() {
+  ensure_node "Prism, for tests/api/conformance.rs"
+  npm_ci_if_missing tests/conformance
+}
