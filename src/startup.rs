@@ -198,7 +198,9 @@ impl Application {
                 None
             }
         };
+        let public_shutdown = shutdown_signal();
         let admin_server = self.admin.map(|(listener, address)| {
+            let admin_shutdown = shutdown_signal();
             tracing::info!("admin listening on http://{address}");
             let app = admin::router(AdminState {
                 app: self.state.clone(),
@@ -207,14 +209,14 @@ impl Application {
             });
             tokio::spawn(async move {
                 axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown_signal())
+                    .with_graceful_shutdown(admin_shutdown)
                     .await
             })
         });
         tracing::info!("listening on http://{}", self.address);
         let app = http::router(self.state);
         let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(public_shutdown)
             .await;
         sweeper.abort();
         if let Some(admin) = admin_server {
@@ -228,23 +230,25 @@ impl Application {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when it is
+/// first polled: a signal that arrives once the log says "listening" is never lost.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, Signal, SignalKind};
+    let interrupt = signal(SignalKind::interrupt()).ok();
+    let terminate = signal(SignalKind::terminate()).ok();
+    async fn wait(signal: Option<Signal>) {
+        match signal {
+            Some(mut s) => {
                 s.recv().await;
             }
-            Err(_) => std::future::pending::<()>().await,
+            None => std::future::pending::<()>().await,
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
     }
-    tracing::info!("shutting down");
+    async move {
+        tokio::select! {
+            _ = wait(interrupt) => {},
+            _ = wait(terminate) => {},
+        }
+        tracing::info!("shutting down");
+    }
 }
