@@ -14,6 +14,7 @@ mod fakes;
 mod helpers;
 mod logs;
 mod matrix;
+mod messages;
 mod outbox;
 mod presets;
 mod prism;
