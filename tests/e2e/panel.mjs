@@ -397,6 +397,14 @@ async function main() {
     await waitFor('the warning to go', async () => !(await byId('preview-warnings').isVisible()));
   });
 
+  await step('a body with {{ message }} shows the text in the preview and what the SMS costs', async () => {
+    await byId('ep-body').fill('{"to": "{{ phone }}", "text": "{{ message }}"}');
+    await waitFor('the message text in the preview', async () =>
+      (await text('preview')).includes('verification code is 123456'));
+    await waitFor('the SMS cost line', async () =>
+      (await byId('preview-sms').isVisible()) && /GSM-7, \d+ units, 1 segment/.test(await text('preview-sms')));
+  });
+
   const newBody = `{"to": "{{ phone }}", "text": "${MARKER} your code is {{ code }}"}`;
   await step('edit the body template: the preview follows as you type', async () => {
     await byId('ep-body').fill(newBody);

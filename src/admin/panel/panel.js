@@ -446,6 +446,18 @@
     const warnings = res.ok && res.data && Array.isArray(res.data.warnings) ? res.data.warnings : [];
     $('preview-warnings').textContent = warnings.join(' ');
     show($('preview-warnings'), warnings.length > 0);
+    const sms = res.ok && res.data ? res.data.sms : null;
+    const message = res.ok && res.data ? res.data.message : null;
+    if (sms) {
+      const segments = sms.segments === 1 ? '1 segment' : sms.segments + ' segments';
+      $('preview-sms').textContent = 'SMS in ' + (message && message.language ? message.language : '?') +
+        ': ' + sms.encoding + ', ' + sms.units + ' units, ' + segments + '.';
+    } else if (message && message.subject) {
+      $('preview-sms').textContent = 'Email in ' + message.language + ': “' + message.subject + '”.';
+    } else {
+      $('preview-sms').textContent = '';
+    }
+    show($('preview-sms'), $('preview-sms').textContent !== '');
     if (res.ok && res.data) {
       state.previewProblems = Array.isArray(res.data.problems) ? res.data.problems : [];
       const req = res.data.request;
