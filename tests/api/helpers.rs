@@ -18,7 +18,8 @@ use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::fakes::{
-    start_provider, start_upstream, FakeServer, GOOD_PASSWORD, PERSONAL_TOKEN, PROVIDER_VALID_CODE,
+    start_provider, start_upstream, FakeServer, Recorded, GOOD_PASSWORD, PERSONAL_TOKEN,
+    PROVIDER_VALID_CODE,
 };
 
 /// Placeholder base URLs written in configurations; replaced by the fakes' real addresses.
@@ -1582,6 +1583,22 @@ pub fn marked_endpoint(marker: &str) -> Value {
 impl TestApp {
     /// Activates `username` (asserting the 302) and returns the body of the one request the
     /// provider received for it.
+    /// Activates `username` with these user data: asserts the 302 and exactly one provider
+    /// request; returns the mfaToken and that request.
+    pub async fn activate_recorded(&self, username: &str, data: &Value) -> (String, Recorded) {
+        let before = self.provider.count();
+        let token = self
+            .activate(username, &self.personal(), data)
+            .await
+            .mfa_token();
+        assert_eq!(
+            self.provider.count(),
+            before + 1,
+            "one activation, one provider request"
+        );
+        (token, self.provider.last())
+    }
+
     pub async fn body_sent_on_activation(&self, username: &str) -> String {
         let before = self.provider.count();
         self.activate_default(username).await.mfa_token();

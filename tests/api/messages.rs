@@ -85,20 +85,8 @@ fn text_of(request: &Recorded) -> String {
         .to_string()
 }
 
-/// Activates `username` with these user data: asserts the 302 and one provider request;
-/// returns the mfaToken and that request.
 async fn activate_with(app: &TestApp, username: &str, data: Value) -> (String, Recorded) {
-    let before = app.provider.count();
-    let token = app
-        .activate(username, &app.personal(), &data)
-        .await
-        .mfa_token();
-    assert_eq!(
-        app.provider.count(),
-        before + 1,
-        "one activation, one provider request"
-    );
-    (token, app.provider.last())
+    app.activate_recorded(username, &data).await
 }
 
 /// Activates `username` with a phone and this `language`; returns the mfaToken and the text

@@ -85,40 +85,17 @@ fn string_at<'a>(value: &'a Value, pointer: &str) -> &'a str {
 /// Activates `username` with a phone (language `en`): asserts the 302 and one provider
 /// request; returns the mfaToken and that request.
 async fn activate_phone(app: &TestApp, username: &str) -> (String, Recorded) {
-    let before = app.provider.count();
-    let token = app
-        .activate(
-            username,
-            &app.personal(),
-            &json!({"phone": phone_for(username), "language": "en"}),
-        )
-        .await
-        .mfa_token();
-    assert_eq!(
-        app.provider.count(),
-        before + 1,
-        "one activation, one provider request"
-    );
-    (token, app.provider.last())
+    app.activate_recorded(
+        username,
+        &json!({"phone": phone_for(username), "language": "en"}),
+    )
+    .await
 }
 
 /// Activates `username` with an email address (language `en`); as [`activate_phone`].
 async fn activate_email(app: &TestApp, username: &str, email: &str) -> (String, Recorded) {
-    let before = app.provider.count();
-    let token = app
-        .activate(
-            username,
-            &app.personal(),
-            &json!({"email": email, "language": "en"}),
-        )
+    app.activate_recorded(username, &json!({"email": email, "language": "en"}))
         .await
-        .mfa_token();
-    assert_eq!(
-        app.provider.count(),
-        before + 1,
-        "one activation, one provider request"
-    );
-    (token, app.provider.last())
 }
 
 /// Confirms with the code the message carried: the activation completes (recovery codes).
