@@ -139,10 +139,7 @@ fn check(path: Option<&Path>) -> ExitCode {
                 "standalone"
             };
             let mfa = &s.config.mfa;
-            let sms_mode = match mfa.mode {
-                mfa_bridge::config::Mode::Single => "single",
-                mfa_bridge::config::Mode::ChallengeVerify => "challenge-verify",
-            };
+            let sms_mode = mfa.mode.name();
             let preset = match &mfa.preset {
                 Some(p) => format!(", preset {}", p.name),
                 None => String::new(),

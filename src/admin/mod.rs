@@ -232,7 +232,7 @@ async fn status(State(state): State<AdminState>) -> Json<Json_> {
         "configHash": snapshot.source_hash,
         "configPath": state.reloader.as_ref().map(|r| r.path().display().to_string()),
         "mode": if c.is_proxy() { "proxy" } else { "standalone" },
-        "smsMode": match c.mfa.mode { Mode::Single => "single", Mode::ChallengeVerify => "challenge-verify" },
+        "smsMode": c.mfa.mode.name(),
         "lastReload": state.reloader.as_ref().and_then(|r| r.status()),
     }))
 }

@@ -161,6 +161,29 @@ pub enum Mode {
     ChallengeVerify,
 }
 
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Single => "single",
+            Mode::ChallengeVerify => "challenge-verify",
+        }
+    }
+
+    fn parse(p: &mut Problems, path: &str, value: &Value) -> Option<Mode> {
+        match string(p, path, value)?.as_str() {
+            "single" => Some(Mode::Single),
+            "challenge-verify" => Some(Mode::ChallengeVerify),
+            other => {
+                p.push(
+                    path,
+                    format!("unknown mode '{other}' (expected: single or challenge-verify)"),
+                );
+                None
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct MfaConfig {
     pub mode: Mode,
@@ -689,20 +712,7 @@ fn parse_api_keys(v: &Value, p: &mut Problems) -> Vec<ApiKey> {
 
 fn parse_mfa(v: &Value, library: &Library, p: &mut Problems) -> Option<MfaConfig> {
     let mut f = Fields::of(p, "mfa", v)?;
-    let mode = f.get("mode").and_then(|v| {
-        let s = string(p, "mfa.mode", v)?;
-        match s.as_str() {
-            "single" => Some(Mode::Single),
-            "challenge-verify" => Some(Mode::ChallengeVerify),
-            other => {
-                p.push(
-                    "mfa.mode",
-                    format!("unknown mode '{other}' (expected: single or challenge-verify)"),
-                );
-                None
-            }
-        }
-    });
+    let mode = f.get("mode").and_then(|v| Mode::parse(p, "mfa.mode", v));
     let mode_given = v.get("mode").is_some();
 
     let mut code = CodeConfig {
@@ -961,10 +971,7 @@ fn parse_endpoints(
     if v.get("preset").is_some() {
         let (preset_mode, channel, endpoints, preset) = preset::parse_preset(v, library, p)?;
         if mode_given && mode != Some(preset_mode) {
-            let name = match preset_mode {
-                Mode::Single => "single",
-                Mode::ChallengeVerify => "challenge-verify",
-            };
+            let name = preset_mode.name();
             p.push(
                 "mfa.mode",
                 format!(

@@ -236,20 +236,9 @@ pub(super) fn parse_preset(
     let channel = pf
         .require(p, "channel")
         .and_then(|v| Channel::parse(p, &format!("{base}channel"), v));
-    let mode = pf.require(p, "mode").and_then(|v| {
-        let path = format!("{base}mode");
-        match string(p, &path, v)?.as_str() {
-            "single" => Some(Mode::Single),
-            "challenge-verify" => Some(Mode::ChallengeVerify),
-            other => {
-                p.push(
-                    &path,
-                    format!("unknown mode '{other}' (expected: single or challenge-verify)"),
-                );
-                None
-            }
-        }
-    });
+    let mode = pf
+        .require(p, "mode")
+        .and_then(|v| Mode::parse(p, &format!("{base}mode"), v));
     let declared = pf
         .get("vars")
         .map(|v| declared_vars(v, &format!("{base}vars"), p))

@@ -1610,3 +1610,16 @@ impl TestApp {
         self.provider.last().body_text()
     }
 }
+
+/// The one 6-digit code in a message text.
+pub fn code_in(text: &str) -> String {
+    let re = regex::Regex::new(r"\b([0-9]{6})\b").unwrap();
+    let mut codes: Vec<String> = re.captures_iter(text).map(|c| c[1].to_string()).collect();
+    codes.dedup();
+    assert_eq!(
+        codes.len(),
+        1,
+        "the message must carry the 6-digit code once, got {text:?}"
+    );
+    codes.remove(0)
+}

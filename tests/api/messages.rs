@@ -8,13 +8,12 @@
 use std::path::Path;
 use std::process::Output;
 
-use regex::Regex;
 use serde_json::{json, Value};
 
 use crate::fakes::Recorded;
 use crate::helpers::{
-    admin_auth, config_value, phone_for, spawn_app, spawn_daemon, strip_ansi, to_yaml, AppOptions,
-    Stop, TestApp, TestResponse, PROVIDER, UPSTREAM,
+    admin_auth, code_in, config_value, phone_for, spawn_app, spawn_daemon, strip_ansi, to_yaml,
+    AppOptions, Stop, TestApp, TestResponse, PROVIDER, UPSTREAM,
 };
 
 const FRENCH: &str = "Votre code de vérification";
@@ -62,19 +61,6 @@ fn email_options() -> AppOptions {
     AppOptions::standalone_single()
         .with_endpoints(email_endpoints())
         .with_user_data(json!({"required": ["email"], "allowed": ["email", "language"]}))
-}
-
-/// The one 6-digit code in a message text.
-fn code_in(text: &str) -> String {
-    let re = Regex::new(r"\b([0-9]{6})\b").unwrap();
-    let mut codes: Vec<String> = re.captures_iter(text).map(|c| c[1].to_string()).collect();
-    codes.dedup();
-    assert_eq!(
-        codes.len(),
-        1,
-        "the message must carry the 6-digit code once, got {text:?}"
-    );
-    codes.remove(0)
 }
 
 /// The `text` field of the JSON body the provider received.

@@ -15,8 +15,8 @@ use serde_json::{json, Value};
 
 use crate::fakes::{Recorded, Reply};
 use crate::helpers::{
-    config_value, phone_for, spawn_app, strip_ansi, to_yaml, AppOptions, TestApp, PROVIDER,
-    UPSTREAM,
+    code_in, config_value, phone_for, spawn_app, strip_ansi, to_yaml, AppOptions, TestApp,
+    PROVIDER, UPSTREAM,
 };
 
 /// `mfa.endpoints` naming a preset, sent to the fake provider (`base_url`: [`PROVIDER`]).
@@ -45,19 +45,6 @@ fn basic(user: &str, password: &str) -> String {
 /// The E.164 number without its `+`.
 fn digits(phone: &str) -> String {
     phone.trim_start_matches('+').to_string()
-}
-
-/// The one 6-digit code in a message text.
-fn code_in(text: &str) -> String {
-    let re = Regex::new(r"\b([0-9]{6})\b").unwrap();
-    let mut codes: Vec<String> = re.captures_iter(text).map(|c| c[1].to_string()).collect();
-    codes.dedup();
-    assert_eq!(
-        codes.len(),
-        1,
-        "the message must carry the 6-digit code once, got {text:?}"
-    );
-    codes.remove(0)
 }
 
 fn header(request: &Recorded, name: &str) -> String {
