@@ -74,6 +74,9 @@ pub struct AppOptions {
     pub storage_secret: Option<String>,
     /// `admin`; omitted (no admin listener) when `None`.
     pub admin: Option<Value>,
+    /// More keys of `mfa` (`channels`, `totp`, `messages`, ...), written as given. URLs may hold
+    /// [`PROVIDER`].
+    pub mfa_extra: Vec<(String, Value)>,
 }
 
 impl AppOptions {
@@ -91,7 +94,15 @@ impl AppOptions {
             destinations: None,
             storage_secret: None,
             admin: None,
+            mfa_extra: Vec::new(),
         }
+    }
+
+    /// Sets `mfa.KEY` to `value` (e.g. `with_mfa("totp", json!({"drift": 0}))`).
+    pub fn with_mfa(mut self, key: &str, value: Value) -> AppOptions {
+        self.mfa_extra.retain(|(k, _)| k != key);
+        self.mfa_extra.push((key.to_string(), value));
+        self
     }
 
     pub fn proxy_single() -> AppOptions {
@@ -275,6 +286,9 @@ pub fn config_value(options: &AppOptions, storage_path: &Path) -> Value {
     }
     if let Some(destinations) = &options.destinations {
         config["mfa"]["destinations"] = destinations.clone();
+    }
+    for (key, value) in &options.mfa_extra {
+        config["mfa"][key] = value.clone();
     }
     if let Some(secret) = &options.storage_secret {
         config["storage"]["secret"] = json!(secret);
