@@ -7,13 +7,15 @@ use std::sync::{Arc, RwLock};
 
 use sha2::{Digest, Sha256};
 
-use crate::config::{Config, ConfigErrors, Library, Problem};
+use crate::config::{Channel, Config, ConfigErrors, Library, MfaConfig, Problem};
 use crate::template::Templates;
 
 #[derive(Debug)]
 pub struct Snapshot {
     pub config: Config,
     pub templates: Templates,
+    /// The channels of `mfa.channels`, each as its own configuration and templates.
+    pub channels: Vec<(MfaConfig, Templates)>,
     /// The configuration text it was built from (`${ENV}` references unresolved); empty when
     /// built from a [`Config`] directly.
     pub source: String,
@@ -25,9 +27,11 @@ impl Snapshot {
     /// Compiles the templates of an already validated configuration (no source text).
     pub fn new(config: Config) -> Result<Snapshot, ConfigErrors> {
         let templates = Templates::compile(&config).map_err(ConfigErrors)?;
+        let channels = compile_channels(&config.mfa).map_err(ConfigErrors)?;
         Ok(Snapshot {
             config,
             templates,
+            channels,
             source: String::new(),
             source_hash: String::new(),
         })
@@ -69,6 +73,7 @@ impl Snapshot {
             }
         };
         let templates = Templates::compile(&config).map_err(ConfigErrors)?;
+        let channels = compile_channels(&config.mfa).map_err(ConfigErrors)?;
         // What runs depends on the file and on the local templates: both are in the hash, so
         // that an edit of either is seen as a change.
         let mut hash = Sha256::new();
@@ -77,6 +82,7 @@ impl Snapshot {
         Ok(Snapshot {
             config,
             templates,
+            channels,
             source: yaml.to_string(),
             source_hash: hex::encode(hash.finalize()),
         })
@@ -92,6 +98,48 @@ impl Snapshot {
         })?;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         Snapshot::from_yaml_str(&text, base)
+    }
+}
+
+impl Snapshot {
+    /// The configuration and templates that deliver by `channel`, if it is configured.
+    pub fn channel(&self, channel: Channel) -> Option<(&MfaConfig, &Templates)> {
+        if self.config.mfa.channel == channel {
+            return Some((&self.config.mfa, &self.templates));
+        }
+        self.channels
+            .iter()
+            .find(|(mfa, _)| mfa.channel == channel)
+            .map(|(mfa, t)| (mfa, t))
+    }
+}
+
+/// Each channel of `mfa.channels`, compiled on its own.
+fn compile_channels(mfa: &MfaConfig) -> Result<Vec<(MfaConfig, Templates)>, Vec<Problem>> {
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    for extra in &mfa.channels {
+        let Some(cfg) = mfa.for_channel(extra.channel) else {
+            continue;
+        };
+        match Templates::compile_parts(&cfg, None) {
+            Ok(t) => out.push((cfg, t)),
+            Err(mut p) => {
+                for problem in &mut p {
+                    problem.path = problem.path.replacen(
+                        "mfa.endpoints",
+                        &format!("mfa.channels.{}", extra.channel.name()),
+                        1,
+                    );
+                }
+                problems.append(&mut p);
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
     }
 }
 

@@ -192,6 +192,9 @@ pub struct MfaConfig {
     /// The provider preset the endpoints come from, if any.
     pub preset: Option<PresetUse>,
     pub messages: MessagesConfig,
+    /// More channels (`mfa.channels`): each with the endpoints of its own method.
+    pub channels: Vec<ChannelEndpoints>,
+    pub totp: TotpConfig,
     pub code: CodeConfig,
     pub session_ttl: Duration,
     pub user_data: UserDataRules,
@@ -314,6 +317,47 @@ pub struct EndpointSpec {
     pub predicate: Option<Predicate>,
     /// Challenge only: values read from the JSON answer, kept for the verify endpoint.
     pub capture: Vec<Capture>,
+}
+
+/// The endpoints of one more channel (`mfa.channels.CHANNEL`).
+#[derive(Debug, Clone)]
+pub struct ChannelEndpoints {
+    pub channel: Channel,
+    pub mode: Mode,
+    pub endpoints: Endpoints,
+    pub preset: Option<PresetUse>,
+}
+
+/// Authenticator apps (`mfa.totp`): SHA-1, 6 digits, 30 s steps, as every app supports.
+#[derive(Debug, Clone)]
+pub struct TotpConfig {
+    pub enabled: bool,
+    /// The issuer shown in the app; `mfa.messages.app_name` when absent.
+    pub issuer: Option<String>,
+    /// Steps accepted either side of the current one.
+    pub drift: u64,
+}
+
+impl MfaConfig {
+    /// The method name of the primary channel (`mfa.endpoints`).
+    pub fn primary_method(&self) -> &'static str {
+        self.channel.name()
+    }
+
+    /// This configuration as seen by one channel: the primary one, or one of `mfa.channels`.
+    pub fn for_channel(&self, channel: Channel) -> Option<MfaConfig> {
+        if channel == self.channel {
+            return Some(self.clone());
+        }
+        let extra = self.channels.iter().find(|c| c.channel == channel)?;
+        let mut cfg = self.clone();
+        cfg.channel = extra.channel;
+        cfg.mode = extra.mode;
+        cfg.endpoints = extra.endpoints.clone();
+        cfg.preset = extra.preset.clone();
+        cfg.channels = Vec::new();
+        Some(cfg)
+    }
 }
 
 /// `capture: { NAME: JSONPATH }` on a challenge endpoint.
@@ -749,8 +793,21 @@ fn parse_mfa(v: &Value, library: &Library, p: &mut Problems) -> Option<MfaConfig
     let send_limits = parse_send_limits(f.get("send_limits"), p);
     let destinations = parse_destinations(f.get("destinations"), p);
     let messages = preset::parse_messages(f.get("messages"), library, p);
+    let channels = f
+        .get("channels")
+        .map(|v| parse_channels(v, library, p))
+        .unwrap_or_default();
+    let totp = parse_totp(f.get("totp"), p);
     f.finish(p);
     let (mode, channel, endpoints, preset) = endpoints?;
+    for extra in &channels {
+        if extra.channel == channel {
+            p.push(
+                &format!("mfa.channels.{}", channel.name()),
+                "this is the channel of mfa.endpoints already",
+            );
+        }
+    }
     if let Some(preset) = &preset {
         for name in preset.vars.keys() {
             if user_data.allowed.contains(name) {
@@ -766,6 +823,8 @@ fn parse_mfa(v: &Value, library: &Library, p: &mut Problems) -> Option<MfaConfig
         channel,
         preset,
         messages,
+        channels,
+        totp,
         code,
         session_ttl,
         user_data,
@@ -961,6 +1020,95 @@ fn parse_user_data(value: Option<&Value>, p: &mut Problems) -> UserDataRules {
 
 type EndpointsOf = (Mode, Channel, Endpoints, Option<PresetUse>);
 
+fn parse_totp(value: Option<&Value>, p: &mut Problems) -> TotpConfig {
+    let mut t = TotpConfig {
+        enabled: true,
+        issuer: None,
+        drift: 1,
+    };
+    let Some(mut f) = value.and_then(|v| Fields::of(p, "mfa.totp", v)) else {
+        return t;
+    };
+    if let Some(v) = f.get("enabled") {
+        match v.as_bool() {
+            Some(b) => t.enabled = b,
+            None => p.push("mfa.totp.enabled", "must be true or false"),
+        }
+    }
+    if let Some(v) = f.get("issuer") {
+        if let Some(s) = string(p, "mfa.totp.issuer", v) {
+            if s.trim().is_empty() || s.contains(':') || s.chars().any(char::is_control) {
+                p.push(
+                    "mfa.totp.issuer",
+                    "must be a non-empty name without ':' (it labels the account in the app)",
+                );
+            } else {
+                t.issuer = Some(s);
+            }
+        }
+    }
+    if let Some(n) = f.integer(p, "drift", 0..=10) {
+        t.drift = n;
+    }
+    f.finish(p);
+    t
+}
+
+/// `mfa.channels: { CHANNEL: ENDPOINTS }`, each written like `mfa.endpoints` (with a `mode` of
+/// its own when hand-written, single by default).
+fn parse_channels(v: &Value, library: &Library, p: &mut Problems) -> Vec<ChannelEndpoints> {
+    let mut out = Vec::new();
+    let Some(f) = Fields::of(p, "mfa.channels", v) else {
+        return out;
+    };
+    for (name, value) in f.entries(p) {
+        let path = format!("mfa.channels.{name}");
+        let channel = match name.as_str() {
+            "sms" => Channel::Sms,
+            "email" => Channel::Email,
+            other => {
+                p.push(
+                    &path,
+                    format!("unknown channel '{other}' (expected: sms or email)"),
+                );
+                continue;
+            }
+        };
+        let parsed = if value.get("preset").is_some() {
+            preset::parse_preset_at(value, &path, library, p)
+                .map(|(mode, ch, endpoints, preset)| (mode, ch, endpoints, Some(preset)))
+        } else {
+            // The mode is the channel's own; the rest is read like mfa.endpoints.
+            let mut endpoints = value.clone();
+            let mode = match endpoints.as_mapping_mut().and_then(|m| m.remove("mode")) {
+                Some(m) => Mode::parse(p, &format!("{path}.mode"), &m),
+                None => Some(Mode::Single),
+            };
+            if let Some(m) = endpoints.as_mapping_mut() {
+                m.insert(Value::from("channel"), Value::from(name.as_str()));
+            }
+            mode.and_then(|mode| parse_endpoints_at(&endpoints, &path, mode, p))
+        };
+        let Some((mode, ch, endpoints, preset)) = parsed else {
+            continue;
+        };
+        if ch != channel {
+            p.push(
+                &path,
+                format!("preset delivers by {}, not {name}", ch.name()),
+            );
+            continue;
+        }
+        out.push(ChannelEndpoints {
+            channel,
+            mode,
+            endpoints,
+            preset,
+        });
+    }
+    out
+}
+
 fn parse_endpoints(
     v: &Value,
     mode: Option<Mode>,
@@ -969,7 +1117,8 @@ fn parse_endpoints(
     p: &mut Problems,
 ) -> Option<EndpointsOf> {
     if v.get("preset").is_some() {
-        let (preset_mode, channel, endpoints, preset) = preset::parse_preset(v, library, p)?;
+        let (preset_mode, channel, endpoints, preset) =
+            preset::parse_preset_at(v, "mfa.endpoints", library, p)?;
         if mode_given && mode != Some(preset_mode) {
             let name = preset_mode.name();
             p.push(
@@ -992,25 +1141,30 @@ fn parse_endpoints(
         }
         return None;
     };
-    let mut f = Fields::of(p, "mfa.endpoints", v)?;
+    parse_endpoints_at(v, "mfa.endpoints", mode, p)
+}
+
+/// Hand-written endpoints (`single`, or `challenge` and `verify`) and their `channel`.
+fn parse_endpoints_at(v: &Value, path: &str, mode: Mode, p: &mut Problems) -> Option<EndpointsOf> {
+    let mut f = Fields::of(p, path, v)?;
     let channel = match f.get("channel") {
-        Some(c) => Channel::parse(p, "mfa.endpoints.channel", c),
+        Some(c) => Channel::parse(p, &format!("{path}.channel"), c),
         None => Some(Channel::Sms),
     };
     let out = match mode {
         Mode::Single => {
-            let single = f
-                .require(p, "single")
-                .and_then(|v| parse_endpoint(v, "mfa.endpoints.single", EndpointKind::Single, p));
+            let single = f.require(p, "single").and_then(|v| {
+                parse_endpoint(v, &format!("{path}.single"), EndpointKind::Single, p)
+            });
             single.map(|s| Endpoints::Single(Box::new(s)))
         }
         Mode::ChallengeVerify => {
             let challenge = f.require(p, "challenge").and_then(|v| {
-                parse_endpoint(v, "mfa.endpoints.challenge", EndpointKind::Challenge, p)
+                parse_endpoint(v, &format!("{path}.challenge"), EndpointKind::Challenge, p)
             });
-            let verify = f
-                .require(p, "verify")
-                .and_then(|v| parse_endpoint(v, "mfa.endpoints.verify", EndpointKind::Verify, p));
+            let verify = f.require(p, "verify").and_then(|v| {
+                parse_endpoint(v, &format!("{path}.verify"), EndpointKind::Verify, p)
+            });
             match (challenge, verify) {
                 (Some(challenge), Some(verify)) => Some(Endpoints::ChallengeVerify {
                     challenge: Box::new(challenge),

@@ -192,12 +192,13 @@ pub(super) fn parse_messages(
 
 /// `endpoints: { preset: NAME, base_url: URL, vars: {...} }`: the preset's mode, channel and
 /// endpoints, with the vars given.
-pub(super) fn parse_preset(
+pub(super) fn parse_preset_at(
     endpoints: &Value,
+    at: &str,
     library: &Library,
     p: &mut Problems,
 ) -> Option<(Mode, Channel, Endpoints, PresetUse)> {
-    let mut f = Fields::of(p, "mfa.endpoints", endpoints)?;
+    let mut f = Fields::of(p, at, endpoints)?;
     let name_path = f.path_of("preset");
     let name = f.get("preset").and_then(|v| string(p, &name_path, v));
     let base_url = f.get("base_url").and_then(|v| {
@@ -246,11 +247,16 @@ pub(super) fn parse_preset(
     let endpoints_value = pf.require(p, "endpoints");
     pf.finish(p);
 
-    let vars = bind_vars(&name, &declared, given, p);
+    let vars = bind_vars(&name, &declared, given, &format!("{at}.vars"), p);
     let endpoints = match (mode, endpoints_value) {
-        (Some(mode), Some(v)) => {
-            preset_endpoints(v, mode, &format!("{base}endpoints"), base_url.as_deref(), p)
-        }
+        (Some(mode), Some(v)) => preset_endpoints(
+            v,
+            mode,
+            &format!("{base}endpoints"),
+            base_url.as_deref(),
+            at,
+            p,
+        ),
         _ => None,
     };
     Some((
@@ -329,15 +335,16 @@ fn bind_vars(
     preset: &str,
     declared: &BTreeMap<String, DeclaredVar>,
     given: Option<&Value>,
+    at: &str,
     p: &mut Problems,
 ) -> Option<BTreeMap<String, String>> {
     let before = p.0.len();
     let mut values = BTreeMap::new();
     let mut given_map = BTreeMap::new();
     if let Some(v) = given {
-        if let Some(f) = Fields::of(p, "mfa.endpoints.vars", v) {
+        if let Some(f) = Fields::of(p, at, v) {
             for (name, value) in f.entries(p) {
-                let path = format!("mfa.endpoints.vars.{name}");
+                let path = format!("{at}.{name}");
                 if !declared.contains_key(&name) {
                     let known: Vec<&str> = declared.keys().map(String::as_str).collect();
                     p.push(
@@ -356,7 +363,7 @@ fn bind_vars(
         }
     }
     for (name, d) in declared {
-        let path = format!("mfa.endpoints.vars.{name}");
+        let path = format!("{at}.{name}");
         match (given_map.remove(name), &d.default) {
             (Some(v), _) if v.is_empty() => {
                 // An unset ${ENV} reference is already reported on this path.
@@ -384,6 +391,7 @@ fn preset_endpoints(
     mode: Mode,
     path: &str,
     base_url: Option<&str>,
+    at: &str,
     p: &mut Problems,
 ) -> Option<Endpoints> {
     let mut f = Fields::of(p, path, v)?;
@@ -392,7 +400,7 @@ fn preset_endpoints(
         let mut spec = f
             .require(p, key)
             .and_then(|v| parse_endpoint(v, &ep, kind, p))?;
-        rebase(&mut spec, base_url, p)?;
+        rebase(&mut spec, base_url, at, p)?;
         Some(spec)
     };
     let out = match mode {
@@ -427,7 +435,12 @@ fn origin_of(url: &str) -> Option<&str> {
 }
 
 /// Replaces the origin of a preset endpoint's URL with `base_url`.
-fn rebase(spec: &mut EndpointSpec, base_url: Option<&str>, p: &mut Problems) -> Option<()> {
+fn rebase(
+    spec: &mut EndpointSpec,
+    base_url: Option<&str>,
+    at: &str,
+    p: &mut Problems,
+) -> Option<()> {
     let Some(origin) = origin_of(&spec.url) else {
         p.push(
             &format!("{}.url", spec.path),
@@ -444,7 +457,7 @@ fn rebase(spec: &mut EndpointSpec, base_url: Option<&str>, p: &mut Problems) -> 
             .is_some_and(|h| h.ends_with(".invalid")) =>
         {
             p.push(
-                "mfa.endpoints.base_url",
+                &format!("{at}.base_url"),
                 format!(
                     "missing: this preset has no fixed host ({origin}): give the URL of your gateway"
                 ),

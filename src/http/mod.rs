@@ -205,7 +205,11 @@ async fn login(State(state): State<AppState>, c: Call, body: Bytes) -> Result<Re
         .login(&c.snapshot, &c.username, c.token.as_ref(), body, &c.client)
         .await?;
     Ok(match outcome {
-        LoginOutcome::MfaRequired { mfa_token } => found(mfa_token),
+        LoginOutcome::MfaRequired { mfa_token, methods } => (
+            StatusCode::FOUND,
+            Json(json!({ "mfaToken": mfa_token, "methods": methods })),
+        )
+            .into_response(),
         LoginOutcome::Passed(reply) => error::passthrough(reply),
         LoginOutcome::Inactive => {
             (StatusCode::OK, Json(json!({ "mfa": "inactive" }))).into_response()
@@ -219,11 +223,24 @@ async fn activate(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let body = object(&body)?;
-    let mfa_token = state
+    let activation = state
         .mfa
         .activate(&c.snapshot, &c.username, c.token.as_ref(), body, &c.client)
         .await?;
-    Ok(found(mfa_token))
+    Ok(match activation.totp {
+        None => found(activation.mfa_token),
+        // What an authenticator app needs: the secret, the otpauth:// URI and its QR code.
+        Some(t) => (
+            StatusCode::FOUND,
+            Json(json!({
+                "mfaToken": activation.mfa_token,
+                "secret": t.secret_base32,
+                "uri": t.uri,
+                "qr": t.qr,
+            })),
+        )
+            .into_response(),
+    })
 }
 
 async fn confirm(
@@ -232,21 +249,35 @@ async fn confirm(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let code = code_of(&body)?;
-    let codes = state
+    let (codes, methods) = state
         .mfa
         .confirm(&c.snapshot, &c.username, c.token.as_ref(), code)
         .await?;
-    Ok((StatusCode::OK, Json(json!({ "recoveryCodes": codes }))).into_response())
+    Ok((
+        StatusCode::OK,
+        Json(json!({ "recoveryCodes": codes, "methods": methods })),
+    )
+        .into_response())
 }
 
-async fn challenge(State(state): State<AppState>, c: Call) -> Result<Response, ApiError> {
-    state
+async fn challenge(
+    State(state): State<AppState>,
+    c: Call,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    // Pryv's challenge takes no body: one that is not a JSON object is ignored as Pryv did.
+    let method = match object(&body).ok().and_then(|mut b| b.remove("method")) {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(m)) => Some(m),
+        Some(_) => return Err(ApiError::InvalidBody),
+    };
+    let method = state
         .mfa
-        .challenge(&c.snapshot, &c.username, c.token.as_ref())
+        .challenge(&c.snapshot, &c.username, c.token.as_ref(), method)
         .await?;
     Ok((
         StatusCode::OK,
-        Json(json!({ "message": "Please verify the MFA challenge." })),
+        Json(json!({ "message": "Please verify the MFA challenge.", "method": method })),
     )
         .into_response())
 }
@@ -273,11 +304,18 @@ async fn deactivate(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let body = object(&body)?;
-    state
+    let left = state
         .mfa
         .deactivate(&c.snapshot, &c.username, c.token.as_ref(), body, &c.client)
         .await?;
-    Ok(deactivated())
+    Ok(match left {
+        Some(methods) if !methods.is_empty() => (
+            StatusCode::OK,
+            Json(json!({ "message": "MFA method removed.", "methods": methods })),
+        )
+            .into_response(),
+        _ => deactivated(),
+    })
 }
 
 async fn status(State(state): State<AppState>, c: Call) -> Result<Response, ApiError> {

@@ -10,6 +10,7 @@
 
 pub mod limits;
 pub mod secrets;
+pub mod totp;
 pub mod user_data;
 
 use std::collections::BTreeMap;
@@ -20,15 +21,15 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
-use crate::config::{Endpoints, Mode};
+use crate::config::{Channel, Endpoints, MfaConfig, Mode};
 use crate::domain::{AccessToken, Username};
 use crate::provider::{Reply, SendError, Sender};
 use crate::snapshot::Snapshot;
 use crate::store::{
     Profile, RecoveryCode, Session, SessionKey, SessionKind, Store, StoreError, StoredCode,
-    Versioned,
+    TotpRecord, Versioned,
 };
-use crate::template::{EndpointId, OutboundRequest, RenderError, SendInput};
+use crate::template::{EndpointId, OutboundRequest, RenderError, SendInput, Templates};
 use crate::upstream::{self, Access, ClientHeaders, UpstreamError};
 
 use secrets::Keys;
@@ -80,7 +81,11 @@ impl From<StoreError> for FlowError {
 #[derive(Debug)]
 pub enum LoginOutcome {
     /// MFA is on: the grant waits for a verify.
-    MfaRequired { mfa_token: String },
+    MfaRequired {
+        mfa_token: String,
+        /// The methods the user can answer with, preferred first.
+        methods: Vec<String>,
+    },
     /// Proxy mode, MFA off: the upstream's answer as it came.
     Passed(Reply),
     /// Standalone mode, MFA off.
@@ -96,12 +101,74 @@ pub enum Verified {
     User(Username),
 }
 
+/// A way to receive or produce a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// A code sent by a channel (`sms`, `email`).
+    Channel(Channel),
+    /// The same code by SMS and email (`sms+email`).
+    Dual,
+    /// An authenticator app (`totp`).
+    Totp,
+}
+
+impl Method {
+    pub fn parse(name: &str) -> Option<Method> {
+        match name {
+            "sms" => Some(Method::Channel(Channel::Sms)),
+            "email" => Some(Method::Channel(Channel::Email)),
+            "sms+email" => Some(Method::Dual),
+            "totp" => Some(Method::Totp),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Channel(c) => c.name(),
+            Method::Dual => "sms+email",
+            Method::Totp => "totp",
+        }
+    }
+
+    /// The channels a challenge by this method sends on.
+    pub fn channels(self) -> Vec<Channel> {
+        match self {
+            Method::Channel(c) => vec![c],
+            Method::Dual => vec![Channel::Sms, Channel::Email],
+            Method::Totp => Vec::new(),
+        }
+    }
+
+    /// The names this method stands for in an enrolment.
+    fn enrolled_names(self) -> Vec<&'static str> {
+        match self {
+            Method::Dual => vec!["sms", "email"],
+            other => vec![other.name()],
+        }
+    }
+}
+
+/// What activate answers: the mfaToken, and for an authenticator what the app needs.
+#[derive(Debug)]
+pub struct Activation {
+    pub mfa_token: String,
+    pub totp: Option<totp::Enrolment>,
+}
+
+/// One send of a challenge, rendered.
+struct Prepared {
+    channel: Channel,
+    request: OutboundRequest,
+}
+
 /// Proof of presence for changes to an enrolment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepUp {
     /// Proxy mode: the user's password, checked by a login to the upstream.
     Password { password: String, app_id: String },
-    /// A recovery code (used up by the step-up).
+    /// A recovery code (used up by the step-up), or a current code of the enrolled
+    /// authenticator app.
     Code(String),
 }
 
@@ -191,11 +258,12 @@ impl Mfa {
         let username = Username::parse("admin-test-send", &snap.config.server.username_pattern)
             .ok_or_else(|| FlowError::Internal("the test-send user name is refused".into()))?;
         self.check_destinations(snap, user_data)?;
+        let channel = snap.config.mfa.channel;
         let code = (snap.config.mfa.mode == Mode::Single)
             .then(|| secrets::new_code(snap.config.mfa.code.length));
-        let request = self.render_send(snap, &username, user_data, code.as_deref())?;
+        let request = self.render_send(snap, channel, &username, user_data, code.as_deref())?;
         let reservation = self
-            .reserve_sends(snap, &username, user_data, self.clock.now())
+            .reserve_sends(snap, channel, &username, user_data, self.clock.now())
             .await?;
         self.store.flush().await?;
         let reply = self.transmit(snap, &request, reservation).await?;
@@ -287,6 +355,7 @@ impl Mfa {
                 )
             }
         };
+        let methods = enrolled_methods(snap, &profile.value);
         let session = self.new_session(
             snap,
             username,
@@ -298,11 +367,12 @@ impl Mfa {
         );
         self.store.insert_session(&key, &session).await?;
         tracing::info!(user = %username, "login needs the second factor");
-        Ok(LoginOutcome::MfaRequired { mfa_token })
+        Ok(LoginOutcome::MfaRequired { mfa_token, methods })
     }
 
     /// `POST /{username}/mfa/activate`: checks the user data, opens an enrolment session and
-    /// sends the first challenge. Replacing an enrolment needs a step-up.
+    /// sends the first challenge (an authenticator gets its secret instead). Replacing or adding
+    /// to an enrolment needs a step-up.
     pub async fn activate(
         &self,
         snap: &Snapshot,
@@ -310,11 +380,18 @@ impl Mfa {
         token: Option<&AccessToken>,
         mut body: serde_json::Map<String, serde_json::Value>,
         client: &ClientHeaders,
-    ) -> Result<String, FlowError> {
+    ) -> Result<Activation, FlowError> {
         self.authorize(snap, username, token, client).await?;
+        let named = take_method(&mut body)?;
         let step_up = StepUp::take_from(&mut body);
+        let method = named.unwrap_or(Method::Channel(snap.config.mfa.channel));
+        check_available(snap, method)?;
         // Checks without side effects first: a step-up code is not spent on a bad request.
-        let user_data = user_data::parse(&body, &snap.config.mfa.user_data)?;
+        let rules = &snap.config.mfa.user_data;
+        let user_data = user_data::parse(&body, rules, method != Method::Totp)?;
+        for channel in method.channels() {
+            user_data::require_destination(&user_data, rules, channel)?;
+        }
         self.check_destinations(snap, &user_data)?;
         let existing = self.store.profile(username.as_str()).await?;
         if existing.is_some() {
@@ -324,95 +401,202 @@ impl Mfa {
         let now = self.clock.now();
         let mfa_token = secrets::new_mfa_token();
         let key = self.keys.session_key(&mfa_token);
+        let enrolment = match method {
+            Method::Totp => {
+                let issuer = snap
+                    .config
+                    .mfa
+                    .totp
+                    .issuer
+                    .clone()
+                    .unwrap_or_else(|| snap.config.mfa.messages.app_name.clone());
+                Some(
+                    totp::enrolment(totp::new_secret(), &issuer, username.as_str())
+                        .map_err(FlowError::Internal)?,
+                )
+            }
+            _ => None,
+        };
+        let sealed = match &enrolment {
+            Some(e) => Some(
+                self.keys
+                    .seal_totp(username.as_str(), &e.secret)
+                    .ok_or_else(|| FlowError::Internal("sealing the secret failed".into()))?,
+            ),
+            None => None,
+        };
         let mut session = self.new_session(
             snap,
             username,
             SessionKind::Activate {
                 user_data: user_data.clone(),
                 replaces: existing.map(|p| p.value.enrolment),
+                method: named.map(|m| m.name().to_string()),
+                totp: sealed,
             },
             now,
         );
-        let code = self.new_code_for(snap, &key, &mut session, now);
-        let request = self.render_send(snap, username, &user_data, code.as_deref())?;
-        let reservation = self.reserve_sends(snap, username, &user_data, now).await?;
+        if method == Method::Totp {
+            self.store.insert_session(&key, &session).await?;
+            self.store.flush().await?;
+            tracing::info!(user = %username, "authenticator enrolment started");
+            return Ok(Activation {
+                mfa_token,
+                totp: enrolment,
+            });
+        }
+        let code = self.new_code_for(snap, method, &key, &mut session, now)?;
+        let prepared = self.prepare_sends(snap, method, username, &user_data, code.as_deref())?;
+        let reservations = self
+            .reserve_all(snap, username, &user_data, &prepared, now)
+            .await?;
         session.last_sent_at = Some(now);
+        session.challenged = named.map(|m| m.name().to_string());
         self.store.insert_session(&key, &session).await?;
         // An enrolment in progress costs a message: it survives even a crash. Login sessions
         // rely on the periodic flush (and the one at shutdown) instead.
         self.store.flush().await?;
-        let sent = self.transmit(snap, &request, reservation).await;
-        let captured = sent.and_then(|reply| {
-            accepted(snap, &request, &reply)?;
-            captures(snap, &reply)
-        });
-        match captured {
-            Ok(captured) => self.keep_captures(&key, captured).await?,
-            Err(e) => {
-                self.delete_session(&key).await?;
-                return Err(e);
-            }
+        if let Err(e) = self.deliver(snap, &key, prepared, reservations).await {
+            self.delete_session(&key).await?;
+            return Err(e);
         }
-        tracing::info!(user = %username, "enrolment started");
-        Ok(mfa_token)
+        tracing::info!(user = %username, method = method.name(), "enrolment started");
+        Ok(Activation {
+            mfa_token,
+            totp: None,
+        })
     }
 
     /// `POST /{username}/mfa/confirm`: the code of an enrolment session; saves the enrolment
-    /// and answers its recovery codes.
+    /// (keeping the methods already enrolled) and answers a new set of recovery codes and the
+    /// methods.
     pub async fn confirm(
         &self,
         snap: &Snapshot,
         username: &Username,
         mfa_token: Option<&AccessToken>,
         code: Option<String>,
-    ) -> Result<Vec<String>, FlowError> {
+    ) -> Result<(Vec<String>, Vec<String>), FlowError> {
         let (key, session) = self.session(username, mfa_token).await?;
-        let SessionKind::Activate { replaces, .. } = &session.value.kind else {
+        let SessionKind::Activate {
+            replaces,
+            method,
+            totp: sealed,
+            ..
+        } = &session.value.kind
+        else {
             return Err(FlowError::InvalidSession);
         };
-        let replaces = replaces.clone();
+        let (replaces, sealed) = (replaces.clone(), sealed.clone());
+        let method = match method.as_deref() {
+            None => Method::Channel(snap.config.mfa.channel),
+            Some(name) => Method::parse(name).ok_or(FlowError::InvalidSession)?,
+        };
         let user_data = self.session_user_data(username, &session).await?;
         let code = code.ok_or(FlowError::MissingParameter("code"))?;
-        self.attempt(snap, username, async {
-            self.check_session_code(snap, username, &key, &user_data, &code)
-                .await
-        })
-        .await?;
+        let step = self
+            .attempt(snap, username, async {
+                self.check_session_code(snap, username, &key, &user_data, &code)
+                    .await
+            })
+            .await?;
 
         let codes = secrets::new_recovery_codes(RECOVERY_CODE_COUNT);
-        let profile = Profile {
-            user_data,
-            recovery_codes: self.hash_recovery_codes(username, &codes),
-            enrolled_at: self.clock.now(),
-            enrolment: secrets::new_id(),
-        };
+        let recovery_codes = self.hash_recovery_codes(username, &codes);
         // The enrolment must still be the one this activation was allowed to replace.
         loop {
             let current = self.store.profile(username.as_str()).await?;
             if current.as_ref().map(|p| &p.value.enrolment) != replaces.as_ref() {
                 return Err(FlowError::InvalidSession);
             }
+            let mut methods = current
+                .as_ref()
+                .map(|p| enrolled_methods(snap, &p.value))
+                .unwrap_or_default();
+            for name in method.enrolled_names() {
+                if !methods.iter().any(|m| m == name) {
+                    methods.push(name.to_string());
+                }
+            }
+            let mut merged = current
+                .as_ref()
+                .map(|p| p.value.user_data.clone())
+                .unwrap_or_default();
+            merged.extend(user_data.clone());
+            let totp = match (&sealed, step) {
+                (Some(sealed), Some(step)) => Some(TotpRecord {
+                    sealed: sealed.clone(),
+                    last_step: step,
+                }),
+                _ => current.as_ref().and_then(|p| p.value.totp.clone()),
+            };
+            let profile = Profile {
+                user_data: merged,
+                recovery_codes: recovery_codes.clone(),
+                enrolled_at: self.clock.now(),
+                enrolment: secrets::new_id(),
+                methods: methods.clone(),
+                totp,
+            };
             if self
                 .store
                 .swap_profile(username.as_str(), current.as_ref(), Some(&profile))
                 .await?
             {
-                break;
+                tracing::info!(user = %username, method = method.name(), "MFA enrolled");
+                return Ok((codes, methods));
             }
         }
-        tracing::info!(user = %username, "MFA enrolled");
-        Ok(codes)
     }
 
-    /// `POST /{username}/mfa/challenge`: sends a new challenge for a pending session.
+    /// `POST /{username}/mfa/challenge`: sends a new challenge for a pending session, by the
+    /// method asked (an enrolled one) or the user's preferred one. Answers the method used.
     pub async fn challenge(
         &self,
         snap: &Snapshot,
         username: &Username,
         mfa_token: Option<&AccessToken>,
-    ) -> Result<(), FlowError> {
+        asked: Option<String>,
+    ) -> Result<&'static str, FlowError> {
         let (key, session) = self.session(username, mfa_token).await?;
         let user_data = self.session_user_data(username, &session).await?;
+        let method = match &session.value.kind {
+            // An enrolment in progress is challenged by the method being enrolled.
+            SessionKind::Activate { method, .. } => match method.as_deref() {
+                None => Method::Channel(snap.config.mfa.channel),
+                Some(name) => Method::parse(name).ok_or(FlowError::InvalidSession)?,
+            },
+            SessionKind::Login { .. } => {
+                let profile = self
+                    .store
+                    .profile(username.as_str())
+                    .await?
+                    .ok_or(FlowError::InvalidSession)?;
+                let enrolled = enrolled_methods(snap, &profile.value);
+                let name = match asked {
+                    Some(name) => name,
+                    None => enrolled.first().cloned().ok_or(FlowError::InvalidSession)?,
+                };
+                let method = Method::parse(&name).ok_or_else(|| unknown_method(&name))?;
+                if !method
+                    .enrolled_names()
+                    .iter()
+                    .all(|n| enrolled.iter().any(|e| e == n))
+                {
+                    return Err(FlowError::InvalidParameter(format!(
+                        "Invalid parameter: method: {} is not enrolled for this user (enrolled: {}).",
+                        method.name(),
+                        enrolled.join(", ")
+                    )));
+                }
+                check_available(snap, method)?;
+                method
+            }
+        };
+        if method == Method::Totp {
+            // The code is in the user's app: nothing to send.
+            return Ok(method.name());
+        }
         let now = self.clock.now();
         if let Some(last) = session.value.last_sent_at {
             let next = last.saturating_add(snap.config.mfa.send_limits.min_interval_seconds);
@@ -424,24 +608,46 @@ impl Mfa {
         }
         self.check_destinations(snap, &user_data)?;
         let mut updated = session.value.clone();
-        let code = self.new_code_for(snap, &key, &mut updated, now);
-        let request = self.render_send(snap, username, &user_data, code.as_deref())?;
-        let reservation = self.reserve_sends(snap, username, &user_data, now).await?;
+        let code = self.new_code_for(snap, method, &key, &mut updated, now)?;
+        let prepared = self.prepare_sends(snap, method, username, &user_data, code.as_deref())?;
+        let reservations = self
+            .reserve_all(snap, username, &user_data, &prepared, now)
+            .await?;
         updated.last_sent_at = Some(now);
+        updated.challenged = Some(method.name().to_string());
         if !self
             .store
             .swap_session(&key, &session, Some(&updated))
             .await?
         {
-            self.release_sends(&reservation).await?;
+            for reservation in &reservations {
+                self.release_sends(reservation).await?;
+            }
             return Err(FlowError::InvalidSession);
         }
         // The send is counted on disk before it leaves.
         self.store.flush().await?;
-        let reply = self.transmit(snap, &request, reservation).await?;
-        accepted(snap, &request, &reply)?;
-        let captured = captures(snap, &reply)?;
-        self.keep_captures(&key, captured).await
+        self.deliver(snap, &key, prepared, reservations).await?;
+        Ok(method.name())
+    }
+
+    /// Transmits prepared sends (their reservations flushed); each reply must satisfy its
+    /// endpoint, and what a challenge answer holds (`capture`) is kept with the session.
+    async fn deliver(
+        &self,
+        snap: &Snapshot,
+        key: &SessionKey,
+        prepared: Vec<Prepared>,
+        reservations: Vec<Reservation>,
+    ) -> Result<(), FlowError> {
+        for (p, reservation) in prepared.into_iter().zip(reservations) {
+            let (cfg, templates) = route(snap, p.channel)?;
+            let reply = self.transmit(snap, &p.request, reservation).await?;
+            accepted(templates, &p.request, &reply)?;
+            let captured = captures(cfg, &reply)?;
+            self.keep_captures(key, captured).await?;
+        }
+        Ok(())
     }
 
     /// Keeps what a challenge's answer held with its session, for the verify endpoint.
@@ -507,7 +713,9 @@ impl Mfa {
         }))
     }
 
-    /// `POST /{username}/mfa/deactivate`: with a step-up when MFA is on.
+    /// `POST /{username}/mfa/deactivate`: with a step-up when MFA is on. With a `method`,
+    /// only that method goes (the others stay; the last one takes MFA with it). Answers the
+    /// methods left.
     pub async fn deactivate(
         &self,
         snap: &Snapshot,
@@ -515,16 +723,63 @@ impl Mfa {
         token: Option<&AccessToken>,
         mut body: serde_json::Map<String, serde_json::Value>,
         client: &ClientHeaders,
-    ) -> Result<(), FlowError> {
+    ) -> Result<Option<Vec<String>>, FlowError> {
         self.authorize(snap, username, token, client).await?;
-        if self.store.profile(username.as_str()).await?.is_none() {
-            return Ok(());
+        let method = take_method(&mut body)?;
+        let Some(profile) = self.store.profile(username.as_str()).await? else {
+            return Ok(method.map(|_| Vec::new()));
+        };
+        if let Some(m) = method {
+            let enrolled = enrolled_methods(snap, &profile.value);
+            if !m
+                .enrolled_names()
+                .iter()
+                .all(|n| enrolled.iter().any(|e| e == n))
+            {
+                return Err(FlowError::InvalidParameter(format!(
+                    "Invalid parameter: method: {} is not enrolled for this user (enrolled: {}).",
+                    m.name(),
+                    enrolled.join(", ")
+                )));
+            }
         }
         let step_up = StepUp::take_from(&mut body);
         self.step_up(snap, username, step_up, client).await?;
-        self.replace_profile(username, None).await?;
-        tracing::info!(user = %username, "MFA deactivated");
-        Ok(())
+        let Some(m) = method else {
+            self.replace_profile(username, None).await?;
+            tracing::info!(user = %username, "MFA deactivated");
+            return Ok(None);
+        };
+        loop {
+            let Some(current) = self.store.profile(username.as_str()).await? else {
+                return Ok(Some(Vec::new()));
+            };
+            let removed = m.enrolled_names();
+            let left: Vec<String> = enrolled_methods(snap, &current.value)
+                .into_iter()
+                .filter(|e| !removed.contains(&e.as_str()))
+                .collect();
+            let updated = if left.is_empty() {
+                None
+            } else {
+                let mut p = current.value.clone();
+                p.methods = left.clone();
+                if m == Method::Totp {
+                    p.totp = None;
+                }
+                // Sessions opened for the old enrolment die with it.
+                p.enrolment = secrets::new_id();
+                Some(p)
+            };
+            if self
+                .store
+                .swap_profile(username.as_str(), Some(&current), updated.as_ref())
+                .await?
+            {
+                tracing::info!(user = %username, method = m.name(), "MFA method removed");
+                return Ok(Some(left));
+            }
+        }
     }
 
     /// `POST /{username}/mfa/recover`: a recovery code (with the password in proxy mode, the
@@ -582,7 +837,7 @@ impl Mfa {
             },
             Some(p) => Status {
                 enabled: true,
-                methods: vec!["sms".to_string()],
+                methods: enrolled_methods(snap, &p.value),
                 enrolled_at: Some(p.value.enrolled_at),
                 recovery_codes_remaining: Some(
                     p.value
@@ -685,7 +940,7 @@ impl Mfa {
     ) -> Result<(), FlowError> {
         match proof {
             None => Err(FlowError::StepUpRequired(
-                "give the password or a recovery code",
+                "give the password, a recovery code or an authenticator code",
             )),
             Some(StepUp::Password { .. }) if snap.config.upstream.is_none() => Err(
                 FlowError::StepUpRequired("without an upstream, give a recovery code"),
@@ -704,11 +959,12 @@ impl Mfa {
                 .await
             }
             Some(StepUp::Code(code)) => {
-                self.attempt(
-                    snap,
-                    username,
-                    self.use_recovery_code(username, &code, false),
-                )
+                self.attempt(snap, username, async {
+                    if self.use_totp(snap, username, &code).await? {
+                        return Ok(());
+                    }
+                    self.use_recovery_code(username, &code, false).await
+                })
                 .await
             }
         }
@@ -810,6 +1066,7 @@ impl Mfa {
             attempts: 0,
             last_sent_at: None,
             captured: BTreeMap::new(),
+            challenged: None,
         }
     }
 
@@ -847,6 +1104,7 @@ impl Mfa {
             SessionKind::Activate {
                 user_data,
                 replaces,
+                ..
             } => {
                 // An activation dies when the enrolment it would replace changed meanwhile.
                 let current = self.store.profile(username.as_str()).await?;
@@ -904,23 +1162,31 @@ impl Mfa {
 
     // --- codes ----------------------------------------------------------------------------
 
-    /// In single mode, a new code for the session (the previous one stops working).
+    /// A new code for the session (the previous one stops working) when the method's
+    /// channels are in single mode; none when the provider makes it. Two channels at once
+    /// share one code, so both must be in single mode.
     fn new_code_for(
         &self,
         snap: &Snapshot,
+        method: Method,
         key: &SessionKey,
         session: &mut Session,
         now: u64,
-    ) -> Option<String> {
-        if snap.config.mfa.mode != Mode::Single {
-            return None;
+    ) -> Result<Option<String>, FlowError> {
+        let modes = method
+            .channels()
+            .into_iter()
+            .map(|c| route(snap, c).map(|(cfg, _)| cfg.mode))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !modes.contains(&Mode::Single) {
+            return Ok(None);
         }
         let code = secrets::new_code(snap.config.mfa.code.length);
         session.code = Some(StoredCode {
             hash: self.keys.code_hash(key, &code),
             expires_at: now + snap.config.mfa.code.ttl.as_secs(),
         });
-        Some(code)
+        Ok(Some(code))
     }
 
     /// One attempt at a session's code: counted on the session first, checked, and on
@@ -932,7 +1198,7 @@ impl Mfa {
         key: &SessionKey,
         user_data: &BTreeMap<String, String>,
         code: &str,
-    ) -> Result<(), FlowError> {
+    ) -> Result<Option<u64>, FlowError> {
         let ceiling = snap.config.mfa.attempts.per_session;
         let counted = loop {
             let Some(current) = self.store.session(key).await? else {
@@ -956,9 +1222,9 @@ impl Mfa {
             .check_code(snap, username, key, &counted, user_data, code)
             .await
         {
-            Ok(()) => {
+            Ok(step) => {
                 if self.delete_session(key).await? {
-                    Ok(())
+                    Ok(step)
                 } else {
                     Err(FlowError::InvalidSession)
                 }
@@ -972,8 +1238,11 @@ impl Mfa {
         }
     }
 
-    /// Checks a code: against the session's stored hash in single mode, with the provider's
-    /// verify endpoint in challenge-verify mode.
+    /// Checks a code. A login session takes a code of the user's authenticator at any time,
+    /// else the code of its last challenge: against the session's stored hash when the
+    /// channel is in single mode, with the provider's verify endpoint in challenge-verify
+    /// mode. An authenticator's enrolment takes a code of its new secret, and answers the step
+    /// it matched.
     async fn check_code(
         &self,
         snap: &Snapshot,
@@ -982,26 +1251,65 @@ impl Mfa {
         session: &Session,
         user_data: &BTreeMap<String, String>,
         code: &str,
-    ) -> Result<(), FlowError> {
+    ) -> Result<Option<u64>, FlowError> {
         if code.is_empty() || code.len() > 64 {
             return Err(FlowError::InvalidCode);
         }
-        match &snap.config.mfa.endpoints {
-            Endpoints::Single(_) => {
+        let challenged = match &session.kind {
+            SessionKind::Login { .. } => {
+                if self.use_totp(snap, username, code).await? {
+                    return Ok(None);
+                }
+                session.challenged.as_deref()
+            }
+            SessionKind::Activate {
+                method,
+                totp: Some(sealed),
+                ..
+            } if method.as_deref() == Some("totp") => {
+                let secret = self
+                    .keys
+                    .open_totp(username.as_str(), sealed)
+                    .ok_or_else(|| {
+                        FlowError::Internal("the pending secret does not open".into())
+                    })?;
+                let drift = snap.config.mfa.totp.drift;
+                return match totp::matching_step(&secret, code, self.clock.now(), drift) {
+                    Some(step) => Ok(Some(step)),
+                    None => {
+                        tracing::info!(user = %username, "authenticator code refused");
+                        Err(FlowError::InvalidCode)
+                    }
+                };
+            }
+            SessionKind::Activate { method, .. } => method.as_deref(),
+        };
+        let method = match challenged {
+            None => Method::Channel(snap.config.mfa.channel),
+            Some(name) => Method::parse(name).ok_or(FlowError::InvalidCode)?,
+        };
+        let channel = match method {
+            // Nothing was sent: only an authenticator code can answer.
+            Method::Totp => return Err(FlowError::InvalidCode),
+            Method::Dual => Channel::Sms,
+            Method::Channel(c) => c,
+        };
+        let (cfg, templates) = route(snap, channel)?;
+        match (&cfg.endpoints, method) {
+            (Endpoints::Single(_), _) | (_, Method::Dual) => {
                 let Some(stored) = &session.code else {
                     return Err(FlowError::InvalidCode);
                 };
                 let matches = secrets::same_hash(&stored.hash, &self.keys.code_hash(key, code));
                 if matches && stored.expires_at > self.clock.now() {
-                    Ok(())
+                    Ok(None)
                 } else {
                     tracing::info!(user = %username, expired = matches, "code refused");
                     Err(FlowError::InvalidCode)
                 }
             }
-            Endpoints::ChallengeVerify { .. } => {
-                let vars = snap
-                    .templates
+            (Endpoints::ChallengeVerify { .. }, _) => {
+                let vars = templates
                     .vars_for(
                         EndpointId::Verify,
                         &SendInput {
@@ -1012,21 +1320,20 @@ impl Mfa {
                         },
                     )
                     .map_err(render_error)?;
-                let request =
-                    snap.templates
-                        .render(EndpointId::Verify, &vars)
-                        .map_err(|e| match e {
-                            // A code that cannot be placed where the template puts it is wrong.
-                            RenderError::HeaderValue { .. } => FlowError::InvalidCode,
-                            other => render_error(other),
-                        })?;
+                let request = templates
+                    .render(EndpointId::Verify, &vars)
+                    .map_err(|e| match e {
+                        // A code that cannot be placed where the template puts it is wrong.
+                        RenderError::HeaderValue { .. } => FlowError::InvalidCode,
+                        other => render_error(other),
+                    })?;
                 let reply = self
                     .sender
                     .send(&request, snap.config.outbound.timeout, &snap.config.secrets)
                     .await
                     .map_err(send_error)?;
-                if reply.satisfies(snap.templates.predicate(EndpointId::Verify)) {
-                    Ok(())
+                if reply.satisfies(templates.predicate(EndpointId::Verify)) {
+                    Ok(None)
                 } else if reply.status >= 500 || reply.status == 401 || reply.status == 403 {
                     // The provider failed, or refused our credentials: not the user's code.
                     tracing::warn!(status = reply.status, "the verify endpoint failed");
@@ -1035,6 +1342,49 @@ impl Mfa {
                     tracing::info!(user = %username, status = reply.status, "the verify endpoint refused the code");
                     Err(FlowError::InvalidCode)
                 }
+            }
+        }
+    }
+
+    /// A code of the user's enrolled authenticator: `true` if it matches a step not used yet,
+    /// which is then used (compare-and-swap: of two concurrent uses of one code, one wins).
+    async fn use_totp(
+        &self,
+        snap: &Snapshot,
+        username: &Username,
+        code: &str,
+    ) -> Result<bool, FlowError> {
+        loop {
+            let Some(current) = self.store.profile(username.as_str()).await? else {
+                return Ok(false);
+            };
+            let Some(record) = &current.value.totp else {
+                return Ok(false);
+            };
+            let secret = self
+                .keys
+                .open_totp(username.as_str(), &record.sealed)
+                .ok_or_else(|| {
+                    FlowError::Internal("the authenticator secret does not open".into())
+                })?;
+            let drift = snap.config.mfa.totp.drift;
+            let Some(step) = totp::matching_step(&secret, code, self.clock.now(), drift) else {
+                return Ok(false);
+            };
+            if step <= record.last_step {
+                tracing::info!(user = %username, "authenticator code already used");
+                return Ok(false);
+            }
+            let mut updated = current.value.clone();
+            if let Some(t) = updated.totp.as_mut() {
+                t.last_step = step;
+            }
+            if self
+                .store
+                .swap_profile(username.as_str(), Some(&current), Some(&updated))
+                .await?
+            {
+                return Ok(true);
             }
         }
     }
@@ -1069,21 +1419,24 @@ impl Mfa {
         Ok(())
     }
 
-    /// Renders the single (with `code`) or challenge request for `user_data`.
+    /// Renders the single (with `code`) or challenge request of a channel for `user_data`.
     fn render_send(
         &self,
         snap: &Snapshot,
+        channel: Channel,
         username: &Username,
         user_data: &BTreeMap<String, String>,
         code: Option<&str>,
     ) -> Result<OutboundRequest, FlowError> {
-        let endpoint = match (&snap.config.mfa.endpoints, code) {
-            (Endpoints::Single(_), Some(_)) => EndpointId::Single,
-            (Endpoints::ChallengeVerify { .. }, None) => EndpointId::Challenge,
-            _ => return Err(FlowError::Internal("mode and code disagree".into())),
+        let (cfg, templates) = route(snap, channel)?;
+        let (endpoint, code) = match &cfg.endpoints {
+            Endpoints::Single(_) => (
+                EndpointId::Single,
+                Some(code.ok_or_else(|| FlowError::Internal("no code to send".into()))?),
+            ),
+            Endpoints::ChallengeVerify { .. } => (EndpointId::Challenge, None),
         };
-        let vars = snap
-            .templates
+        let vars = templates
             .vars_for(
                 endpoint,
                 &SendInput {
@@ -1094,19 +1447,70 @@ impl Mfa {
                 },
             )
             .map_err(render_error)?;
-        snap.templates.render(endpoint, &vars).map_err(render_error)
+        templates.render(endpoint, &vars).map_err(render_error)
+    }
+
+    /// The sends of a challenge by `method`: one per channel, with the one code.
+    fn prepare_sends(
+        &self,
+        snap: &Snapshot,
+        method: Method,
+        username: &Username,
+        user_data: &BTreeMap<String, String>,
+        code: Option<&str>,
+    ) -> Result<Vec<Prepared>, FlowError> {
+        method
+            .channels()
+            .into_iter()
+            .map(|channel| {
+                Ok(Prepared {
+                    channel,
+                    request: self.render_send(snap, channel, username, user_data, code)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Reserves every prepared send on the send limits; none if one is refused.
+    async fn reserve_all(
+        &self,
+        snap: &Snapshot,
+        username: &Username,
+        user_data: &BTreeMap<String, String>,
+        prepared: &[Prepared],
+        now: u64,
+    ) -> Result<Vec<Reservation>, FlowError> {
+        let mut reservations = Vec::new();
+        for p in prepared {
+            match self
+                .reserve_sends(snap, p.channel, username, user_data, now)
+                .await
+            {
+                Ok(r) => reservations.push(r),
+                Err(e) => {
+                    for r in &reservations {
+                        self.release_sends(r).await?;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(reservations)
     }
 
     /// Reserves one send for the user and for the destination on the send limits.
     async fn reserve_sends(
         &self,
         snap: &Snapshot,
+        channel: Channel,
         username: &Username,
         user_data: &BTreeMap<String, String>,
         now: u64,
     ) -> Result<Reservation, FlowError> {
         let limits = snap.config.mfa.send_limits;
-        let destination = self.keys.destination_hash(&destination_of(snap, user_data));
+        let destination = self
+            .keys
+            .destination_hash(&destination_of(snap, channel, user_data));
         let buckets = [
             (
                 limits::user_sends_key(username.as_str()),
@@ -1179,11 +1583,11 @@ impl Mfa {
 
 /// A send's reply must satisfy the endpoint's `success` predicate (any 2xx without one).
 pub fn accepted(
-    snap: &Snapshot,
+    templates: &Templates,
     request: &OutboundRequest,
     reply: &Reply,
 ) -> Result<(), FlowError> {
-    if reply.satisfies(snap.templates.predicate(request.endpoint)) {
+    if reply.satisfies(templates.predicate(request.endpoint)) {
         Ok(())
     } else {
         tracing::warn!(endpoint = %request.endpoint, status = reply.status, "the messaging service refused the send");
@@ -1197,8 +1601,8 @@ fn provider_refused(status: u16) -> FlowError {
 
 /// The values a challenge endpoint's `capture` reads from its JSON answer: all of them, or the
 /// provider failed.
-fn captures(snap: &Snapshot, reply: &Reply) -> Result<BTreeMap<String, String>, FlowError> {
-    let Endpoints::ChallengeVerify { challenge, .. } = &snap.config.mfa.endpoints else {
+fn captures(cfg: &MfaConfig, reply: &Reply) -> Result<BTreeMap<String, String>, FlowError> {
+    let Endpoints::ChallengeVerify { challenge, .. } = &cfg.endpoints else {
         return Ok(BTreeMap::new());
     };
     if challenge.capture.is_empty() {
@@ -1225,26 +1629,101 @@ fn captures(snap: &Snapshot, reply: &Reply) -> Result<BTreeMap<String, String>, 
     Ok(out)
 }
 
-/// What the per-destination send limit counts: the phone numbers and email addresses, else the
-/// whole user data.
-fn destination_of(snap: &Snapshot, user_data: &BTreeMap<String, String>) -> String {
+/// What the per-destination send limit counts for a send by `channel`: the phone numbers
+/// (SMS) or the addresses (email, whatever their case: `A@x.org` is `a@x.org`'s mailbox), else
+/// the whole user data.
+fn destination_of(
+    snap: &Snapshot,
+    channel: Channel,
+    user_data: &BTreeMap<String, String>,
+) -> String {
     let rules = &snap.config.mfa.user_data;
-    // Addresses are counted whatever their case: `A@x.org` is `a@x.org`'s mailbox.
-    let destinations: Vec<String> = rules
-        .phone_fields
-        .iter()
-        .filter_map(|f| user_data.get(f).cloned())
-        .chain(
-            rules
-                .email_fields
-                .iter()
-                .filter_map(|f| user_data.get(f).map(|a| a.to_lowercase())),
-        )
-        .collect();
+    let destinations: Vec<String> = match channel {
+        Channel::Sms => rules
+            .phone_fields
+            .iter()
+            .filter_map(|f| user_data.get(f).cloned())
+            .collect(),
+        Channel::Email => rules
+            .email_fields
+            .iter()
+            .filter_map(|f| user_data.get(f).map(|a| a.to_lowercase()))
+            .collect(),
+    };
     if destinations.is_empty() {
         serde_json::to_string(user_data).unwrap_or_default()
     } else {
         destinations.join(",")
+    }
+}
+
+/// The configuration and templates of a channel.
+fn route(snap: &Snapshot, channel: Channel) -> Result<(&MfaConfig, &Templates), FlowError> {
+    snap.channel(channel).ok_or_else(|| {
+        FlowError::InvalidParameter(format!(
+            "Invalid parameter: method: {} is not configured (mfa.channels).",
+            channel.name()
+        ))
+    })
+}
+
+/// The methods of an enrolment, preferred first; an enrolment from before methods existed
+/// has the primary channel's.
+pub fn enrolled_methods(snap: &Snapshot, profile: &Profile) -> Vec<String> {
+    if profile.methods.is_empty() {
+        vec![snap.config.mfa.primary_method().to_string()]
+    } else {
+        profile.methods.clone()
+    }
+}
+
+fn unknown_method(name: &str) -> FlowError {
+    FlowError::InvalidParameter(format!(
+        "Invalid parameter: method: '{}' is not a method (sms, email, sms+email or totp).",
+        name.chars()
+            .filter(|c| !c.is_control())
+            .take(32)
+            .collect::<String>()
+    ))
+}
+
+/// Takes `method` out of a request body.
+fn take_method(
+    body: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<Option<Method>, FlowError> {
+    match body.remove("method") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(name)) => Method::parse(&name)
+            .map(Some)
+            .ok_or_else(|| unknown_method(&name)),
+        Some(_) => Err(FlowError::InvalidParameter(
+            "Invalid parameter: method: must be a string.".into(),
+        )),
+    }
+}
+
+/// The configuration offers `method`: its channels are configured (both in single mode for
+/// two at once), or authenticators are enabled.
+fn check_available(snap: &Snapshot, method: Method) -> Result<(), FlowError> {
+    match method {
+        Method::Totp if !snap.config.mfa.totp.enabled => Err(FlowError::InvalidParameter(
+            "Invalid parameter: method: totp is not enabled (mfa.totp.enabled).".into(),
+        )),
+        Method::Totp => Ok(()),
+        Method::Channel(c) => route(snap, c).map(|_| ()),
+        Method::Dual => {
+            for c in method.channels() {
+                let (cfg, _) = route(snap, c)?;
+                if cfg.mode != Mode::Single {
+                    return Err(FlowError::InvalidParameter(format!(
+                        "Invalid parameter: method: sms+email sends one code on both channels, so both must be in single mode ({} is {}).",
+                        c.name(),
+                        cfg.mode.name()
+                    )));
+                }
+            }
+            Ok(())
+        }
     }
 }
 

@@ -112,6 +112,41 @@ impl Keys {
         ChaCha20Poly1305::new(Key::from_slice(&key))
     }
 
+    /// Encrypts a TOTP secret under a key derived from the server secret, bound to its user.
+    pub fn seal_totp(&self, username: &str, secret: &[u8]) -> Option<String> {
+        let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.mac("totp-key", &[])));
+        let mut nonce = [0u8; 12];
+        OsRng.fill_bytes(&mut nonce);
+        let sealed = cipher
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: secret,
+                    aad: username.as_bytes(),
+                },
+            )
+            .ok()?;
+        Some(URL_SAFE_NO_PAD.encode([nonce.as_slice(), &sealed].concat()))
+    }
+
+    /// The TOTP secret sealed by [`Keys::seal_totp`] for this user.
+    pub fn open_totp(&self, username: &str, sealed: &str) -> Option<Vec<u8>> {
+        let raw = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        if raw.len() < 12 {
+            return None;
+        }
+        let (nonce, ciphertext) = raw.split_at(12);
+        ChaCha20Poly1305::new(Key::from_slice(&self.mac("totp-key", &[])))
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: username.as_bytes(),
+                },
+            )
+            .ok()
+    }
+
     /// A recovery code's hash, bound to its user.
     pub fn recovery_hash(&self, username: &str, normalized_code: &str) -> String {
         hex::encode(self.mac(

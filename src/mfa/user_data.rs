@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use crate::config::UserDataRules;
+use crate::config::{Channel, UserDataRules};
 
 use super::FlowError;
 
@@ -15,9 +15,12 @@ fn e164() -> &'static Regex {
 }
 
 /// Checks an activate body; errors name the field, never echo its value.
+/// With `check_required` false (an authenticator's enrolment, which sends nothing), the
+/// required fields may be left out.
 pub fn parse(
     body: &serde_json::Map<String, serde_json::Value>,
     rules: &UserDataRules,
+    check_required: bool,
 ) -> Result<BTreeMap<String, String>, FlowError> {
     let mut out = BTreeMap::new();
     for (key, value) in body {
@@ -55,7 +58,7 @@ pub fn parse(
         }
         out.insert(key.clone(), s.clone());
     }
-    for key in &rules.required {
+    for key in rules.required.iter().filter(|_| check_required) {
         if out.get(key).is_none_or(|v| v.is_empty()) {
             return Err(FlowError::InvalidParameter(format!(
                 "Missing parameter: {key}."
@@ -63,6 +66,31 @@ pub fn parse(
         }
     }
     Ok(out)
+}
+
+/// A send by `channel` needs somewhere to go: one of the phone fields (SMS) or email fields
+/// (email), when the configuration names some.
+pub fn require_destination(
+    user_data: &BTreeMap<String, String>,
+    rules: &UserDataRules,
+    channel: Channel,
+) -> Result<(), FlowError> {
+    let fields = match channel {
+        Channel::Sms => &rules.phone_fields,
+        Channel::Email => &rules.email_fields,
+    };
+    if fields.is_empty()
+        || fields
+            .iter()
+            .any(|f| user_data.get(f).is_some_and(|v| !v.is_empty()))
+    {
+        return Ok(());
+    }
+    let names: Vec<&str> = fields.iter().map(String::as_str).collect();
+    Err(FlowError::InvalidParameter(format!(
+        "Missing parameter: {}.",
+        names.join(" or ")
+    )))
 }
 
 /// An address a provider can deliver to: `local@domain`, the local part without spaces, quotes
@@ -127,6 +155,7 @@ mod tests {
         let d = parse(
             &body(serde_json::json!({"phone": "+41791231212", "language": "fr"})),
             &rules(),
+            true,
         )
         .unwrap();
         assert_eq!(d["language"], "fr");
@@ -137,26 +166,33 @@ mod tests {
         let m = message(parse(
             &body(serde_json::json!({"phone": "0791231212"})),
             &rules(),
+            true,
         ));
         assert!(m.contains("phone") && m.contains("E.164") && !m.contains("0791231212"));
         let m = message(parse(
             &body(serde_json::json!({"phone": "+41791231212", "colour": "x"})),
             &rules(),
+            true,
         ));
         assert!(m.contains("Unknown parameter: colour"));
         let m = message(parse(
             &body(serde_json::json!({"language": "fr"})),
             &rules(),
+            true,
         ));
         assert_eq!(m, "Missing parameter: phone.");
+        // An authenticator's enrolment sends nothing: nothing is required.
+        assert!(parse(&body(serde_json::json!({})), &rules(), false).is_ok());
         let m = message(parse(
             &body(serde_json::json!({"phone": "+41791231212", "language": "x".repeat(21)})),
             &rules(),
+            true,
         ));
         assert!(m.contains("at most 20"));
         let m = message(parse(
             &body(serde_json::json!({"phone": 41791231212u64})),
             &rules(),
+            true,
         ));
         assert!(m.contains("must be a string"));
     }
@@ -203,10 +239,16 @@ mod tests {
         let r = rules();
         assert!(parse(
             &body(json!({"phone": "+41791231212", "email": "a@example.com"})),
-            &r
+            &r,
+            true
         )
         .is_ok());
-        let err = parse(&body(json!({"phone": "+41791231212", "email": "nope"})), &r).unwrap_err();
+        let err = parse(
+            &body(json!({"phone": "+41791231212", "email": "nope"})),
+            &r,
+            true,
+        )
+        .unwrap_err();
         let FlowError::InvalidParameter(m) = err else {
             panic!()
         };

@@ -48,6 +48,21 @@ pub struct Profile {
     pub enrolled_at: u64,
     /// Random id of this enrolment: a new one on every change.
     pub enrolment: String,
+    /// The methods enrolled, in enrolment order (`sms`, `email`, `totp`); the first is the
+    /// preferred one. Empty in records written before methods existed: the primary channel.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<String>,
+    /// The authenticator app's secret, if one is enrolled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp: Option<TotpRecord>,
+}
+
+/// An enrolled authenticator: the secret sealed under the server secret, and the last step
+/// used (a step is used once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpRecord {
+    pub sealed: String,
+    pub last_step: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +98,10 @@ pub struct Session {
     /// What the last challenge's answer held (`capture`), for the verify endpoint.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub captured: BTreeMap<String, String>,
+    /// The method the last challenge went by (`sms`, `email`, `sms+email`); none: the primary
+    /// channel (Pryv).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenged: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +123,13 @@ pub enum SessionKind {
         /// enrolment is no longer that one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         replaces: Option<String>,
+        /// The method being enrolled (`sms`, `email`, `sms+email`, `totp`); none: the primary
+        /// channel (Pryv).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        method: Option<String>,
+        /// For `totp`: the new secret, sealed under the server secret.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        totp: Option<String>,
     },
 }
 

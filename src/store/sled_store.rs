@@ -350,6 +350,8 @@ mod tests {
             kind: SessionKind::Activate {
                 user_data: Default::default(),
                 replaces: None,
+                method: None,
+                totp: None,
             },
             created_at: 0,
             expires_at,
@@ -357,6 +359,7 @@ mod tests {
             attempts: 0,
             last_sent_at: None,
             captured: Default::default(),
+            challenged: None,
         }
     }
 
@@ -452,6 +455,11 @@ mod tests {
             recovery_codes: vec![],
             enrolled_at: 1,
             enrolment: "e1".into(),
+            methods: vec!["sms".into(), "totp".into()],
+            totp: Some(super::super::TotpRecord {
+                sealed: "sealed".into(),
+                last_step: 7,
+            }),
         };
         {
             let store = SledStore::open(dir.path()).unwrap();

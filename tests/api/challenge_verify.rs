@@ -49,7 +49,10 @@ async fn the_whole_sequence_forwards_the_users_code_to_the_verify_endpoint() {
     assert!(!login.text.contains("grant-token"), "{}", login.text);
     let challenge = app.challenge("alice", &mfa_token).await;
     challenge.assert_status(200);
-    assert_eq!(challenge.json, json!({"message": VERIFY_MESSAGE}));
+    assert_eq!(
+        challenge.json,
+        json!({"message": VERIFY_MESSAGE, "method": "sms"})
+    );
     assert_eq!(app.provider.requests_to("/challenge").len(), 2);
 
     let verify = app.verify("alice", &mfa_token, PROVIDER_VALID_CODE).await;

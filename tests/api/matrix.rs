@@ -29,7 +29,10 @@ async fn every_route_works(options: AppOptions) {
     let mfa_token = app.mfa_login("alice").await;
     let challenge = app.challenge("alice", &mfa_token).await;
     challenge.assert_status(200);
-    assert_eq!(challenge.json, json!({"message": VERIFY_MESSAGE}));
+    assert_eq!(
+        challenge.json,
+        json!({"message": VERIFY_MESSAGE, "method": "sms"})
+    );
     let code = app.code_from_last_send();
     let verify = app.verify("alice", &mfa_token, &code).await;
     verify.assert_status(200);

@@ -179,7 +179,10 @@ async fn the_whole_pryv_sequence_releases_the_upstream_grant_only_after_verify()
     let sent_before = app.provider.count();
     let challenge = app.challenge("alice", &mfa_token).await;
     challenge.assert_status(200);
-    assert_eq!(challenge.json, json!({"message": VERIFY_MESSAGE}));
+    assert_eq!(
+        challenge.json,
+        json!({"message": VERIFY_MESSAGE, "method": "sms"})
+    );
     assert_eq!(
         app.provider.count(),
         sent_before + 1,

@@ -48,7 +48,10 @@ async fn the_whole_sequence_in_standalone_single_mode_ends_with_verified_true() 
     let mfa_token = app.login("alice").await.mfa_token();
     let challenge = app.challenge("alice", &mfa_token).await;
     challenge.assert_status(200);
-    assert_eq!(challenge.json, json!({"message": VERIFY_MESSAGE}));
+    assert_eq!(
+        challenge.json,
+        json!({"message": VERIFY_MESSAGE, "method": "sms"})
+    );
     let code = app.last_code();
     let verify = app.verify("alice", &mfa_token, &code).await;
 
