@@ -46,3 +46,21 @@ ensure_conformance_tools() {
   ensure_node "Prism, for tests/api/conformance.rs"
   npm_ci_if_missing tests/conformance
 }
+
+# The Python interpreter whose packages apt installs (python3-pyotp goes there, not into a pyenv
+# or virtualenv Python that may come first on PATH). tests/api/totp.rs looks for pyotp there too.
+debian_python=/usr/bin/python3
+
+# The independent TOTP oracles of tests/api/totp.rs: oathtool (Debian package oathtool), zbarimg
+# (zbar-tools) and Python's pyotp for Debian's python3 (python3-pyotp, which brings python3 when
+# it is absent). Installs only what is missing.
+ensure_totp_tools() {
+  local missing=()
+  command -v oathtool >/dev/null 2>&1 || missing+=(oathtool)
+  command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
+  "$debian_python" -c 'import pyotp' >/dev/null 2>&1 || missing+=(python3-pyotp)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "== installing ${missing[*]} (for tests/api/totp.rs)"
+    apt_install "${missing[@]}"
+  fi
+}
