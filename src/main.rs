@@ -144,9 +144,15 @@ fn check(path: Option<&Path>) -> ExitCode {
                 Some(p) => format!(", preset {}", p.name),
                 None => String::new(),
             };
+            let mut methods = vec![mfa.channel.name()];
+            methods.extend(mfa.channels.iter().map(|c| c.channel.name()));
+            if mfa.totp.enabled {
+                methods.push("totp");
+            }
             println!(
-                "configuration is valid ({mode} mode, {sms_mode} code mode, {} channel{preset})",
-                mfa.channel.name()
+                "configuration is valid ({mode} mode, {sms_mode} code mode, {} channel{preset}; methods: {})",
+                mfa.channel.name(),
+                methods.join(", ")
             );
             for w in s.templates.warnings() {
                 println!("warning: {w}");

@@ -578,17 +578,7 @@ impl Mfa {
                     None => enrolled.first().cloned().ok_or(FlowError::InvalidSession)?,
                 };
                 let method = Method::parse(&name).ok_or_else(|| unknown_method(&name))?;
-                if !method
-                    .enrolled_names()
-                    .iter()
-                    .all(|n| enrolled.iter().any(|e| e == n))
-                {
-                    return Err(FlowError::InvalidParameter(format!(
-                        "Invalid parameter: method: {} is not enrolled for this user (enrolled: {}).",
-                        method.name(),
-                        enrolled.join(", ")
-                    )));
-                }
+                require_enrolled(method, &enrolled)?;
                 check_available(snap, method)?;
                 method
             }
@@ -730,18 +720,7 @@ impl Mfa {
             return Ok(method.map(|_| Vec::new()));
         };
         if let Some(m) = method {
-            let enrolled = enrolled_methods(snap, &profile.value);
-            if !m
-                .enrolled_names()
-                .iter()
-                .all(|n| enrolled.iter().any(|e| e == n))
-            {
-                return Err(FlowError::InvalidParameter(format!(
-                    "Invalid parameter: method: {} is not enrolled for this user (enrolled: {}).",
-                    m.name(),
-                    enrolled.join(", ")
-                )));
-            }
+            require_enrolled(m, &enrolled_methods(snap, &profile.value))?;
         }
         let step_up = StepUp::take_from(&mut body);
         self.step_up(snap, username, step_up, client).await?;
@@ -1675,6 +1654,22 @@ pub fn enrolled_methods(snap: &Snapshot, profile: &Profile) -> Vec<String> {
     } else {
         profile.methods.clone()
     }
+}
+
+/// Every method `method` stands for must be among `enrolled`.
+fn require_enrolled(method: Method, enrolled: &[String]) -> Result<(), FlowError> {
+    if method
+        .enrolled_names()
+        .iter()
+        .all(|n| enrolled.iter().any(|e| e == n))
+    {
+        return Ok(());
+    }
+    Err(FlowError::InvalidParameter(format!(
+        "Invalid parameter: method: {} is not enrolled for this user (enrolled: {}).",
+        method.name(),
+        enrolled.join(", ")
+    )))
 }
 
 fn unknown_method(name: &str) -> FlowError {

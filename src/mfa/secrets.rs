@@ -69,19 +69,8 @@ impl Keys {
         session: &SessionKey,
         grant: &[u8],
     ) -> Option<String> {
-        let cipher = self.grant_cipher(mfa_token);
-        let mut nonce = [0u8; 12];
-        OsRng.fill_bytes(&mut nonce);
-        let sealed = cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: grant,
-                    aad: &session.0,
-                },
-            )
-            .ok()?;
-        Some(URL_SAFE_NO_PAD.encode([nonce.as_slice(), &sealed].concat()))
+        let key = self.mac("grant-key", &[mfa_token.as_bytes()]);
+        seal(&key, &session.0, grant)
     }
 
     /// The grant sealed by [`Keys::seal_grant`], if the token and session match.
@@ -91,60 +80,18 @@ impl Keys {
         session: &SessionKey,
         sealed: &str,
     ) -> Option<Vec<u8>> {
-        let raw = URL_SAFE_NO_PAD.decode(sealed).ok()?;
-        if raw.len() < 12 {
-            return None;
-        }
-        let (nonce, ciphertext) = raw.split_at(12);
-        self.grant_cipher(mfa_token)
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: &session.0,
-                },
-            )
-            .ok()
-    }
-
-    fn grant_cipher(&self, mfa_token: &str) -> ChaCha20Poly1305 {
         let key = self.mac("grant-key", &[mfa_token.as_bytes()]);
-        ChaCha20Poly1305::new(Key::from_slice(&key))
+        open(&key, &session.0, sealed)
     }
 
     /// Encrypts a TOTP secret under a key derived from the server secret, bound to its user.
     pub fn seal_totp(&self, username: &str, secret: &[u8]) -> Option<String> {
-        let cipher = ChaCha20Poly1305::new(Key::from_slice(&self.mac("totp-key", &[])));
-        let mut nonce = [0u8; 12];
-        OsRng.fill_bytes(&mut nonce);
-        let sealed = cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: secret,
-                    aad: username.as_bytes(),
-                },
-            )
-            .ok()?;
-        Some(URL_SAFE_NO_PAD.encode([nonce.as_slice(), &sealed].concat()))
+        seal(&self.mac("totp-key", &[]), username.as_bytes(), secret)
     }
 
     /// The TOTP secret sealed by [`Keys::seal_totp`] for this user.
     pub fn open_totp(&self, username: &str, sealed: &str) -> Option<Vec<u8>> {
-        let raw = URL_SAFE_NO_PAD.decode(sealed).ok()?;
-        if raw.len() < 12 {
-            return None;
-        }
-        let (nonce, ciphertext) = raw.split_at(12);
-        ChaCha20Poly1305::new(Key::from_slice(&self.mac("totp-key", &[])))
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: username.as_bytes(),
-                },
-            )
-            .ok()
+        open(&self.mac("totp-key", &[]), username.as_bytes(), sealed)
     }
 
     /// A recovery code's hash, bound to its user.
@@ -154,6 +101,35 @@ impl Keys {
             &[username.as_bytes(), normalized_code.as_bytes()],
         ))
     }
+}
+
+/// ChaCha20-Poly1305 under `key` with a random nonce, bound to `aad`: base64url of nonce and
+/// ciphertext.
+fn seal(key: &[u8; 32], aad: &[u8], msg: &[u8]) -> Option<String> {
+    let mut nonce = [0u8; 12];
+    OsRng.fill_bytes(&mut nonce);
+    let sealed = ChaCha20Poly1305::new(Key::from_slice(key))
+        .encrypt(Nonce::from_slice(&nonce), Payload { msg, aad })
+        .ok()?;
+    Some(URL_SAFE_NO_PAD.encode([nonce.as_slice(), &sealed].concat()))
+}
+
+/// What [`seal`] sealed, if the key and `aad` match.
+fn open(key: &[u8; 32], aad: &[u8], sealed: &str) -> Option<Vec<u8>> {
+    let raw = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+    if raw.len() < 12 {
+        return None;
+    }
+    let (nonce, ciphertext) = raw.split_at(12);
+    ChaCha20Poly1305::new(Key::from_slice(key))
+        .decrypt(
+            Nonce::from_slice(nonce),
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
+        .ok()
 }
 
 /// Constant-time equality of two hex hashes.

@@ -3,30 +3,14 @@
 //! from `storage.secret` (an `${ENV}` reference) or from a generated `server-secret` file.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine as _;
 use regex::bytes::Regex;
 
 use crate::fakes::upstream_grant;
-use crate::helpers::{spawn_app, spawn_daemon, AppOptions, Stop};
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-            let path = entry.expect("a directory entry").path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
-}
+use crate::helpers::{files_under, spawn_app, spawn_daemon, AppOptions, Stop};
 
 /// `secret` as it is, hex-encoded, and base64-encoded (standard and URL-safe, at each of the
 /// three alignments it can have inside a longer encoded value).

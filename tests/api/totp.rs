@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -16,7 +16,7 @@ use base64::Engine as _;
 use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, AppOptions, TestApp, DEACTIVATED, VERIFY_MESSAGE};
+use crate::helpers::{files_under, spawn_app, AppOptions, TestApp, DEACTIVATED, VERIFY_MESSAGE};
 
 const STEP: u64 = 30;
 const INVALID_CODE: &str = "The provided code is invalid.";
@@ -647,22 +647,6 @@ fn oathtool_and_pyotp_give_the_rfc_6238_sha1_values() {
 
 // ---------------------------------------------------------------------------------------------
 // At rest
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-            let path = entry.expect("a directory entry").path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
-}
 
 /// Every `(what, bytes)` found in any file under `dir`.
 fn found_under(dir: &Path, needles: &[(String, Vec<u8>)]) -> Vec<String> {
