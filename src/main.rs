@@ -1,5 +1,10 @@
 //! The `mfa-bridge` command: serve, check, render.
 
+/// mimalloc: the daemon allocates many small, short-lived buffers per request (sled nodes,
+/// JSON), where glibc's allocator showed as the largest cost under load (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -127,6 +127,8 @@ pub struct StorageConfig {
     pub path: PathBuf,
     /// The server secret keying every stored hash; generated into the data directory if absent.
     pub secret: Option<Secret>,
+    /// sled's page cache, in bytes.
+    pub cache_bytes: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -666,8 +668,10 @@ fn parse_storage(v: &Value, base_dir: &Path, p: &mut Problems) -> Option<Storage
         }
         Some(Secret(s))
     });
+    let cache_bytes = f.integer(p, "cache_mb", 1..=65_536).unwrap_or(8) * 1024 * 1024;
     f.finish(p);
     Some(StorageConfig {
+        cache_bytes,
         path: path?,
         secret,
     })

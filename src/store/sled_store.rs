@@ -97,10 +97,17 @@ fn expiry_key(deadline: u64, key: &SessionKey) -> [u8; 40] {
 }
 
 impl SledStore {
+    /// Opens the database of `dir` with the default cache (8 MiB).
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
+        SledStore::open_with_cache(dir, 8 * 1024 * 1024)
+    }
+
+    /// Opens the database of `dir`; `cache_bytes` bounds sled's page cache (most of the
+    /// daemon's memory under many pending sessions, BENCHMARKS.md).
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<SledStore, StoreError> {
         let db = sled::Config::new()
             .path(dir.join("db"))
-            .cache_capacity(16 * 1024 * 1024)
+            .cache_capacity(cache_bytes)
             .flush_every_ms(Some(200))
             .open()
             .map_err(backend)?;
