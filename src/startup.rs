@@ -98,10 +98,10 @@ impl Application {
         std::fs::create_dir_all(&data_dir).map_err(data_err)?;
         let secret =
             store::server_secret(&data_dir, config.storage.secret.as_ref()).map_err(data_err)?;
-        let store: Arc<dyn Store> = Arc::new(SledStore::open_with_cache(
-            &data_dir,
-            config.storage.cache_bytes,
-        )?);
+        let store: Arc<dyn Store> = Arc::new(
+            SledStore::open_with_cache(&data_dir, config.storage.cache_bytes)?
+                .with_sync(config.storage.strict_durability),
+        );
         let metrics = Metrics::new();
         let sender = Sender::new(&config.outbound, &data_dir, metrics.clone())
             .map_err(StartupError::Client)?;

@@ -129,6 +129,9 @@ pub struct StorageConfig {
     pub secret: Option<Secret>,
     /// sled's page cache, in bytes.
     pub cache_bytes: u64,
+    /// `strict`: what an answer depends on (attempt tallies, send counts, enrolments) is on
+    /// disk before the answer; `periodic`: within 200 ms.
+    pub strict_durability: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -669,9 +672,25 @@ fn parse_storage(v: &Value, base_dir: &Path, p: &mut Problems) -> Option<Storage
         Some(Secret(s))
     });
     let cache_bytes = f.integer(p, "cache_mb", 1..=65_536).unwrap_or(8) * 1024 * 1024;
+    let strict_durability = match f.get("durability") {
+        None => true,
+        Some(v) => match string(p, "storage.durability", v).as_deref() {
+            Some("strict") => true,
+            Some("periodic") => false,
+            Some(other) => {
+                p.push(
+                    "storage.durability",
+                    format!("unknown durability '{other}' (expected: strict or periodic)"),
+                );
+                true
+            }
+            None => true,
+        },
+    };
     f.finish(p);
     Some(StorageConfig {
         cache_bytes,
+        strict_durability,
         path: path?,
         secret,
     })
@@ -1443,6 +1462,32 @@ mfa:
         assert_eq!(c.mfa.code.ttl, Duration::from_secs(300));
         assert!(c.mfa.user_data.allowed.contains("phone"));
         assert!(!c.is_proxy());
+        assert!(c.storage.strict_durability);
+        assert_eq!(c.storage.cache_bytes, 8 * 1024 * 1024);
+    }
+
+    #[test]
+    fn storage_durability_and_cache_are_read_and_checked() {
+        let yaml = MINIMAL.replace(
+            "storage: { path: ./data }",
+            "storage: { path: ./data, durability: periodic, cache_mb: 2 }",
+        );
+        let c = Config::from_yaml_with_env(&yaml, Path::new("/"), &|_| None).unwrap();
+        assert!(!c.storage.strict_durability);
+        assert_eq!(c.storage.cache_bytes, 2 * 1024 * 1024);
+        let p = problems(&MINIMAL.replace(
+            "storage: { path: ./data }",
+            "storage: { path: ./data, durability: sometimes, cache_mb: 0 }",
+        ));
+        assert!(
+            p.iter()
+                .any(|l| l.starts_with("storage.durability:") && l.contains("strict or periodic")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter().any(|l| l.starts_with("storage.cache_mb:")),
+            "{p:?}"
+        );
     }
 
     #[test]
