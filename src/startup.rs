@@ -225,7 +225,7 @@ impl Application {
         if let Some(admin) = admin_server {
             admin.abort();
         }
-        if let Err(e) = mfa.store().flush().await {
+        if let Err(e) = mfa.store().flush_all().await {
             tracing::error!(error = %e, "flushing storage at shutdown failed");
         }
         tracing::info!("stopped");

@@ -227,8 +227,13 @@ pub trait Store: Send + Sync + 'static {
     /// Number of pending sessions.
     fn pending_sessions(&self) -> usize;
 
-    /// Everything written so far is on disk.
+    /// What an answer depends on is on disk (with periodic durability, it will be soon).
     async fn flush(&self) -> Result<(), StoreError>;
+
+    /// Everything written so far is on disk, whatever the durability (at shutdown).
+    async fn flush_all(&self) -> Result<(), StoreError> {
+        self.flush().await
+    }
 }
 
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {

@@ -25,6 +25,8 @@ pub struct SledStore {
     ids: sled::Db,
     pending: Arc<AtomicUsize>,
     flusher: Flusher,
+    /// Writes the attempts log in batches, off the request path.
+    log_writer: LogWriter,
     /// `flush` waits for the disk (strict durability); otherwise writes reach it with the
     /// periodic flush (every 200 ms) and at shutdown.
     sync: bool,
@@ -92,6 +94,84 @@ fn backend(e: sled::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// The attempts log is written by one thread, in batches: a request only queues its record.
+/// `drain` waits until everything queued before it is in the tree (readers call it first, so
+/// a record is readable once its answer has gone).
+#[derive(Clone)]
+struct LogWriter(Arc<LogThread>);
+
+enum LogMessage {
+    Record([u8; 16], Vec<u8>),
+    Drained(tokio::sync::oneshot::Sender<Result<(), String>>),
+}
+
+struct LogThread {
+    queue: Option<std::sync::mpsc::Sender<LogMessage>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for LogThread {
+    fn drop(&mut self) {
+        self.queue.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl LogWriter {
+    fn start(log: sled::Tree) -> Result<LogWriter, StoreError> {
+        let (queue, incoming) = std::sync::mpsc::channel::<LogMessage>();
+        let thread = std::thread::Builder::new()
+            .name("mfa-bridge-attempts-log".into())
+            .spawn(move || {
+                while let Ok(first) = incoming.recv() {
+                    let mut batch = sled::Batch::default();
+                    let mut waiting = Vec::new();
+                    for message in std::iter::once(first).chain(incoming.try_iter()) {
+                        match message {
+                            LogMessage::Record(key, value) => batch.insert(&key[..], value),
+                            LogMessage::Drained(done) => waiting.push(done),
+                        }
+                    }
+                    let result = log.apply_batch(batch).map_err(|e| e.to_string());
+                    if let Err(e) = &result {
+                        tracing::error!(error = %e, "writing the attempts log failed");
+                    }
+                    for done in waiting {
+                        let _ = done.send(result.clone());
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Backend(format!("cannot start the log thread: {e}")))?;
+        Ok(LogWriter(Arc::new(LogThread {
+            queue: Some(queue),
+            thread: Some(thread),
+        })))
+    }
+
+    fn send(&self, message: LogMessage) -> Result<(), StoreError> {
+        self.0
+            .queue
+            .as_ref()
+            .ok_or_else(|| StoreError::Backend("the log thread is gone".into()))?
+            .send(message)
+            .map_err(|_| StoreError::Backend("the log thread is gone".into()))
+    }
+
+    fn write(&self, key: [u8; 16], value: Vec<u8>) -> Result<(), StoreError> {
+        self.send(LogMessage::Record(key, value))
+    }
+
+    async fn drain(&self) -> Result<(), StoreError> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.send(LogMessage::Drained(done))?;
+        wait.await
+            .map_err(|_| StoreError::Backend("the log thread is gone".into()))?
+            .map_err(StoreError::Backend)
+    }
+}
+
 fn expiry_key(deadline: u64, key: &SessionKey) -> [u8; 40] {
     let mut k = [0u8; 40];
     k[..8].copy_from_slice(&deadline.to_be_bytes());
@@ -126,6 +206,7 @@ impl SledStore {
         let expiry = db.open_tree("session_expiry").map_err(backend)?;
         let counters = db.open_tree("counters").map_err(backend)?;
         let attempts_log = db.open_tree("attempts_log").map_err(backend)?;
+        let attempts_log_for_writer = attempts_log.clone();
         let pending = Arc::new(AtomicUsize::new(sessions.len()));
         let flusher = Flusher::start(db.clone())?;
         Ok(SledStore {
@@ -137,6 +218,7 @@ impl SledStore {
             ids: db.clone(),
             pending,
             flusher,
+            log_writer: LogWriter::start(attempts_log_for_writer)?,
             sync: true,
         })
     }
@@ -307,13 +389,12 @@ impl Store for SledStore {
         key[..8].copy_from_slice(&record.time.to_be_bytes());
         key[8..].copy_from_slice(&seq.to_be_bytes());
         record.id = hex::encode(key);
-        self.attempts_log
-            .insert(key, encode(&record)?)
-            .map_err(backend)?;
-        Ok(())
+        self.log_writer.write(key, encode(&record)?)
     }
 
     async fn attempts(&self, limit: usize) -> Result<Vec<AttemptRecord>, StoreError> {
+        // What was logged before this call is readable: the writer catches up first.
+        self.log_writer.drain().await?;
         let mut out = Vec::new();
         for entry in self.attempts_log.iter().rev().take(limit) {
             let (_, raw) = entry.map_err(backend)?;
@@ -327,6 +408,7 @@ impl Store for SledStore {
         if hex::decode_to_slice(id, &mut key).is_err() {
             return Ok(None);
         }
+        self.log_writer.drain().await?;
         match self.attempts_log.get(key).map_err(backend)? {
             Some(raw) => Ok(Some(decode(&raw)?)),
             None => Ok(None),
@@ -356,6 +438,11 @@ impl Store for SledStore {
         if !self.sync {
             return Ok(());
         }
+        self.flusher.flush().await
+    }
+
+    async fn flush_all(&self) -> Result<(), StoreError> {
+        self.log_writer.drain().await?;
         self.flusher.flush().await
     }
 }
