@@ -1,7 +1,9 @@
 //! The `mfa-bridge` command: serve, check, render.
 
-/// mimalloc: the daemon allocates many small, short-lived buffers per request (sled nodes,
-/// JSON), where glibc's allocator showed as the largest cost under load (BENCHMARKS.md).
+/// With `--features mimalloc`: about a third more logins per second under load (glibc's
+/// allocator is the largest single cost there), at the price of some 40 MB more resident memory
+/// from the start. BENCHMARKS.md has both.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
