@@ -671,7 +671,7 @@ fn parse_storage(v: &Value, base_dir: &Path, p: &mut Problems) -> Option<Storage
         }
         Some(Secret(s))
     });
-    let cache_bytes = f.integer(p, "cache_mb", 1..=65_536).unwrap_or(8) * 1024 * 1024;
+    let cache_bytes = f.integer(p, "cache_mb", 1..=65_536).unwrap_or(2) * 1024 * 1024;
     let strict_durability = match f.get("durability") {
         None => true,
         Some(v) => match string(p, "storage.durability", v).as_deref() {
@@ -1463,18 +1463,18 @@ mfa:
         assert!(c.mfa.user_data.allowed.contains("phone"));
         assert!(!c.is_proxy());
         assert!(c.storage.strict_durability);
-        assert_eq!(c.storage.cache_bytes, 8 * 1024 * 1024);
+        assert_eq!(c.storage.cache_bytes, 2 * 1024 * 1024);
     }
 
     #[test]
     fn storage_durability_and_cache_are_read_and_checked() {
         let yaml = MINIMAL.replace(
             "storage: { path: ./data }",
-            "storage: { path: ./data, durability: periodic, cache_mb: 2 }",
+            "storage: { path: ./data, durability: periodic, cache_mb: 16 }",
         );
         let c = Config::from_yaml_with_env(&yaml, Path::new("/"), &|_| None).unwrap();
         assert!(!c.storage.strict_durability);
-        assert_eq!(c.storage.cache_bytes, 2 * 1024 * 1024);
+        assert_eq!(c.storage.cache_bytes, 16 * 1024 * 1024);
         let p = problems(&MINIMAL.replace(
             "storage: { path: ./data }",
             "storage: { path: ./data, durability: sometimes, cache_mb: 0 }",

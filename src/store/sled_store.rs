@@ -180,9 +180,9 @@ fn expiry_key(deadline: u64, key: &SessionKey) -> [u8; 40] {
 }
 
 impl SledStore {
-    /// Opens the database of `dir` with the default cache (8 MiB).
+    /// Opens the database of `dir` with the default cache (2 MiB).
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
-        SledStore::open_with_cache(dir, 8 * 1024 * 1024)
+        SledStore::open_with_cache(dir, 2 * 1024 * 1024)
     }
 
     /// With `sync` false, [`Store::flush`] returns at once: attempt tallies, send counts and
