@@ -126,6 +126,11 @@ impl LogWriter {
             .name("mfa-bridge-attempts-log".into())
             .spawn(move || {
                 while let Ok(first) = incoming.recv() {
+                    // Records wait a few milliseconds for company: one wake-up and one batch
+                    // per burst instead of per request (a reader's drain is served at once).
+                    if matches!(first, LogMessage::Record(..)) {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
                     let mut batch = sled::Batch::default();
                     let mut waiting = Vec::new();
                     for message in std::iter::once(first).chain(incoming.try_iter()) {
