@@ -923,5 +923,11 @@ fn markdown(
          - The raw reports of every measurement are printed on stderr while the suite runs, and \
          written as JSON with `--json FILE`.\n",
     );
+    // The profile and what it says about the targets: written by hand, kept beside the tool so
+    // that a new run of the suite keeps it.
+    if let Ok(notes) = std::fs::read_to_string("docs/benchmarks-analysis.md") {
+        md.push('\n');
+        md.push_str(&notes);
+    }
     md
 }
