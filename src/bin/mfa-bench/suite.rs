@@ -625,55 +625,37 @@ fn markdown(
         ));
     }
 
-    // Login.
+    // Login and flow: one row per deployment and concurrency.
+    let throughput_rows = |md: &mut String, what: What, route: &'static str| {
+        for d in Deployment::ALL {
+            for &c in &args.concurrency {
+                let rs = get(what, Some(d), c);
+                md.push_str(&format!(
+                    "| {} | {c} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                    d.name(),
+                    spread_of(rs, |r| r.per_second).show(0),
+                    spread_of(rs, lat(route, |l| l.p50_ms)).show(3),
+                    spread_of(rs, lat(route, |l| l.p90_ms)).show(3),
+                    spread_of(rs, lat(route, |l| l.p99_ms)).show(3),
+                    spread_of(rs, lat(route, |l| l.max_ms)).show(2),
+                    failed(rs),
+                    spread_of(rs, cpu_us("daemon")).show(1),
+                    spread_of(rs, cores("daemon")).show(2),
+                    spread_of(rs, cores("client")).show(2),
+                    spread_of(rs, cores("fakes")).show(2),
+                    spread_of(rs, cores("machine")).show(2),
+                ));
+            }
+        }
+    };
     md.push_str("\n## Login (`POST /{username}/login`, MFA on → 302)\n\n");
     md.push_str("| deployment | c | requests/s | p50 ms | p90 ms | p99 ms | max ms | failed | daemon CPU µs/req | daemon cores | client cores | fakes cores | machine busy cores |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-    for d in Deployment::ALL {
-        for &c in &args.concurrency {
-            let rs = get(What::Login, Some(d), c);
-            md.push_str(&format!(
-                "| {} | {c} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-                d.name(),
-                spread_of(rs, |r| r.per_second).show(0),
-                spread_of(rs, lat("login", |l| l.p50_ms)).show(3),
-                spread_of(rs, lat("login", |l| l.p90_ms)).show(3),
-                spread_of(rs, lat("login", |l| l.p99_ms)).show(3),
-                spread_of(rs, lat("login", |l| l.max_ms)).show(2),
-                failed(rs),
-                spread_of(rs, cpu_us("daemon")).show(1),
-                spread_of(rs, cores("daemon")).show(2),
-                spread_of(rs, cores("client")).show(2),
-                spread_of(rs, cores("fakes")).show(2),
-                spread_of(rs, cores("machine")).show(2),
-            ));
-        }
-    }
-
-    // Flow.
+    throughput_rows(&mut md, What::Login, "login");
     md.push_str(
         "\n## Full flow (login → challenge → [code read from the fake provider] → verify)\n\n",
     );
     md.push_str("| deployment | c | flows/s | p50 ms | p90 ms | p99 ms | max ms | failed | daemon CPU µs/flow | daemon cores | client cores | fakes cores | machine busy cores |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-    for d in Deployment::ALL {
-        for &c in &args.concurrency {
-            let rs = get(What::Flow, Some(d), c);
-            md.push_str(&format!(
-                "| {} | {c} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-                d.name(),
-                spread_of(rs, |r| r.per_second).show(0),
-                spread_of(rs, lat("flow", |l| l.p50_ms)).show(3),
-                spread_of(rs, lat("flow", |l| l.p90_ms)).show(3),
-                spread_of(rs, lat("flow", |l| l.p99_ms)).show(3),
-                spread_of(rs, lat("flow", |l| l.max_ms)).show(2),
-                failed(rs),
-                spread_of(rs, cpu_us("daemon")).show(1),
-                spread_of(rs, cores("daemon")).show(2),
-                spread_of(rs, cores("client")).show(2),
-                spread_of(rs, cores("fakes")).show(2),
-                spread_of(rs, cores("machine")).show(2),
-            ));
-        }
-    }
+    throughput_rows(&mut md, What::Flow, "flow");
     if let Some(&c) = args.concurrency.iter().max() {
         md.push_str(&format!("\nPer step of the flow at c={c} (p50 / p99 ms):\n\n| deployment | login | challenge | code fetch | verify |\n|---|---|---|---|---|\n"));
         for d in Deployment::ALL {
