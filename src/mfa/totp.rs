@@ -13,13 +13,20 @@ pub const PERIOD: u64 = 30;
 const SECRET_BYTES: usize = 20;
 
 /// What an app needs to enrol: the secret (base32), the `otpauth://` URI and its QR code.
-#[derive(Debug, Clone)]
+/// Its `Debug` leaves them out: each holds the secret.
+#[derive(Clone)]
 pub struct Enrolment {
     pub secret: Vec<u8>,
     pub secret_base32: String,
     pub uri: String,
     /// PNG, base64.
     pub qr: String,
+}
+
+impl std::fmt::Debug for Enrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Enrolment(***)")
+    }
 }
 
 pub fn new_secret() -> Vec<u8> {
@@ -153,5 +160,10 @@ mod tests {
         );
         assert!(!e.qr.is_empty());
         assert_eq!(e.secret.len(), 20);
+        let shown = format!("{e:?}");
+        assert!(
+            !shown.contains(&e.secret_base32),
+            "Debug shows no secret: {shown}"
+        );
     }
 }
