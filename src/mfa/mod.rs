@@ -156,20 +156,35 @@ pub struct Activation {
     pub totp: Option<totp::Enrolment>,
 }
 
+/// See [`Mfa::session_data`].
+struct SessionData {
+    user_data: BTreeMap<String, String>,
+    profile: Option<Versioned<Profile>>,
+}
+
 /// One send of a challenge, rendered.
 struct Prepared {
     channel: Channel,
     request: OutboundRequest,
 }
 
-/// Proof of presence for changes to an enrolment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Proof of presence for changes to an enrolment. Its `Debug` leaves the proof out.
+#[derive(Clone, PartialEq, Eq)]
 pub enum StepUp {
     /// Proxy mode: the user's password, checked by a login to the upstream.
     Password { password: String, app_id: String },
     /// A recovery code (used up by the step-up), or a current code of the enrolled
     /// authenticator app.
     Code(String),
+}
+
+impl std::fmt::Debug for StepUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StepUp::Password { .. } => "StepUp::Password(***)",
+            StepUp::Code(_) => "StepUp::Code(***)",
+        })
+    }
 }
 
 impl StepUp {
@@ -488,18 +503,16 @@ impl Mfa {
             return Err(FlowError::InvalidSession);
         };
         let (replaces, sealed) = (replaces.clone(), sealed.clone());
-        let method = match method.as_deref() {
-            None => Method::Channel(snap.config.mfa.channel),
-            Some(name) => Method::parse(name).ok_or(FlowError::InvalidSession)?,
-        };
-        let user_data = self.session_user_data(username, &session).await?;
+        let method = method_or_primary(snap, method.as_deref()).ok_or(FlowError::InvalidSession)?;
+        let data = self.session_data(username, &session).await?;
         let code = code.ok_or(FlowError::MissingParameter("code"))?;
         let step = self
             .attempt(snap, username, async {
-                self.check_session_code(snap, username, &key, &user_data, &code)
+                self.check_session_code(snap, username, &key, &data, &code)
                     .await
             })
             .await?;
+        let user_data = data.user_data;
 
         let codes = secrets::new_recovery_codes(RECOVERY_CODE_COUNT);
         let recovery_codes = self.hash_recovery_codes(username, &codes);
@@ -559,19 +572,14 @@ impl Mfa {
         asked: Option<String>,
     ) -> Result<&'static str, FlowError> {
         let (key, session) = self.session(username, mfa_token).await?;
-        let user_data = self.session_user_data(username, &session).await?;
-        let method = match &session.value.kind {
+        let SessionData { user_data, profile } = self.session_data(username, &session).await?;
+        let method = match (&session.value.kind, profile) {
             // An enrolment in progress is challenged by the method being enrolled.
-            SessionKind::Activate { method, .. } => match method.as_deref() {
-                None => Method::Channel(snap.config.mfa.channel),
-                Some(name) => Method::parse(name).ok_or(FlowError::InvalidSession)?,
-            },
-            SessionKind::Login { .. } => {
-                let profile = self
-                    .store
-                    .profile(username.as_str())
-                    .await?
-                    .ok_or(FlowError::InvalidSession)?;
+            (SessionKind::Activate { method, .. }, _) => {
+                method_or_primary(snap, method.as_deref()).ok_or(FlowError::InvalidSession)?
+            }
+            (SessionKind::Login { .. }, None) => return Err(FlowError::InvalidSession),
+            (SessionKind::Login { .. }, Some(profile)) => {
                 let enrolled = enrolled_methods(snap, &profile.value);
                 let name = match asked {
                     Some(name) => name,
@@ -679,10 +687,10 @@ impl Mfa {
             return Err(FlowError::InvalidSession);
         };
         let sealed_grant = sealed_grant.clone();
-        let user_data = self.session_user_data(username, &session).await?;
+        let data = self.session_data(username, &session).await?;
         let code = code.ok_or(FlowError::MissingParameter("code"))?;
         self.attempt(snap, username, async {
-            self.check_session_code(snap, username, &key, &user_data, &code)
+            self.check_session_code(snap, username, &key, &data, &code)
                 .await
         })
         .await?;
@@ -939,7 +947,7 @@ impl Mfa {
             }
             Some(StepUp::Code(code)) => {
                 self.attempt(snap, username, async {
-                    if self.use_totp(snap, username, &code).await? {
+                    if self.use_totp(snap, username, &code, None).await? {
                         return Ok(());
                     }
                     self.use_recovery_code(username, &code, false).await
@@ -1073,12 +1081,13 @@ impl Mfa {
         Ok((key, session))
     }
 
-    /// The user data a session's challenges go to: the enrolment's, or the pending one's.
-    async fn session_user_data(
+    /// What a session's challenges and checks work with: the user data (the enrolment's, or
+    /// the pending one's) and, for a login session, the enrolment as read.
+    async fn session_data(
         &self,
         username: &Username,
         session: &Versioned<Session>,
-    ) -> Result<BTreeMap<String, String>, FlowError> {
+    ) -> Result<SessionData, FlowError> {
         match &session.value.kind {
             SessionKind::Activate {
                 user_data,
@@ -1090,7 +1099,10 @@ impl Mfa {
                 if current.as_ref().map(|p| &p.value.enrolment) != replaces.as_ref() {
                     return Err(FlowError::InvalidSession);
                 }
-                Ok(user_data.clone())
+                Ok(SessionData {
+                    user_data: user_data.clone(),
+                    profile: None,
+                })
             }
             SessionKind::Login { enrolment, .. } => {
                 let profile = self
@@ -1102,7 +1114,10 @@ impl Mfa {
                 if profile.value.enrolment != *enrolment {
                     return Err(FlowError::InvalidSession);
                 }
-                Ok(profile.value.user_data)
+                Ok(SessionData {
+                    user_data: profile.value.user_data.clone(),
+                    profile: Some(profile),
+                })
             }
         }
     }
@@ -1175,7 +1190,7 @@ impl Mfa {
         snap: &Snapshot,
         username: &Username,
         key: &SessionKey,
-        user_data: &BTreeMap<String, String>,
+        data: &SessionData,
         code: &str,
     ) -> Result<Option<u64>, FlowError> {
         let ceiling = snap.config.mfa.attempts.per_session;
@@ -1198,7 +1213,7 @@ impl Mfa {
             }
         };
         match self
-            .check_code(snap, username, key, &counted, user_data, code)
+            .check_code(snap, username, key, &counted, data, code)
             .await
         {
             Ok(step) => {
@@ -1228,15 +1243,19 @@ impl Mfa {
         username: &Username,
         key: &SessionKey,
         session: &Session,
-        user_data: &BTreeMap<String, String>,
+        data: &SessionData,
         code: &str,
     ) -> Result<Option<u64>, FlowError> {
         if code.is_empty() || code.len() > 64 {
             return Err(FlowError::InvalidCode);
         }
+        let user_data = &data.user_data;
         let challenged = match &session.kind {
             SessionKind::Login { .. } => {
-                if self.use_totp(snap, username, code).await? {
+                if self
+                    .use_totp(snap, username, code, data.profile.clone())
+                    .await?
+                {
                     return Ok(None);
                 }
                 session.challenged.as_deref()
@@ -1263,10 +1282,7 @@ impl Mfa {
             }
             SessionKind::Activate { method, .. } => method.as_deref(),
         };
-        let method = match challenged {
-            None => Method::Channel(snap.config.mfa.channel),
-            Some(name) => Method::parse(name).ok_or(FlowError::InvalidCode)?,
-        };
+        let method = method_or_primary(snap, challenged).ok_or(FlowError::InvalidCode)?;
         let channel = match method {
             // Nothing was sent: only an authenticator code can answer.
             Method::Totp => return Err(FlowError::InvalidCode),
@@ -1327,15 +1343,21 @@ impl Mfa {
 
     /// A code of the user's enrolled authenticator: `true` if it matches a step not used yet,
     /// which is then used (compare-and-swap: of two concurrent uses of one code, one wins).
+    /// `known` is the profile as the caller already read it (no second read), if any.
     async fn use_totp(
         &self,
         snap: &Snapshot,
         username: &Username,
         code: &str,
+        mut known: Option<Versioned<Profile>>,
     ) -> Result<bool, FlowError> {
         loop {
-            let Some(current) = self.store.profile(username.as_str()).await? else {
-                return Ok(false);
+            let current = match known.take() {
+                Some(p) => p,
+                None => match self.store.profile(username.as_str()).await? {
+                    Some(p) => p,
+                    None => return Ok(false),
+                },
             };
             let Some(record) = &current.value.totp else {
                 return Ok(false);
@@ -1653,6 +1675,15 @@ pub fn enrolled_methods(snap: &Snapshot, profile: &Profile) -> Vec<String> {
         vec![snap.config.mfa.primary_method().to_string()]
     } else {
         profile.methods.clone()
+    }
+}
+
+/// The method a session names (`sms`, `sms+email`, ...), or the primary channel's when it
+/// names none (Pryv's format); `None` for a name that is not a method.
+fn method_or_primary(snap: &Snapshot, name: Option<&str>) -> Option<Method> {
+    match name {
+        None => Some(Method::Channel(snap.config.mfa.channel)),
+        Some(name) => Method::parse(name),
     }
 }
 
