@@ -32,85 +32,38 @@ pub struct SledStore {
     sync: bool,
 }
 
-/// Group commit: one thread runs `Db::flush`, and one flush serves every request queued while
-/// the previous one ran. (sled 0.34's `flush_async` can deadlock its I/O pool when called
-/// concurrently, and a blocking flush on the runtime would stall it.) The thread ends, and
-/// lets go of the database, when the last handle is dropped.
-#[derive(Clone)]
-struct Flusher(Arc<FlushThread>);
-
-type FlushRequest = tokio::sync::oneshot::Sender<Result<(), String>>;
-
-struct FlushThread {
-    requests: Option<std::sync::mpsc::Sender<FlushRequest>>,
+/// A thread fed by a channel. Dropped (with the last handle), it finishes what was queued,
+/// then ends, letting go of what it holds (the database).
+struct Worker<M: Send + 'static> {
+    queue: Option<std::sync::mpsc::Sender<M>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl Drop for FlushThread {
-    fn drop(&mut self) {
-        self.requests.take();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Flusher {
-    fn start(db: sled::Db) -> Result<Flusher, StoreError> {
-        let (requests, queue) = std::sync::mpsc::channel::<FlushRequest>();
+impl<M: Send + 'static> Worker<M> {
+    fn start(
+        name: &str,
+        run: impl FnOnce(std::sync::mpsc::Receiver<M>) + Send + 'static,
+    ) -> Result<Worker<M>, StoreError> {
+        let (queue, incoming) = std::sync::mpsc::channel::<M>();
         let thread = std::thread::Builder::new()
-            .name("mfa-bridge-flush".into())
-            .spawn(move || {
-                while let Ok(first) = queue.recv() {
-                    let mut waiting = vec![first];
-                    waiting.extend(queue.try_iter());
-                    let result = db.flush().map(|_| ()).map_err(|e| e.to_string());
-                    for w in waiting {
-                        let _ = w.send(result.clone());
-                    }
-                }
-            })
-            .map_err(|e| StoreError::Backend(format!("cannot start the flush thread: {e}")))?;
-        Ok(Flusher(Arc::new(FlushThread {
-            requests: Some(requests),
+            .name(name.into())
+            .spawn(move || run(incoming))
+            .map_err(|e| StoreError::Backend(format!("cannot start the {name} thread: {e}")))?;
+        Ok(Worker {
+            queue: Some(queue),
             thread: Some(thread),
-        })))
+        })
     }
 
-    async fn flush(&self) -> Result<(), StoreError> {
-        let gone = || StoreError::Backend("the flush thread is gone".into());
-        let (done, wait) = tokio::sync::oneshot::channel();
-        self.0
-            .requests
+    fn send(&self, message: M) -> Result<(), StoreError> {
+        self.queue
             .as_ref()
-            .ok_or_else(gone)?
-            .send(done)
-            .map_err(|_| gone())?;
-        wait.await.map_err(|_| gone())?.map_err(StoreError::Backend)
+            .and_then(|q| q.send(message).ok())
+            .ok_or_else(|| StoreError::Backend("a storage thread is gone".into()))
     }
 }
 
-fn backend(e: sled::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
-
-/// The attempts log is written by one thread, in batches: a request only queues its record.
-/// `drain` waits until everything queued before it is in the tree (readers call it first, so
-/// a record is readable once its answer has gone).
-#[derive(Clone)]
-struct LogWriter(Arc<LogThread>);
-
-enum LogMessage {
-    Record([u8; 16], Vec<u8>),
-    Drained(tokio::sync::oneshot::Sender<Result<(), String>>),
-}
-
-struct LogThread {
-    queue: Option<std::sync::mpsc::Sender<LogMessage>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for LogThread {
+impl<M: Send + 'static> Drop for Worker<M> {
     fn drop(&mut self) {
         self.queue.take();
         if let Some(thread) = self.thread.take() {
@@ -119,15 +72,66 @@ impl Drop for LogThread {
     }
 }
 
+/// Waits for a worker's answer to a request.
+async fn answer(wait: Done) -> Result<(), StoreError> {
+    wait.await
+        .map_err(|_| StoreError::Backend("a storage thread is gone".into()))?
+        .map_err(StoreError::Backend)
+}
+
+type DoneSender = tokio::sync::oneshot::Sender<Result<(), String>>;
+type Done = tokio::sync::oneshot::Receiver<Result<(), String>>;
+
+/// Group commit: one thread runs `Db::flush`, and one flush serves every request queued while
+/// the previous one ran. (sled 0.34's `flush_async` can deadlock its I/O pool when called
+/// concurrently, and a blocking flush on the runtime would stall it.)
+#[derive(Clone)]
+struct Flusher(Arc<Worker<DoneSender>>);
+
+impl Flusher {
+    fn start(db: sled::Db) -> Result<Flusher, StoreError> {
+        let worker = Worker::start(
+            "mfa-bridge-flush",
+            move |queue: std::sync::mpsc::Receiver<DoneSender>| {
+                while let Ok(first) = queue.recv() {
+                    let mut waiting = vec![first];
+                    waiting.extend(queue.try_iter());
+                    let result = db.flush().map(|_| ()).map_err(|e| e.to_string());
+                    for w in waiting {
+                        let _ = w.send(result.clone());
+                    }
+                }
+            },
+        )?;
+        Ok(Flusher(Arc::new(worker)))
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.0.send(done)?;
+        answer(wait).await
+    }
+}
+
+/// The attempts log is written by one thread, in batches: a request only queues its record.
+/// `drain` waits until everything queued before it is in the tree (readers call it first, so
+/// a record is readable once its answer has gone).
+#[derive(Clone)]
+struct LogWriter(Arc<Worker<LogMessage>>);
+
+enum LogMessage {
+    Record([u8; 16], Vec<u8>),
+    Drained(DoneSender),
+}
+
 impl LogWriter {
     fn start(log: sled::Tree) -> Result<LogWriter, StoreError> {
-        let (queue, incoming) = std::sync::mpsc::channel::<LogMessage>();
-        let thread = std::thread::Builder::new()
-            .name("mfa-bridge-attempts-log".into())
-            .spawn(move || {
+        let worker = Worker::start(
+            "mfa-bridge-attempts-log",
+            move |incoming: std::sync::mpsc::Receiver<LogMessage>| {
                 while let Ok(first) = incoming.recv() {
-                    // Records wait a few milliseconds for company: one wake-up and one batch
-                    // per burst instead of per request (a reader's drain is served at once).
+                    // Records wait a few milliseconds for company: one wake-up and one batch per
+                    // burst instead of per request (a reader's drain is served at once).
                     if matches!(first, LogMessage::Record(..)) {
                         std::thread::sleep(std::time::Duration::from_millis(5));
                     }
@@ -147,34 +151,24 @@ impl LogWriter {
                         let _ = done.send(result.clone());
                     }
                 }
-            })
-            .map_err(|e| StoreError::Backend(format!("cannot start the log thread: {e}")))?;
-        Ok(LogWriter(Arc::new(LogThread {
-            queue: Some(queue),
-            thread: Some(thread),
-        })))
-    }
-
-    fn send(&self, message: LogMessage) -> Result<(), StoreError> {
-        self.0
-            .queue
-            .as_ref()
-            .ok_or_else(|| StoreError::Backend("the log thread is gone".into()))?
-            .send(message)
-            .map_err(|_| StoreError::Backend("the log thread is gone".into()))
+            },
+        )?;
+        Ok(LogWriter(Arc::new(worker)))
     }
 
     fn write(&self, key: [u8; 16], value: Vec<u8>) -> Result<(), StoreError> {
-        self.send(LogMessage::Record(key, value))
+        self.0.send(LogMessage::Record(key, value))
     }
 
     async fn drain(&self) -> Result<(), StoreError> {
         let (done, wait) = tokio::sync::oneshot::channel();
-        self.send(LogMessage::Drained(done))?;
-        wait.await
-            .map_err(|_| StoreError::Backend("the log thread is gone".into()))?
-            .map_err(StoreError::Backend)
+        self.0.send(LogMessage::Drained(done))?;
+        answer(wait).await
     }
+}
+
+fn backend(e: sled::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
 }
 
 fn expiry_key(deadline: u64, key: &SessionKey) -> [u8; 40] {
