@@ -7,8 +7,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{
-    decode, encode, AttemptRecord, CounterExpired, Profile, Session, SessionKey, Store, StoreError,
-    StoredProfile, StoredSession, Versioned,
+    decode, encode, AttemptRecord, CounterExpired, Profile, SessionKey, SessionV1, Store,
+    StoreError, StoredProfile, StoredSession, Versioned,
 };
 
 #[derive(Clone)]
@@ -230,7 +230,7 @@ impl SledStore {
         })
     }
 
-    fn read_session(raw: sled::IVec) -> Result<Versioned<Session>, StoreError> {
+    fn read_session(raw: sled::IVec) -> Result<Versioned<SessionV1>, StoreError> {
         let StoredSession::V1(value) = decode(&raw)?;
         Ok(Versioned {
             value,
@@ -319,14 +319,18 @@ impl Store for SledStore {
         Ok(swapped)
     }
 
-    async fn session(&self, key: &SessionKey) -> Result<Option<Versioned<Session>>, StoreError> {
+    async fn session(&self, key: &SessionKey) -> Result<Option<Versioned<SessionV1>>, StoreError> {
         match self.sessions.get(key.0).map_err(backend)? {
             Some(raw) => Ok(Some(Self::read_session(raw)?)),
             None => Ok(None),
         }
     }
 
-    async fn insert_session(&self, key: &SessionKey, session: &Session) -> Result<(), StoreError> {
+    async fn insert_session(
+        &self,
+        key: &SessionKey,
+        session: &SessionV1,
+    ) -> Result<(), StoreError> {
         let raw = encode(&StoredSession::V1(session.clone()))?;
         self.expiry
             .insert(expiry_key(session.expires_at, key), &[])
@@ -340,8 +344,8 @@ impl Store for SledStore {
     async fn swap_session(
         &self,
         key: &SessionKey,
-        expected: &Versioned<Session>,
-        new: Option<&Session>,
+        expected: &Versioned<SessionV1>,
+        new: Option<&SessionV1>,
     ) -> Result<bool, StoreError> {
         let new_raw = match new {
             Some(s) => Some(encode(&StoredSession::V1(s.clone()))?),
@@ -448,13 +452,13 @@ impl Store for SledStore {
 
 #[cfg(test)]
 mod tests {
-    use super::super::SessionKind;
+    use super::super::SessionKindV1;
     use super::*;
 
-    fn session(expires_at: u64) -> Session {
-        Session {
+    fn session(expires_at: u64) -> SessionV1 {
+        SessionV1 {
             username: "alice".into(),
-            kind: SessionKind::Activate {
+            kind: SessionKindV1::Activate {
                 user_data: Default::default(),
                 replaces: None,
                 method: None,
@@ -562,7 +566,10 @@ mod tests {
             recovery_codes: vec![],
             enrolled_at: 1,
             enrolment: "e1".into(),
-            methods: vec!["sms".into(), "totp".into()],
+            methods: vec![
+                crate::domain::Method::Channel(crate::config::Channel::Sms),
+                crate::domain::Method::Totp,
+            ],
             totp: Some(super::super::TotpRecord {
                 sealed: "sealed".into(),
                 last_step: 7,
