@@ -242,3 +242,119 @@ impl Mfa {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{Harness, PER_SESSION};
+    use super::*;
+    use crate::domain::OtpCode;
+
+    fn wrong(code: &OtpCode) -> OtpCode {
+        let flipped: String = code
+            .expose()
+            .chars()
+            .map(|c| if c == '0' { '1' } else { '0' })
+            .collect();
+        OtpCode::new(flipped)
+    }
+
+    #[tokio::test]
+    async fn a_code_is_single_use() {
+        let h = Harness::new();
+        h.enrol("alice").await;
+        let token = h.login_and_challenge("alice").await;
+        let code = h.last_code();
+        let alice = h.user("alice");
+
+        h.mfa
+            .verify(&h.snap, &alice, Some(&token), Some(code.clone()))
+            .await
+            .unwrap();
+        let again = h
+            .mfa
+            .verify(&h.snap, &alice, Some(&token), Some(code.clone()))
+            .await;
+        assert!(matches!(again, Err(FlowError::InvalidSession)), "{again:?}");
+
+        let other = h.login_and_challenge("alice").await;
+        let old_code = h
+            .mfa
+            .verify(&h.snap, &alice, Some(&other), Some(code))
+            .await;
+        assert!(
+            matches!(old_code, Err(FlowError::InvalidCode)),
+            "{old_code:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_session_dies_after_its_ceiling_of_wrong_codes() {
+        let h = Harness::new();
+        h.enrol("alice").await;
+        let token = h.login_and_challenge("alice").await;
+        let code = h.last_code();
+        let alice = h.user("alice");
+
+        for n in 1..=PER_SESSION {
+            let r = h
+                .mfa
+                .verify(&h.snap, &alice, Some(&token), Some(wrong(&code)))
+                .await;
+            if n < PER_SESSION {
+                assert!(matches!(r, Err(FlowError::InvalidCode)), "{n}: {r:?}");
+            } else {
+                assert!(matches!(r, Err(FlowError::SessionLocked)), "{n}: {r:?}");
+            }
+        }
+        let right = h
+            .mfa
+            .verify(&h.snap, &alice, Some(&token), Some(code))
+            .await;
+        assert!(matches!(right, Err(FlowError::InvalidSession)), "{right:?}");
+    }
+
+    #[tokio::test]
+    async fn attempts_are_counted_before_the_code_is_looked_at() {
+        let h = Harness::new();
+        h.enrol("alice").await;
+        let token = h.login_and_challenge("alice").await;
+        let code = h.last_code();
+        let alice = h.user("alice");
+        // Refused without a look (too long): counted all the same.
+        let too_long = OtpCode::new("1".repeat(MAX_CODE_LEN + 1));
+
+        for _ in 1..PER_SESSION {
+            let r = h
+                .mfa
+                .verify(&h.snap, &alice, Some(&token), Some(too_long.clone()))
+                .await;
+            assert!(matches!(r, Err(FlowError::InvalidCode)), "{r:?}");
+        }
+        let (_, session) = h.mfa.session(&h.snap, &alice, Some(&token)).await.unwrap();
+        assert_eq!(session.attempts, PER_SESSION - 1);
+        let last = h
+            .mfa
+            .verify(&h.snap, &alice, Some(&token), Some(too_long))
+            .await;
+        assert!(matches!(last, Err(FlowError::SessionLocked)), "{last:?}");
+        let right = h
+            .mfa
+            .verify(&h.snap, &alice, Some(&token), Some(code))
+            .await;
+        assert!(matches!(right, Err(FlowError::InvalidSession)), "{right:?}");
+    }
+
+    #[tokio::test]
+    async fn an_expired_code_is_refused() {
+        let h = Harness::new();
+        h.enrol("alice").await;
+        let token = h.login_and_challenge("alice").await;
+        let code = h.last_code();
+        h.clock.advance(h.snap.config.mfa.code.ttl.as_secs());
+        let r = h
+            .mfa
+            .verify(&h.snap, &h.user("alice"), Some(&token), Some(code))
+            .await;
+        assert!(matches!(r, Err(FlowError::InvalidCode)), "{r:?}");
+    }
+}

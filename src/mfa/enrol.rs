@@ -209,3 +209,77 @@ impl Mfa {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{Harness, PHONE};
+    use super::*;
+
+    /// Activates SMS for an enrolled user, with a recovery code as the step-up.
+    async fn reactivate(h: &Harness, recovery_code: &str) -> MfaToken {
+        let input = ActivateInput {
+            method: Ok(None),
+            step_up: Some(StepUp::Code(recovery_code.to_string())),
+            user_data: GivenUserData::new(vec![("phone".into(), Some(PHONE.into()))]),
+        };
+        h.mfa
+            .activate(
+                &h.snap,
+                &h.user("alice"),
+                Some(&Harness::api_key()),
+                input,
+                &ClientHeaders::default(),
+            )
+            .await
+            .unwrap()
+            .mfa_token
+    }
+
+    #[tokio::test]
+    async fn an_enrolment_replaced_meanwhile_kills_the_pending_one() {
+        let h = Harness::new();
+        let codes = h.enrol("alice").await;
+        let alice = h.user("alice");
+
+        let first = reactivate(&h, &codes[0]).await;
+        let first_code = h.last_code();
+        let second = reactivate(&h, &codes[1]).await;
+        let second_code = h.last_code();
+        h.mfa
+            .confirm(&h.snap, &alice, Some(&second), Some(second_code))
+            .await
+            .unwrap();
+
+        let late = h
+            .mfa
+            .confirm(&h.snap, &alice, Some(&first), Some(first_code))
+            .await;
+        assert!(matches!(late, Err(FlowError::InvalidSession)), "{late:?}");
+    }
+
+    #[tokio::test]
+    async fn a_second_activation_needs_a_step_up_and_spends_nothing_without_one() {
+        let h = Harness::new();
+        h.enrol("alice").await;
+        let input = ActivateInput {
+            method: Ok(None),
+            step_up: None,
+            user_data: GivenUserData::new(vec![("phone".into(), Some(PHONE.into()))]),
+        };
+        let r = h
+            .mfa
+            .activate(
+                &h.snap,
+                &h.user("alice"),
+                Some(&Harness::api_key()),
+                input,
+                &ClientHeaders::default(),
+            )
+            .await;
+        assert!(
+            matches!(r, Err(FlowError::StepUpRequired(_))),
+            "{:?}",
+            r.map(|_| ())
+        );
+    }
+}

@@ -28,6 +28,8 @@ mod send;
 mod session;
 mod state;
 mod step_up;
+#[cfg(test)]
+mod testing;
 pub mod totp;
 mod update;
 pub mod user_data;

@@ -126,3 +126,65 @@ impl Mfa {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::Harness;
+    use super::*;
+
+    #[tokio::test]
+    async fn a_recovery_code_is_used_once() {
+        let h = Harness::new();
+        let codes = h.enrol("alice").await;
+        let alice = h.user("alice");
+        let step_up = || Some(StepUp::Code(codes[0].clone()));
+        let client = ClientHeaders::default();
+
+        h.mfa
+            .step_up(&h.snap, &alice, step_up(), &client)
+            .await
+            .unwrap();
+        let again = h.mfa.step_up(&h.snap, &alice, step_up(), &client).await;
+        assert!(matches!(again, Err(FlowError::InvalidCode)), "{again:?}");
+
+        let status = h
+            .mfa
+            .status(&h.snap, &alice, Some(&Harness::api_key()), &client)
+            .await
+            .unwrap();
+        assert_eq!(
+            status.recovery_codes_remaining,
+            Some(RECOVERY_CODE_COUNT - 1)
+        );
+    }
+
+    #[tokio::test]
+    async fn recover_turns_mfa_off_with_an_unused_code_only() {
+        let h = Harness::new();
+        let codes = h.enrol("alice").await;
+        let alice = h.user("alice");
+        let client = ClientHeaders::default();
+        let key = Harness::api_key();
+        let recover = |code: &str| {
+            h.mfa.recover(
+                &h.snap,
+                &alice,
+                Some(&key),
+                Some(RecoveryCode::new(code.to_string())),
+                ForwardedBody::new(bytes::Bytes::new()),
+                &client,
+            )
+        };
+
+        let wrong = recover("not-a-code").await;
+        assert!(
+            matches!(wrong, Err(FlowError::InvalidRecoveryCode)),
+            "{wrong:?}"
+        );
+        recover(&codes[3]).await.unwrap();
+        assert!(crate::store::Store::profile(&*h.store, "alice")
+            .await
+            .unwrap()
+            .is_none());
+    }
+}

@@ -215,3 +215,48 @@ fn sends_own_code(snap: &Snapshot, method: Option<Method>) -> bool {
         Method::Totp => true,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::Harness;
+    use super::*;
+    use crate::store::StoredSession;
+
+    fn read(json: &str) -> SessionV1 {
+        let StoredSession::V1(s) = serde_json::from_str(json).unwrap();
+        s
+    }
+
+    #[test]
+    fn version_1_sessions_convert_both_ways_unchanged() {
+        let h = Harness::new();
+        for json in [
+            // A login before any challenge; after an SMS challenge; after a provider's.
+            r#"{"v":"1","username":"alice","kind":{"kind":"login","enrolment":"e1"},"created_at":1,"expires_at":2,"attempts":0}"#,
+            r#"{"v":"1","username":"alice","kind":{"kind":"login","sealed_grant":"g","enrolment":"e1"},"created_at":1,"expires_at":2,"code":{"hash":"h","expires_at":3},"attempts":1,"last_sent_at":1,"challenged":"sms"}"#,
+            r#"{"v":"1","username":"alice","kind":{"kind":"login","enrolment":"e1"},"created_at":1,"expires_at":2,"attempts":0,"last_sent_at":1,"captured":{"id":"x"},"challenged":"email"}"#,
+            // Enrolments in Pryv's format (no method), by an authenticator, by two channels.
+            r#"{"v":"1","username":"alice","kind":{"kind":"activate","user_data":{"phone":"+41791231212"}},"created_at":1,"expires_at":2,"code":{"hash":"h","expires_at":3},"attempts":0,"last_sent_at":1}"#,
+            r#"{"v":"1","username":"alice","kind":{"kind":"activate","user_data":{},"replaces":"e0","method":"totp","totp":"sealed"},"created_at":1,"expires_at":2,"attempts":0}"#,
+            r#"{"v":"1","username":"alice","kind":{"kind":"activate","user_data":{},"method":"sms+email"},"created_at":1,"expires_at":2,"code":{"hash":"h","expires_at":3},"attempts":0,"last_sent_at":1,"challenged":"sms+email"}"#,
+        ] {
+            let record = read(json);
+            let typed = Session::from_v1(record.clone(), &h.snap);
+            assert_eq!(typed.to_v1(), record, "{json}");
+            let bytes = serde_json::to_string(&StoredSession::V1(typed.to_v1())).unwrap();
+            assert_eq!(bytes, json);
+        }
+    }
+
+    #[test]
+    fn a_code_and_captured_values_together_are_read_by_the_mode_of_the_last_channel() {
+        let h = Harness::new();
+        // SMS is in single mode here: the code is current, the captured values are stale.
+        let both = read(
+            r#"{"v":"1","username":"alice","kind":{"kind":"login","enrolment":"e1"},"created_at":1,"expires_at":2,"code":{"hash":"h","expires_at":3},"attempts":0,"captured":{"id":"x"},"challenged":"sms"}"#,
+        );
+        let typed = Session::from_v1(both, &h.snap);
+        assert!(typed.outstanding.own_code().is_some());
+        assert!(typed.outstanding.captured().is_none());
+    }
+}

@@ -111,3 +111,86 @@ fn gave_up(record: &str, username: &Username) -> FlowError {
         "the {record} kept changing under its update ({MAX_TRIES} tries)"
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::Harness;
+    use super::*;
+
+    #[tokio::test]
+    async fn a_profile_update_retries_a_lost_race_and_gives_up_bounded() {
+        let h = Harness::new();
+        h.enrol("alice").await;
+        let alice = h.user("alice");
+        let touch = |p: Option<&Profile>| {
+            let mut p = p.cloned().ok_or(FlowError::InvalidSession)?;
+            p.enrolled_at += 1;
+            Ok((Change::Put(p), ()))
+        };
+
+        h.store.lose_next_swaps(MAX_TRIES - 1);
+        h.mfa.update_profile(&alice, None, touch).await.unwrap();
+
+        h.store.lose_next_swaps(MAX_TRIES);
+        let r = h.mfa.update_profile(&alice, None, touch).await;
+        assert!(matches!(r, Err(FlowError::Internal(_))), "{r:?}");
+        h.store.lose_next_swaps(0);
+    }
+
+    #[tokio::test]
+    async fn a_session_update_retries_a_lost_race_and_gives_up_bounded() {
+        let h = Harness::new();
+        h.enrol("alice").await;
+        let token = h.login_and_challenge("alice").await;
+        let key = h.mfa.keys.session_key(token.expose());
+        let count = |s: Option<&Session>| {
+            let mut s = s.cloned().ok_or(FlowError::InvalidSession)?;
+            s.attempts += 1;
+            Ok((Change::Put(s), ()))
+        };
+
+        h.store.lose_next_swaps(MAX_TRIES - 1);
+        h.mfa.update_session(&h.snap, &key, count).await.unwrap();
+
+        h.store.lose_next_swaps(MAX_TRIES);
+        let r = h.mfa.update_session(&h.snap, &key, count).await;
+        assert!(matches!(r, Err(FlowError::Internal(_))), "{r:?}");
+        h.store.lose_next_swaps(0);
+        let (_, session) = h
+            .mfa
+            .session(&h.snap, &h.user("alice"), Some(&token))
+            .await
+            .unwrap();
+        assert_eq!(session.attempts, 1);
+    }
+
+    #[tokio::test]
+    async fn an_enrolment_session_is_flushed_and_a_login_session_is_not() {
+        let h = Harness::new();
+        h.enrol("alice").await;
+
+        let before = h.store.flushes();
+        h.activate("bob").await;
+        assert!(
+            h.store.flushes() > before,
+            "an enrolment is on disk before the answer"
+        );
+
+        let before = h.store.flushes();
+        h.mfa
+            .login(
+                &h.snap,
+                &h.user("alice"),
+                Some(&Harness::api_key()),
+                bytes::Bytes::new(),
+                &crate::upstream::ClientHeaders::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            h.store.flushes(),
+            before,
+            "a login session waits for the periodic flush"
+        );
+    }
+}

@@ -37,7 +37,8 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
-    /// How many times [`Store::flush`] was called.
+    /// How many flushes happened: calls of [`Store::flush`], and the one every profile swap
+    /// makes (as sled's does).
     pub fn flushes(&self) -> usize {
         self.flushes.load(Ordering::SeqCst)
     }

@@ -1,9 +1,9 @@
 //! Storage behind a small trait: profiles (enrolments), pending MFA sessions and their codes.
 //!
-//! Records are versioned types serialized as JSON ([`records`]). Secrets are never stored in clear: session
-//! keys, codes and recovery codes are keyed hashes computed by [`crate::mfa`]. Updates that
-//! must happen once (consuming a session, using a code) are compare-and-swap on the stored
-//! bytes.
+//! Records are versioned types serialized as JSON (`records.rs`). Secrets are never stored in
+//! clear: session keys, codes and recovery codes are keyed hashes computed by [`crate::mfa`].
+//! Updates that must happen once (consuming a session, using a code) are compare-and-swap on
+//! the stored bytes.
 
 mod memory;
 mod records;
@@ -29,11 +29,21 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// A record as read, with the bytes it was read from (for compare-and-swap).
-#[derive(Debug, Clone)]
+/// A record as read, with the bytes it was read from (for compare-and-swap). Its `Debug`
+/// shows the record's own (redacted) `Debug`, never the bytes.
+#[derive(Clone)]
 pub struct Versioned<T> {
     pub value: T,
     pub raw: Vec<u8>,
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Versioned<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Versioned")
+            .field("value", &self.value)
+            .field("raw", &format_args!("({} bytes)", self.raw.len()))
+            .finish()
+    }
 }
 
 /// Says whether a stored counter is over at a time (for the sweeper).
