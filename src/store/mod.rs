@@ -9,6 +9,7 @@ mod memory;
 mod records;
 mod secret;
 mod sled_store;
+mod worker;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
