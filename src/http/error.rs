@@ -269,3 +269,68 @@ fn invalid_sentence(invalid: &Invalid) -> String {
         Invalid::MfaNotActive => "MFA is not active for this user.".to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Channel, Mode};
+    use crate::domain::Method;
+
+    async fn sentence(e: FlowError) -> String {
+        let body = axum::body::to_bytes(ApiError::Flow(e).into_response().into_body(), 4096)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        v["error"]["message"].as_str().unwrap().to_string()
+    }
+
+    #[tokio::test]
+    async fn the_sentences_are_written_here_from_the_data() {
+        let cases = [
+            (
+                Invalid::MethodNotEnrolled {
+                    method: Method::Dual,
+                    enrolled: vec![Method::Channel(Channel::Sms), Method::Totp],
+                },
+                "Invalid parameter: method: sms+email is not enrolled for this user (enrolled: sms, totp).",
+            ),
+            (
+                Invalid::UnknownMethod { name: "fax".into() },
+                "Invalid parameter: method: 'fax' is not a method (sms, email, sms+email or totp).",
+            ),
+            (
+                Invalid::DualNeedsSingleMode {
+                    channel: Channel::Email,
+                    mode: Mode::ChallengeVerify,
+                },
+                "Invalid parameter: method: sms+email sends one code on both channels, so both must be in single mode (email is challenge-verify).",
+            ),
+            (
+                Invalid::Missing {
+                    fields: vec!["phone".into(), "mobile".into()],
+                },
+                "Missing parameter: phone or mobile.",
+            ),
+            (
+                Invalid::NotAString {
+                    field: "method".into(),
+                },
+                "Invalid parameter: method: must be a string.",
+            ),
+        ];
+        for (invalid, expected) in cases {
+            assert_eq!(
+                sentence(FlowError::InvalidParameter(invalid)).await,
+                expected
+            );
+        }
+        assert_eq!(
+            sentence(FlowError::StepUpRequired(StepUpNeeded::NotAPassword)).await,
+            "This operation needs a step-up: without an upstream, give a recovery code."
+        );
+        assert_eq!(
+            sentence(FlowError::Messaging(Messaging::Refused { status: 503 })).await,
+            "Error from messaging service: the messaging service answered 503."
+        );
+    }
+}

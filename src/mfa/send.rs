@@ -283,13 +283,17 @@ impl Mfa {
             let Some(current) = current else {
                 return Ok((Change::Keep, ()));
             };
-            let Outstanding::ProviderCode { method, .. } = &current.outstanding else {
+            let method = match &current.outstanding {
+                Outstanding::ProviderCode { method, .. } => *method,
+                // A provider's challenge in Pryv's format (no method named) before its
+                // answer came: on disk, nothing tells it from no challenge at all.
+                Outstanding::None => None,
                 // A newer challenge by the daemon's own code replaced this one.
-                return Ok((Change::Keep, ()));
+                Outstanding::OwnCode { .. } => return Ok((Change::Keep, ())),
             };
             let mut updated = current.clone();
             updated.outstanding = Outstanding::ProviderCode {
-                method: *method,
+                method,
                 captured: captured.clone(),
             };
             Ok((Change::Put(updated), ()))
