@@ -282,4 +282,29 @@ mod tests {
             r.map(|_| ())
         );
     }
+
+    #[tokio::test]
+    async fn an_enrolment_by_a_providers_code_checks_it_with_what_the_challenge_answered() {
+        use super::super::testing::{FakeProvider, PROVIDER_CODE, REQUEST_ID};
+        let provider = FakeProvider::start().await;
+        let h = Harness::with_endpoints("challenge-verify", &provider.endpoints());
+
+        let token = h.activate("alice").await;
+        let codes = h
+            .mfa
+            .confirm(
+                &h.snap,
+                &h.user("alice"),
+                Some(&token),
+                Some(OtpCode::new(PROVIDER_CODE.into())),
+            )
+            .await
+            .unwrap()
+            .recovery_codes;
+
+        assert_eq!(codes.len(), crate::mfa::RECOVERY_CODE_COUNT);
+        let bodies = provider.bodies.lock().unwrap().clone();
+        assert_eq!(bodies.len(), 2, "{bodies:?}");
+        assert!(bodies[1].contains(REQUEST_ID), "{bodies:?}");
+    }
 }

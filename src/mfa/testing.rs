@@ -33,18 +33,27 @@ pub struct Harness {
 }
 
 impl Harness {
+    /// Single mode: codes of the daemon's own, sent to the development outbox.
     pub fn new() -> Harness {
+        Harness::with_endpoints(
+            "single",
+            "    single: { url: 'outbox:sms?to={{ phone }}', method: POST, body: 'code {{ code }}' }",
+        )
+    }
+
+    /// `mode` with these `mfa.endpoints` (YAML lines, indented by four).
+    pub fn with_endpoints(mode: &str, endpoints: &str) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let yaml = format!(
             r#"
 storage: {{ path: ./data }}
 api_keys: [ {{ name: local, key_sha256: "{}" }} ]
 mfa:
-  mode: single
+  mode: {mode}
   attempts: {{ per_session: {PER_SESSION}, free_failures: 100, base_seconds: 1, max_seconds: 900, window_seconds: 86400 }}
   send_limits: {{ min_interval_seconds: 0, per_user_per_hour: 1000, per_destination_per_day: 1000 }}
   endpoints:
-    single: {{ url: 'outbox:sms?to={{{{ phone }}}}', method: POST, body: 'code {{{{ code }}}}' }}
+{endpoints}
 "#,
             hex::encode(Sha256::digest(API_KEY.as_bytes()))
         );
@@ -142,4 +151,54 @@ fn last_code_in(dir: &Path) -> OtpCode {
     let line: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     let body = line["body"].as_str().unwrap();
     OtpCode::new(body.trim_start_matches("code ").to_string())
+}
+
+/// A provider in challenge-verify mode on 127.0.0.1:0: a challenge answers a request id, a
+/// verify is approved for [`PROVIDER_CODE`] with that id. Keeps every body it received.
+pub struct FakeProvider {
+    pub base: String,
+    pub bodies: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+pub const PROVIDER_CODE: &str = "424242";
+pub const REQUEST_ID: &str = "req-0123";
+
+impl FakeProvider {
+    pub async fn start() -> FakeProvider {
+        use axum::routing::post;
+        let bodies: Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+        let challenge_bodies = bodies.clone();
+        let verify_bodies = bodies.clone();
+        let app = axum::Router::new()
+            .route(
+                "/challenge",
+                post(move |body: String| async move {
+                    challenge_bodies.lock().unwrap().push(body);
+                    axum::Json(serde_json::json!({ "request_id": REQUEST_ID }))
+                }),
+            )
+            .route(
+                "/verify",
+                post(move |body: String| async move {
+                    let approved = body.contains(REQUEST_ID) && body.contains(PROVIDER_CODE);
+                    verify_bodies.lock().unwrap().push(body);
+                    axum::Json(serde_json::json!({
+                        "status": if approved { "approved" } else { "pending" }
+                    }))
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        FakeProvider { base, bodies }
+    }
+
+    /// `mfa.endpoints` for this provider, capturing the request id.
+    pub fn endpoints(&self) -> String {
+        let base = &self.base;
+        format!(
+            r#"    challenge: {{ url: '{base}/challenge', method: POST, headers: {{ content-type: application/json }}, body: '{{"phone":"{{{{ phone }}}}"}}', capture: {{ request_id: request_id }} }}
+    verify: {{ url: '{base}/verify', method: POST, headers: {{ content-type: application/json }}, body: '{{"id":"{{{{ request_id }}}}","code":"{{{{ code }}}}"}}', success: {{ status: [200], json_path: status, equals: approved }} }}"#
+        )
+    }
 }
