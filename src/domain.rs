@@ -4,6 +4,12 @@ use std::fmt;
 
 use regex::Regex;
 
+mod credentials;
+mod method;
+
+pub use credentials::{ForwardedBody, MfaToken, OtpCode, RecoveryCode, StepUp};
+pub use method::Method;
+
 /// A username that matched the configured pattern.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Username(String);

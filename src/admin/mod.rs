@@ -594,7 +594,8 @@ async fn test_send(
     let req: TestSendRequest = json_body(&body)?;
     let snapshot = state.app.snapshot();
     let body = req.data;
-    let user_data = crate::mfa::user_data::parse(&body, &snapshot.config.mfa.user_data, true)?;
+    let user_data =
+        crate::mfa::user_data::parse(&body.into(), &snapshot.config.mfa.user_data, true)?;
     let (reply, request) = state.app.mfa.test_send(&snapshot, &user_data).await?;
     crate::mfa::accepted(&snapshot.templates, &request, &reply)?;
     Ok(Json(json!({

@@ -1,10 +1,11 @@
-//! The one place where errors become HTTP answers: `{"error": {"id", "message"}}`, Pryv's ids.
+//! The one place where errors become HTTP answers: `{"error": {"id", "message"}}`, Pryv's ids,
+//! and every sentence a client reads about its mistake (the flows carry data, not words).
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::mfa::FlowError;
+use crate::mfa::{FlowError, Invalid, Messaging, StepUpNeeded};
 use crate::provider::Reply;
 
 #[derive(Debug)]
@@ -106,7 +107,7 @@ impl IntoResponse for ApiError {
             FlowError::StepUpRequired(hint) => error(
                 StatusCode::BAD_REQUEST,
                 "step-up-required",
-                &format!("This operation needs a step-up: {hint}."),
+                &format!("This operation needs a step-up: {}.", step_up_hint(hint)),
             ),
             FlowError::TooManyAttempts { remaining } => {
                 let remaining = remaining.max(1);
@@ -138,10 +139,10 @@ impl IntoResponse for ApiError {
                 "invalid-request-structure",
                 &format!("Missing parameter: {name}."),
             ),
-            FlowError::InvalidParameter(message) => error(
+            FlowError::InvalidParameter(invalid) => error(
                 StatusCode::BAD_REQUEST,
                 "invalid-parameters-format",
-                &message,
+                &invalid_sentence(&invalid),
             ),
             FlowError::InvalidCode => error(
                 StatusCode::BAD_REQUEST,
@@ -156,7 +157,10 @@ impl IntoResponse for ApiError {
             FlowError::Messaging(reason) => error(
                 StatusCode::BAD_REQUEST,
                 "messaging-server-error",
-                &format!("Error from messaging service: {reason}."),
+                &format!(
+                    "Error from messaging service: {}.",
+                    messaging_reason(&reason)
+                ),
             ),
             FlowError::UpstreamRefused(reply) => {
                 let message = format!("The upstream answered {}.", reply.status);
@@ -179,5 +183,154 @@ impl IntoResponse for ApiError {
                 )
             }
         }
+    }
+}
+
+/// What a step-up would have accepted, as the answer says it.
+fn step_up_hint(needed: StepUpNeeded) -> &'static str {
+    match needed {
+        StepUpNeeded::AnyProof => "give the password, a recovery code or an authenticator code",
+        StepUpNeeded::NotAPassword => "without an upstream, give a recovery code",
+    }
+}
+
+/// How the messaging service failed, as the answer says it.
+fn messaging_reason(reason: &Messaging) -> String {
+    match reason {
+        Messaging::Refused { status } => format!("the messaging service answered {status}"),
+        Messaging::ChallengeNotJson => {
+            "the messaging service's challenge answer is not JSON".to_string()
+        }
+        Messaging::CaptureMissing { name, json_path } => {
+            format!("the messaging service's challenge answer has no {name} ({json_path})")
+        }
+        Messaging::Render(reason) | Messaging::Send(reason) => reason.clone(),
+    }
+}
+
+/// The sentence for a parameter that breaks a rule: the field and the rule, never the value.
+fn invalid_sentence(invalid: &Invalid) -> String {
+    let names = |methods: &[crate::domain::Method]| {
+        methods
+            .iter()
+            .map(|m| m.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match invalid {
+        Invalid::UnknownParameter { key, allowed } => {
+            format!("Unknown parameter: {key}. Allowed: {}.", allowed.join(", "))
+        }
+        Invalid::NotAString { field } => format!("Invalid parameter: {field}: must be a string."),
+        Invalid::TooLong { field, max } => {
+            format!("Invalid parameter: {field}: must be at most {max} characters.")
+        }
+        Invalid::ContainsNul { field } => {
+            format!("Invalid parameter: {field}: must not contain a NUL character.")
+        }
+        Invalid::NotE164 { field } => format!(
+            "Invalid parameter: {field}: must be an E.164 phone number such as +41791231212."
+        ),
+        Invalid::NotEmail { field } => format!(
+            "Invalid parameter: {field}: must be an email address such as alice@example.com."
+        ),
+        Invalid::Missing { fields } => format!("Missing parameter: {}.", fields.join(" or ")),
+        Invalid::DestinationDenied { field, prefix } => format!(
+            "Invalid parameter: {field}: this destination is refused by mfa.destinations.deny ({prefix})."
+        ),
+        Invalid::DestinationNotAllowed { field, allowed } => format!(
+            "Invalid parameter: {field}: this destination is not in mfa.destinations.allow ({}).",
+            allowed.join(", ")
+        ),
+        Invalid::ChannelNotConfigured { channel } => format!(
+            "Invalid parameter: method: {} is not configured (mfa.channels).",
+            channel.name()
+        ),
+        Invalid::MethodNotEnrolled { method, enrolled } => format!(
+            "Invalid parameter: method: {} is not enrolled for this user (enrolled: {}).",
+            method.name(),
+            names(enrolled)
+        ),
+        Invalid::UnknownMethod { name } => format!(
+            "Invalid parameter: method: '{name}' is not a method ({}).",
+            crate::domain::Method::NAMES
+        ),
+        Invalid::TotpNotEnabled => {
+            "Invalid parameter: method: totp is not enabled (mfa.totp.enabled).".to_string()
+        }
+        Invalid::DualNeedsSingleMode { channel, mode } => format!(
+            "Invalid parameter: method: sms+email sends one code on both channels, so both must be in single mode ({} is {}).",
+            channel.name(),
+            mode.name()
+        ),
+        Invalid::NotForHeader { variable, header } => format!(
+            "Invalid parameter: {variable}: cannot be sent in the {header} header (printable ASCII only)."
+        ),
+        Invalid::MfaNotActive => "MFA is not active for this user.".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Channel, Mode};
+    use crate::domain::Method;
+
+    async fn sentence(e: FlowError) -> String {
+        let body = axum::body::to_bytes(ApiError::Flow(e).into_response().into_body(), 4096)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        v["error"]["message"].as_str().unwrap().to_string()
+    }
+
+    #[tokio::test]
+    async fn the_sentences_are_written_here_from_the_data() {
+        let cases = [
+            (
+                Invalid::MethodNotEnrolled {
+                    method: Method::Dual,
+                    enrolled: vec![Method::Channel(Channel::Sms), Method::Totp],
+                },
+                "Invalid parameter: method: sms+email is not enrolled for this user (enrolled: sms, totp).",
+            ),
+            (
+                Invalid::UnknownMethod { name: "fax".into() },
+                "Invalid parameter: method: 'fax' is not a method (sms, email, sms+email or totp).",
+            ),
+            (
+                Invalid::DualNeedsSingleMode {
+                    channel: Channel::Email,
+                    mode: Mode::ChallengeVerify,
+                },
+                "Invalid parameter: method: sms+email sends one code on both channels, so both must be in single mode (email is challenge-verify).",
+            ),
+            (
+                Invalid::Missing {
+                    fields: vec!["phone".into(), "mobile".into()],
+                },
+                "Missing parameter: phone or mobile.",
+            ),
+            (
+                Invalid::NotAString {
+                    field: "method".into(),
+                },
+                "Invalid parameter: method: must be a string.",
+            ),
+        ];
+        for (invalid, expected) in cases {
+            assert_eq!(
+                sentence(FlowError::InvalidParameter(invalid)).await,
+                expected
+            );
+        }
+        assert_eq!(
+            sentence(FlowError::StepUpRequired(StepUpNeeded::NotAPassword)).await,
+            "This operation needs a step-up: without an upstream, give a recovery code."
+        );
+        assert_eq!(
+            sentence(FlowError::Messaging(Messaging::Refused { status: 503 })).await,
+            "Error from messaging service: the messaging service answered 503."
+        );
     }
 }

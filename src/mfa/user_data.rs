@@ -7,62 +7,89 @@ use regex::Regex;
 
 use crate::config::{Channel, UserDataRules};
 
-use super::FlowError;
+use super::error::{FlowError, Invalid};
 
 fn e164() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| Regex::new(r"^\+[1-9][0-9]{6,14}$").expect("static regex"))
 }
 
-/// Checks an activate body; errors name the field, never echo its value.
+/// User data as a client gave it: each key with its value, if the value is text.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct GivenUserData(Vec<(String, Option<String>)>);
+
+impl GivenUserData {
+    /// Each key with its value; `None` for a value that is not a string.
+    pub fn new(entries: Vec<(String, Option<String>)>) -> GivenUserData {
+        GivenUserData(entries)
+    }
+}
+
+impl From<serde_json::Map<String, serde_json::Value>> for GivenUserData {
+    fn from(body: serde_json::Map<String, serde_json::Value>) -> GivenUserData {
+        GivenUserData(
+            body.into_iter()
+                .map(|(k, v)| match v {
+                    serde_json::Value::String(s) => (k, Some(s)),
+                    _ => (k, None),
+                })
+                .collect(),
+        )
+    }
+}
+
+impl std::fmt::Debug for GivenUserData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
+        write!(f, "GivenUserData({keys:?})")
+    }
+}
+
+/// Checks user data given at activate; errors name the field, never carry its value.
 /// With `check_required` false (an authenticator's enrolment, which sends nothing), the
 /// required fields may be left out.
 pub fn parse(
-    body: &serde_json::Map<String, serde_json::Value>,
+    given: &GivenUserData,
     rules: &UserDataRules,
     check_required: bool,
 ) -> Result<BTreeMap<String, String>, FlowError> {
     let mut out = BTreeMap::new();
-    for (key, value) in body {
+    for (key, value) in &given.0 {
         if !rules.allowed.contains(key) {
-            let allowed: Vec<&str> = rules.allowed.iter().map(String::as_str).collect();
-            return Err(FlowError::InvalidParameter(format!(
-                "Unknown parameter: {}. Allowed: {}.",
-                printable(key),
-                allowed.join(", ")
-            )));
+            return Err(Invalid::UnknownParameter {
+                key: printable(key),
+                allowed: rules.allowed.iter().cloned().collect(),
+            }
+            .into());
         }
-        let serde_json::Value::String(s) = value else {
-            return Err(invalid(key, "must be a string"));
+        let field = || key.clone();
+        let Some(s) = value else {
+            return Err(Invalid::NotAString { field: field() }.into());
         };
         if s.chars().count() > rules.max_length {
-            return Err(invalid(
-                key,
-                &format!("must be at most {} characters", rules.max_length),
-            ));
+            return Err(Invalid::TooLong {
+                field: field(),
+                max: rules.max_length,
+            }
+            .into());
         }
         if s.contains('\0') {
-            return Err(invalid(key, "must not contain a NUL character"));
+            return Err(Invalid::ContainsNul { field: field() }.into());
         }
         if rules.phone_fields.contains(key) && !e164().is_match(s) {
-            return Err(invalid(
-                key,
-                "must be an E.164 phone number such as +41791231212",
-            ));
+            return Err(Invalid::NotE164 { field: field() }.into());
         }
         if rules.email_fields.contains(key) && !is_email_address(s) {
-            return Err(invalid(
-                key,
-                "must be an email address such as alice@example.com",
-            ));
+            return Err(Invalid::NotEmail { field: field() }.into());
         }
         out.insert(key.clone(), s.clone());
     }
     for key in rules.required.iter().filter(|_| check_required) {
         if out.get(key).is_none_or(|v| v.is_empty()) {
-            return Err(FlowError::InvalidParameter(format!(
-                "Missing parameter: {key}."
-            )));
+            return Err(Invalid::Missing {
+                fields: vec![key.clone()],
+            }
+            .into());
         }
     }
     Ok(out)
@@ -86,11 +113,10 @@ pub fn require_destination(
     {
         return Ok(());
     }
-    let names: Vec<&str> = fields.iter().map(String::as_str).collect();
-    Err(FlowError::InvalidParameter(format!(
-        "Missing parameter: {}.",
-        names.join(" or ")
-    )))
+    Err(Invalid::Missing {
+        fields: fields.iter().cloned().collect(),
+    }
+    .into())
 }
 
 /// An address a provider can deliver to: `local@domain`, the local part without spaces, quotes
@@ -110,10 +136,6 @@ pub fn is_email_address(s: &str) -> bool {
         && !s.contains("..")
         && !s.contains(".@")
         && re.is_match(s)
-}
-
-fn invalid(key: &str, what: &str) -> FlowError {
-    FlowError::InvalidParameter(format!("Invalid parameter: {key}: {what}."))
 }
 
 /// A key as it may be shown back: short, without control characters.
@@ -139,15 +161,19 @@ mod tests {
         }
     }
 
-    fn body(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
-        v.as_object().unwrap().clone()
+    fn body(v: serde_json::Value) -> GivenUserData {
+        v.as_object().unwrap().clone().into()
     }
 
-    fn message(r: Result<BTreeMap<String, String>, FlowError>) -> String {
+    fn invalid(r: Result<BTreeMap<String, String>, FlowError>) -> Invalid {
         match r {
-            Err(FlowError::InvalidParameter(m)) => m,
+            Err(FlowError::InvalidParameter(i)) => i,
             other => panic!("{other:?}"),
         }
+    }
+
+    fn field(name: &str) -> String {
+        name.to_string()
     }
 
     #[test]
@@ -163,38 +189,60 @@ mod tests {
 
     #[test]
     fn each_problem_names_the_field_without_echoing_the_value() {
-        let m = message(parse(
+        let i = invalid(parse(
             &body(serde_json::json!({"phone": "0791231212"})),
             &rules(),
             true,
         ));
-        assert!(m.contains("phone") && m.contains("E.164") && !m.contains("0791231212"));
-        let m = message(parse(
+        assert_eq!(
+            i,
+            Invalid::NotE164 {
+                field: field("phone")
+            }
+        );
+        assert!(!format!("{i:?}").contains("0791231212"));
+        let i = invalid(parse(
             &body(serde_json::json!({"phone": "+41791231212", "colour": "x"})),
             &rules(),
             true,
         ));
-        assert!(m.contains("Unknown parameter: colour"));
-        let m = message(parse(
+        assert!(matches!(i, Invalid::UnknownParameter { key, .. } if key == "colour"));
+        let i = invalid(parse(
             &body(serde_json::json!({"language": "fr"})),
             &rules(),
             true,
         ));
-        assert_eq!(m, "Missing parameter: phone.");
+        assert_eq!(
+            i,
+            Invalid::Missing {
+                fields: vec![field("phone")]
+            }
+        );
         // An authenticator's enrolment sends nothing: nothing is required.
         assert!(parse(&body(serde_json::json!({})), &rules(), false).is_ok());
-        let m = message(parse(
+        let i = invalid(parse(
             &body(serde_json::json!({"phone": "+41791231212", "language": "x".repeat(21)})),
             &rules(),
             true,
         ));
-        assert!(m.contains("at most 20"));
-        let m = message(parse(
+        assert_eq!(
+            i,
+            Invalid::TooLong {
+                field: field("language"),
+                max: 20
+            }
+        );
+        let i = invalid(parse(
             &body(serde_json::json!({"phone": 41791231212u64})),
             &rules(),
             true,
         ));
-        assert!(m.contains("must be a string"));
+        assert_eq!(
+            i,
+            Invalid::NotAString {
+                field: field("phone")
+            }
+        );
     }
 
     #[test]
@@ -249,9 +297,14 @@ mod tests {
             true,
         )
         .unwrap_err();
-        let FlowError::InvalidParameter(m) = err else {
+        let FlowError::InvalidParameter(i) = err else {
             panic!()
         };
-        assert!(m.contains("email") && m.contains("email address"), "{m}");
+        assert_eq!(
+            i,
+            Invalid::NotEmail {
+                field: field("email")
+            }
+        );
     }
 }

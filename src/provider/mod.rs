@@ -12,12 +12,23 @@ use crate::config::{HttpMethod, OutboundConfig, Predicate, Secrets};
 use crate::metrics::Metrics;
 use crate::template::OutboundRequest;
 
-/// An answer from a provider or upstream.
-#[derive(Debug, Clone)]
+/// An answer from a provider or upstream. Its `Debug` leaves the body out: an upstream's
+/// login answer is a grant (a personal token).
+#[derive(Clone)]
 pub struct Reply {
     pub status: u16,
     pub content_type: Option<String>,
     pub body: Bytes,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("content_type", &self.content_type)
+            .field("body", &format_args!("({} bytes)", self.body.len()))
+            .finish()
+    }
 }
 
 impl Reply {

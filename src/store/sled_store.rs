@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::worker::{Flusher, LogWriter};
 use super::{
-    decode, encode, AttemptRecord, CounterExpired, Profile, Session, SessionKey, Store, StoreError,
-    StoredProfile, StoredSession, Versioned,
+    decode, encode, AttemptRecord, CounterExpired, Profile, SessionKey, SessionV1, Store,
+    StoreError, StoredProfile, StoredSession, Versioned,
 };
 
 #[derive(Clone)]
@@ -30,141 +31,6 @@ pub struct SledStore {
     /// `flush` waits for the disk (strict durability); otherwise writes reach it with the
     /// periodic flush (every 200 ms) and at shutdown.
     sync: bool,
-}
-
-/// A thread fed by a channel. Dropped (with the last handle), it finishes what was queued,
-/// then ends, letting go of what it holds (the database).
-struct Worker<M: Send + 'static> {
-    queue: Option<std::sync::mpsc::Sender<M>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl<M: Send + 'static> Worker<M> {
-    fn start(
-        name: &str,
-        run: impl FnOnce(std::sync::mpsc::Receiver<M>) + Send + 'static,
-    ) -> Result<Worker<M>, StoreError> {
-        let (queue, incoming) = std::sync::mpsc::channel::<M>();
-        let thread = std::thread::Builder::new()
-            .name(name.into())
-            .spawn(move || run(incoming))
-            .map_err(|e| StoreError::Backend(format!("cannot start the {name} thread: {e}")))?;
-        Ok(Worker {
-            queue: Some(queue),
-            thread: Some(thread),
-        })
-    }
-
-    fn send(&self, message: M) -> Result<(), StoreError> {
-        self.queue
-            .as_ref()
-            .and_then(|q| q.send(message).ok())
-            .ok_or_else(|| StoreError::Backend("a storage thread is gone".into()))
-    }
-}
-
-impl<M: Send + 'static> Drop for Worker<M> {
-    fn drop(&mut self) {
-        self.queue.take();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// Waits for a worker's answer to a request.
-async fn answer(wait: Done) -> Result<(), StoreError> {
-    wait.await
-        .map_err(|_| StoreError::Backend("a storage thread is gone".into()))?
-        .map_err(StoreError::Backend)
-}
-
-type DoneSender = tokio::sync::oneshot::Sender<Result<(), String>>;
-type Done = tokio::sync::oneshot::Receiver<Result<(), String>>;
-
-/// Group commit: one thread runs `Db::flush`, and one flush serves every request queued while
-/// the previous one ran. (sled 0.34's `flush_async` can deadlock its I/O pool when called
-/// concurrently, and a blocking flush on the runtime would stall it.)
-#[derive(Clone)]
-struct Flusher(Arc<Worker<DoneSender>>);
-
-impl Flusher {
-    fn start(db: sled::Db) -> Result<Flusher, StoreError> {
-        let worker = Worker::start(
-            "mfa-bridge-flush",
-            move |queue: std::sync::mpsc::Receiver<DoneSender>| {
-                while let Ok(first) = queue.recv() {
-                    let mut waiting = vec![first];
-                    waiting.extend(queue.try_iter());
-                    let result = db.flush().map(|_| ()).map_err(|e| e.to_string());
-                    for w in waiting {
-                        let _ = w.send(result.clone());
-                    }
-                }
-            },
-        )?;
-        Ok(Flusher(Arc::new(worker)))
-    }
-
-    async fn flush(&self) -> Result<(), StoreError> {
-        let (done, wait) = tokio::sync::oneshot::channel();
-        self.0.send(done)?;
-        answer(wait).await
-    }
-}
-
-/// The attempts log is written by one thread, in batches: a request only queues its record.
-/// `drain` waits until everything queued before it is in the tree (readers call it first, so
-/// a record is readable once its answer has gone).
-#[derive(Clone)]
-struct LogWriter(Arc<Worker<LogMessage>>);
-
-enum LogMessage {
-    Record([u8; 16], Vec<u8>),
-    Drained(DoneSender),
-}
-
-impl LogWriter {
-    fn start(log: sled::Tree) -> Result<LogWriter, StoreError> {
-        let worker = Worker::start(
-            "mfa-bridge-attempts-log",
-            move |incoming: std::sync::mpsc::Receiver<LogMessage>| {
-                while let Ok(first) = incoming.recv() {
-                    // Records wait a few milliseconds for company: one wake-up and one batch per
-                    // burst instead of per request (a reader's drain is served at once).
-                    if matches!(first, LogMessage::Record(..)) {
-                        std::thread::sleep(std::time::Duration::from_millis(5));
-                    }
-                    let mut batch = sled::Batch::default();
-                    let mut waiting = Vec::new();
-                    for message in std::iter::once(first).chain(incoming.try_iter()) {
-                        match message {
-                            LogMessage::Record(key, value) => batch.insert(&key[..], value),
-                            LogMessage::Drained(done) => waiting.push(done),
-                        }
-                    }
-                    let result = log.apply_batch(batch).map_err(|e| e.to_string());
-                    if let Err(e) = &result {
-                        tracing::error!(error = %e, "writing the attempts log failed");
-                    }
-                    for done in waiting {
-                        let _ = done.send(result.clone());
-                    }
-                }
-            },
-        )?;
-        Ok(LogWriter(Arc::new(worker)))
-    }
-
-    fn write(&self, key: [u8; 16], value: Vec<u8>) -> Result<(), StoreError> {
-        self.0.send(LogMessage::Record(key, value))
-    }
-
-    async fn drain(&self) -> Result<(), StoreError> {
-        let (done, wait) = tokio::sync::oneshot::channel();
-        self.0.send(LogMessage::Drained(done))?;
-        answer(wait).await
-    }
 }
 
 fn backend(e: sled::Error) -> StoreError {
@@ -230,7 +96,7 @@ impl SledStore {
         })
     }
 
-    fn read_session(raw: sled::IVec) -> Result<Versioned<Session>, StoreError> {
+    fn read_session(raw: sled::IVec) -> Result<Versioned<SessionV1>, StoreError> {
         let StoredSession::V1(value) = decode(&raw)?;
         Ok(Versioned {
             value,
@@ -319,14 +185,18 @@ impl Store for SledStore {
         Ok(swapped)
     }
 
-    async fn session(&self, key: &SessionKey) -> Result<Option<Versioned<Session>>, StoreError> {
+    async fn session(&self, key: &SessionKey) -> Result<Option<Versioned<SessionV1>>, StoreError> {
         match self.sessions.get(key.0).map_err(backend)? {
             Some(raw) => Ok(Some(Self::read_session(raw)?)),
             None => Ok(None),
         }
     }
 
-    async fn insert_session(&self, key: &SessionKey, session: &Session) -> Result<(), StoreError> {
+    async fn insert_session(
+        &self,
+        key: &SessionKey,
+        session: &SessionV1,
+    ) -> Result<(), StoreError> {
         let raw = encode(&StoredSession::V1(session.clone()))?;
         self.expiry
             .insert(expiry_key(session.expires_at, key), &[])
@@ -340,8 +210,8 @@ impl Store for SledStore {
     async fn swap_session(
         &self,
         key: &SessionKey,
-        expected: &Versioned<Session>,
-        new: Option<&Session>,
+        expected: &Versioned<SessionV1>,
+        new: Option<&SessionV1>,
     ) -> Result<bool, StoreError> {
         let new_raw = match new {
             Some(s) => Some(encode(&StoredSession::V1(s.clone()))?),
@@ -448,13 +318,13 @@ impl Store for SledStore {
 
 #[cfg(test)]
 mod tests {
-    use super::super::SessionKind;
+    use super::super::SessionKindV1;
     use super::*;
 
-    fn session(expires_at: u64) -> Session {
-        Session {
+    fn session(expires_at: u64) -> SessionV1 {
+        SessionV1 {
             username: "alice".into(),
-            kind: SessionKind::Activate {
+            kind: SessionKindV1::Activate {
                 user_data: Default::default(),
                 replaces: None,
                 method: None,
@@ -562,7 +432,10 @@ mod tests {
             recovery_codes: vec![],
             enrolled_at: 1,
             enrolment: "e1".into(),
-            methods: vec!["sms".into(), "totp".into()],
+            methods: vec![
+                crate::domain::Method::Channel(crate::config::Channel::Sms),
+                crate::domain::Method::Totp,
+            ],
             totp: Some(super::super::TotpRecord {
                 sealed: "sealed".into(),
                 last_step: 7,

@@ -1,0 +1,391 @@
+//! Sends: where a challenge may go, rendering it, the send limits (reserve, release), and
+//! transmitting it to the provider, with what its answer holds kept for the verify endpoint.
+
+use std::collections::BTreeMap;
+
+use crate::config::{Channel, Endpoints, MfaConfig, Mode};
+use crate::domain::{Method, Username};
+use crate::provider::{Reply, SendError};
+use crate::snapshot::Snapshot;
+use crate::store::SessionKey;
+use crate::template::{EndpointId, OutboundRequest, RenderError, SendInput, Templates};
+
+use super::error::{Invalid, Messaging};
+use super::method::route;
+use super::state::Outstanding;
+use super::update::Change;
+use super::{limits, secrets, FlowError, Mfa};
+
+/// One send of a challenge, rendered.
+pub(super) struct Prepared {
+    channel: Channel,
+    request: OutboundRequest,
+}
+
+/// Sends reserved on the send limits, to give back if nothing reached the provider.
+pub(super) struct Reservation {
+    at: u64,
+    keys: Vec<Vec<u8>>,
+}
+
+impl Mfa {
+    /// A real send of a test message to `user_data` (the admin panel's test send), counted on
+    /// the send limits. Answers the provider's reply and the request as sent.
+    pub async fn test_send(
+        &self,
+        snap: &Snapshot,
+        user_data: &BTreeMap<String, String>,
+    ) -> Result<(Reply, OutboundRequest), FlowError> {
+        let username = Username::parse("admin-test-send", &snap.config.server.username_pattern)
+            .ok_or_else(|| FlowError::Internal("the test-send user name is refused".into()))?;
+        self.check_destinations(snap, user_data)?;
+        let channel = snap.config.mfa.channel;
+        let code = (snap.config.mfa.mode == Mode::Single)
+            .then(|| secrets::new_code(snap.config.mfa.code.length));
+        let request = self.render_send(snap, channel, &username, user_data, code.as_deref())?;
+        let reservation = self
+            .reserve_sends(snap, channel, &username, user_data, self.clock.now())
+            .await?;
+        // The send is counted on disk before it leaves.
+        self.store.flush().await?;
+        let reply = self.transmit(snap, &request, reservation).await?;
+        Ok((reply, request))
+    }
+
+    /// The phone numbers in `user_data` must pass `mfa.destinations`.
+    pub(super) fn check_destinations(
+        &self,
+        snap: &Snapshot,
+        user_data: &BTreeMap<String, String>,
+    ) -> Result<(), FlowError> {
+        let rules = &snap.config.mfa.destinations;
+        for field in &snap.config.mfa.user_data.phone_fields {
+            let Some(number) = user_data.get(field) else {
+                continue;
+            };
+            if let Some(prefix) = rules.deny.iter().find(|p| number.starts_with(p.as_str())) {
+                return Err(Invalid::DestinationDenied {
+                    field: field.clone(),
+                    prefix: prefix.clone(),
+                }
+                .into());
+            }
+            if !rules.allow.is_empty()
+                && !rules.allow.iter().any(|p| number.starts_with(p.as_str()))
+            {
+                return Err(Invalid::DestinationNotAllowed {
+                    field: field.clone(),
+                    allowed: rules.allow.clone(),
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Renders the single (with `code`) or challenge request of a channel for `user_data`.
+    fn render_send(
+        &self,
+        snap: &Snapshot,
+        channel: Channel,
+        username: &Username,
+        user_data: &BTreeMap<String, String>,
+        code: Option<&str>,
+    ) -> Result<OutboundRequest, FlowError> {
+        let (cfg, templates) = route(snap, channel)?;
+        let (endpoint, code) = match &cfg.endpoints {
+            Endpoints::Single(_) => (
+                EndpointId::Single,
+                Some(code.ok_or_else(|| FlowError::Internal("no code to send".into()))?),
+            ),
+            Endpoints::ChallengeVerify { .. } => (EndpointId::Challenge, None),
+        };
+        let vars = templates
+            .vars_for(
+                endpoint,
+                &SendInput {
+                    username: username.as_str(),
+                    user_data,
+                    code,
+                    captured: None,
+                },
+            )
+            .map_err(render_error)?;
+        templates.render(endpoint, &vars).map_err(render_error)
+    }
+
+    /// The sends of a challenge by `method`: one per channel, with the one code.
+    pub(super) fn prepare_sends(
+        &self,
+        snap: &Snapshot,
+        method: Method,
+        username: &Username,
+        user_data: &BTreeMap<String, String>,
+        code: Option<&str>,
+    ) -> Result<Vec<Prepared>, FlowError> {
+        method
+            .channels()
+            .into_iter()
+            .map(|channel| {
+                Ok(Prepared {
+                    channel,
+                    request: self.render_send(snap, channel, username, user_data, code)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Reserves every prepared send on the send limits; none if one is refused.
+    pub(super) async fn reserve_all(
+        &self,
+        snap: &Snapshot,
+        username: &Username,
+        user_data: &BTreeMap<String, String>,
+        prepared: &[Prepared],
+        now: u64,
+    ) -> Result<Vec<Reservation>, FlowError> {
+        let mut reservations = Vec::new();
+        for p in prepared {
+            match self
+                .reserve_sends(snap, p.channel, username, user_data, now)
+                .await
+            {
+                Ok(r) => reservations.push(r),
+                Err(e) => {
+                    self.release_all(&reservations).await?;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(reservations)
+    }
+
+    /// Reserves one send for the user and for the destination on the send limits.
+    async fn reserve_sends(
+        &self,
+        snap: &Snapshot,
+        channel: Channel,
+        username: &Username,
+        user_data: &BTreeMap<String, String>,
+        now: u64,
+    ) -> Result<Reservation, FlowError> {
+        let limits = snap.config.mfa.send_limits;
+        let destination = self
+            .keys
+            .destination_hash(&destination_of(snap, channel, user_data));
+        let buckets = [
+            (
+                limits::user_sends_key(username.as_str()),
+                3600,
+                limits.per_user_per_hour,
+            ),
+            (
+                limits::destination_sends_key(&destination),
+                86_400,
+                limits.per_destination_per_day,
+            ),
+        ];
+        let mut reservation = Reservation {
+            at: now,
+            keys: Vec::new(),
+        };
+        for (key, window, limit) in buckets {
+            let mut outcome = Ok(());
+            self.store
+                .update_counter(&key, &mut |old| {
+                    let (log, o) =
+                        limits::reserve_send(limits::read_sends(old), now, window, limit);
+                    outcome = o;
+                    limits::write_sends(log)
+                })
+                .await?;
+            if let Err(remaining) = outcome {
+                self.release_sends(&reservation).await?;
+                tracing::info!(user = %username, remaining, "send refused by the send limits");
+                return Err(FlowError::TooManyAttempts { remaining });
+            }
+            reservation.keys.push(key);
+        }
+        Ok(reservation)
+    }
+
+    /// Gives back sends that never left.
+    pub(super) async fn release_all(&self, reservations: &[Reservation]) -> Result<(), FlowError> {
+        for r in reservations {
+            self.release_sends(r).await?;
+        }
+        Ok(())
+    }
+
+    async fn release_sends(&self, reservation: &Reservation) -> Result<(), FlowError> {
+        for key in &reservation.keys {
+            self.store
+                .update_counter(key, &mut |old| {
+                    limits::release_send(limits::read_sends(old), reservation.at)
+                        .and_then(limits::write_sends)
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Sends a reserved request (its reservation already flushed). A send that reached the
+    /// provider stays counted, even when the provider failed; one that never left is given
+    /// back.
+    async fn transmit(
+        &self,
+        snap: &Snapshot,
+        request: &OutboundRequest,
+        reservation: Reservation,
+    ) -> Result<Reply, FlowError> {
+        let sent = self
+            .sender
+            .send(request, snap.config.outbound.timeout, &snap.config.secrets)
+            .await;
+        if let Err(e) = &sent {
+            if matches!(e, SendError::Connect | SendError::Outbox(_)) {
+                self.release_sends(&reservation).await?;
+            }
+        }
+        sent.map_err(send_error)
+    }
+
+    /// Transmits prepared sends (their reservations flushed); each reply must satisfy its
+    /// endpoint, and what a challenge answer holds (`capture`) is kept with the session.
+    pub(super) async fn deliver(
+        &self,
+        snap: &Snapshot,
+        key: &SessionKey,
+        prepared: Vec<Prepared>,
+        reservations: Vec<Reservation>,
+    ) -> Result<(), FlowError> {
+        for (p, reservation) in prepared.into_iter().zip(reservations) {
+            let (cfg, templates) = route(snap, p.channel)?;
+            let reply = self.transmit(snap, &p.request, reservation).await?;
+            accepted(templates, &p.request, &reply)?;
+            let captured = captures(cfg, &reply)?;
+            self.keep_captures(snap, key, captured).await?;
+        }
+        Ok(())
+    }
+
+    /// Keeps what a challenge's answer held with its session, for the verify endpoint.
+    async fn keep_captures(
+        &self,
+        snap: &Snapshot,
+        key: &SessionKey,
+        captured: BTreeMap<String, String>,
+    ) -> Result<(), FlowError> {
+        if captured.is_empty() {
+            return Ok(());
+        }
+        self.update_session(snap, key, |current| {
+            let Some(current) = current else {
+                return Ok((Change::Keep, ()));
+            };
+            let method = match &current.outstanding {
+                Outstanding::ProviderCode { method, .. } => *method,
+                // A provider's challenge in Pryv's format (no method named) before its
+                // answer came: on disk, nothing tells it from no challenge at all.
+                Outstanding::None => None,
+                // A newer challenge by the daemon's own code replaced this one.
+                Outstanding::OwnCode { .. } => return Ok((Change::Keep, ())),
+            };
+            let mut updated = current.clone();
+            updated.outstanding = Outstanding::ProviderCode {
+                method,
+                captured: captured.clone(),
+            };
+            Ok((Change::Put(updated), ()))
+        })
+        .await
+    }
+}
+
+/// A send's reply must satisfy the endpoint's `success` predicate (any 2xx without one).
+pub fn accepted(
+    templates: &Templates,
+    request: &OutboundRequest,
+    reply: &Reply,
+) -> Result<(), FlowError> {
+    if reply.satisfies(templates.predicate(request.endpoint)) {
+        Ok(())
+    } else {
+        tracing::warn!(endpoint = %request.endpoint, status = reply.status, "the messaging service refused the send");
+        Err(provider_refused(reply.status))
+    }
+}
+
+pub(super) fn provider_refused(status: u16) -> FlowError {
+    FlowError::Messaging(Messaging::Refused { status })
+}
+
+/// The values a challenge endpoint's `capture` reads from its JSON answer: all of them, or the
+/// provider failed.
+fn captures(cfg: &MfaConfig, reply: &Reply) -> Result<BTreeMap<String, String>, FlowError> {
+    let Endpoints::ChallengeVerify { challenge, .. } = &cfg.endpoints else {
+        return Ok(BTreeMap::new());
+    };
+    if challenge.capture.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let body: serde_json::Value = serde_json::from_slice(&reply.body)
+        .map_err(|_| FlowError::Messaging(Messaging::ChallengeNotJson))?;
+    let mut out = BTreeMap::new();
+    for c in &challenge.capture {
+        let value = match c.parsed.query(&body).first() {
+            Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(v @ serde_json::Value::Number(_)) => v.to_string(),
+            _ => {
+                tracing::warn!(capture = %c.name, "the challenge answer lacks a captured value");
+                return Err(FlowError::Messaging(Messaging::CaptureMissing {
+                    name: c.name.clone(),
+                    json_path: c.json_path.clone(),
+                }));
+            }
+        };
+        out.insert(c.name.clone(), value);
+    }
+    Ok(out)
+}
+
+/// What the per-destination send limit counts for a send by `channel`: the phone numbers
+/// (SMS) or the addresses (email, whatever their case: `A@x.org` is `a@x.org`'s mailbox), else
+/// the whole user data.
+fn destination_of(
+    snap: &Snapshot,
+    channel: Channel,
+    user_data: &BTreeMap<String, String>,
+) -> String {
+    let rules = &snap.config.mfa.user_data;
+    let destinations: Vec<String> = match channel {
+        Channel::Sms => rules
+            .phone_fields
+            .iter()
+            .filter_map(|f| user_data.get(f).cloned())
+            .collect(),
+        Channel::Email => rules
+            .email_fields
+            .iter()
+            .filter_map(|f| user_data.get(f).map(|a| a.to_lowercase()))
+            .collect(),
+    };
+    if destinations.is_empty() {
+        serde_json::to_string(user_data).unwrap_or_default()
+    } else {
+        destinations.join(",")
+    }
+}
+
+pub(super) fn render_error(e: RenderError) -> FlowError {
+    match e {
+        RenderError::HeaderValue {
+            header, variable, ..
+        } => Invalid::NotForHeader { variable, header }.into(),
+        other => FlowError::Messaging(Messaging::Render(other.to_string())),
+    }
+}
+
+pub(super) fn send_error(e: SendError) -> FlowError {
+    FlowError::Messaging(Messaging::Send(e.to_string()))
+}

@@ -1,0 +1,322 @@
+//! The [`Store`] in memory, with sled's semantics (compare-and-swap on the stored bytes,
+//! counters updated atomically, the sweep, the attempts log) and nothing on disk: for unit
+//! tests of the flows. It counts flushes, and can lose compare-and-swaps on purpose, so that
+//! tests see what the flows make durable and how they behave under contention.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use super::{
+    decode, encode, AttemptRecord, CounterExpired, Profile, SessionKey, SessionV1, Store,
+    StoreError, StoredProfile, StoredSession, Versioned,
+};
+
+#[derive(Default)]
+struct Tables {
+    profiles: HashMap<String, Vec<u8>>,
+    sessions: HashMap<[u8; 32], Vec<u8>>,
+    counters: HashMap<Vec<u8>, Vec<u8>>,
+    attempts_log: BTreeMap<[u8; 16], AttemptRecord>,
+}
+
+/// Everything in one map set behind one lock (never held across an `.await`).
+#[derive(Default)]
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+    ids: AtomicU64,
+    flushes: AtomicUsize,
+    /// Compare-and-swaps still to lose, as if another writer came first.
+    to_lose: AtomicUsize,
+}
+
+impl MemoryStore {
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    /// How many flushes happened: calls of [`Store::flush`], and the one every profile swap
+    /// makes (as sled's does).
+    pub fn flushes(&self) -> usize {
+        self.flushes.load(Ordering::SeqCst)
+    }
+
+    /// The next `n` compare-and-swaps of profiles and sessions fail, as if the record had
+    /// changed meanwhile (the record itself is left as it was).
+    pub fn lose_next_swaps(&self, n: usize) {
+        self.to_lose.store(n, Ordering::SeqCst);
+    }
+
+    fn tables(&self) -> MutexGuard<'_, Tables> {
+        // A panic while the lock was held left no half-written record: every change below is
+        // one map operation.
+        self.tables.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn loses(&self) -> bool {
+        self.to_lose
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+}
+
+fn read_profile(raw: &[u8]) -> Result<Versioned<Profile>, StoreError> {
+    let StoredProfile::V1(value) = decode(raw)?;
+    Ok(Versioned {
+        value,
+        raw: raw.to_vec(),
+    })
+}
+
+fn read_session(raw: &[u8]) -> Result<Versioned<SessionV1>, StoreError> {
+    let StoredSession::V1(value) = decode(raw)?;
+    Ok(Versioned {
+        value,
+        raw: raw.to_vec(),
+    })
+}
+
+/// Puts `new` under `key` if the bytes there are still `expected` (`None`: absent).
+fn compare_and_swap<K: std::hash::Hash + Eq>(
+    map: &mut HashMap<K, Vec<u8>>,
+    key: K,
+    expected: Option<&[u8]>,
+    new: Option<Vec<u8>>,
+) -> bool {
+    if map.get(&key).map(Vec::as_slice) != expected {
+        return false;
+    }
+    match new {
+        Some(raw) => map.insert(key, raw),
+        None => map.remove(&key),
+    };
+    true
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn profile(&self, username: &str) -> Result<Option<Versioned<Profile>>, StoreError> {
+        self.tables()
+            .profiles
+            .get(username)
+            .map(|raw| read_profile(raw))
+            .transpose()
+    }
+
+    async fn swap_profile(
+        &self,
+        username: &str,
+        expected: Option<&Versioned<Profile>>,
+        new: Option<&Profile>,
+    ) -> Result<bool, StoreError> {
+        let new_raw = new
+            .map(|p| encode(&StoredProfile::V1(p.clone())))
+            .transpose()?;
+        if self.loses() {
+            return Ok(false);
+        }
+        let swapped = compare_and_swap(
+            &mut self.tables().profiles,
+            username.to_string(),
+            expected.map(|e| e.raw.as_slice()),
+            new_raw,
+        );
+        if swapped {
+            // As sled's: an enrolment is on disk before the answer.
+            self.flushes.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(swapped)
+    }
+
+    async fn session(&self, key: &SessionKey) -> Result<Option<Versioned<SessionV1>>, StoreError> {
+        self.tables()
+            .sessions
+            .get(&key.0)
+            .map(|raw| read_session(raw))
+            .transpose()
+    }
+
+    async fn insert_session(
+        &self,
+        key: &SessionKey,
+        session: &SessionV1,
+    ) -> Result<(), StoreError> {
+        let raw = encode(&StoredSession::V1(session.clone()))?;
+        self.tables().sessions.insert(key.0, raw);
+        Ok(())
+    }
+
+    async fn swap_session(
+        &self,
+        key: &SessionKey,
+        expected: &Versioned<SessionV1>,
+        new: Option<&SessionV1>,
+    ) -> Result<bool, StoreError> {
+        let new_raw = new
+            .map(|s| encode(&StoredSession::V1(s.clone())))
+            .transpose()?;
+        if self.loses() {
+            return Ok(false);
+        }
+        Ok(compare_and_swap(
+            &mut self.tables().sessions,
+            key.0,
+            Some(expected.raw.as_slice()),
+            new_raw,
+        ))
+    }
+
+    async fn update_counter(
+        &self,
+        key: &[u8],
+        update: &mut (dyn for<'a> FnMut(Option<&'a [u8]>) -> Option<Vec<u8>> + Send),
+    ) -> Result<(), StoreError> {
+        let mut tables = self.tables();
+        match update(tables.counters.get(key).map(Vec::as_slice)) {
+            Some(value) => tables.counters.insert(key.to_vec(), value),
+            None => tables.counters.remove(key),
+        };
+        Ok(())
+    }
+
+    async fn sweep(&self, now: u64, expired: CounterExpired) -> Result<usize, StoreError> {
+        let mut tables = self.tables();
+        let before = tables.sessions.len() + tables.counters.len();
+        tables
+            .sessions
+            .retain(|_, raw| read_session(raw).is_ok_and(|s| s.value.expires_at > now));
+        tables.counters.retain(|_, raw| !expired(raw, now));
+        Ok(before - tables.sessions.len() - tables.counters.len())
+    }
+
+    async fn log_attempt(&self, mut record: AttemptRecord) -> Result<(), StoreError> {
+        let seq = self.ids.fetch_add(1, Ordering::SeqCst);
+        let mut key = [0u8; 16];
+        key[..8].copy_from_slice(&record.time.to_be_bytes());
+        key[8..].copy_from_slice(&seq.to_be_bytes());
+        record.id = hex::encode(key);
+        self.tables().attempts_log.insert(key, record);
+        Ok(())
+    }
+
+    async fn attempts(&self, limit: usize) -> Result<Vec<AttemptRecord>, StoreError> {
+        Ok(self
+            .tables()
+            .attempts_log
+            .values()
+            .rev()
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn attempt(&self, id: &str) -> Result<Option<AttemptRecord>, StoreError> {
+        let mut key = [0u8; 16];
+        if hex::decode_to_slice(id, &mut key).is_err() {
+            return Ok(None);
+        }
+        Ok(self.tables().attempts_log.get(&key).cloned())
+    }
+
+    async fn sweep_attempts(&self, before: u64) -> Result<usize, StoreError> {
+        let mut tables = self.tables();
+        let kept = tables.attempts_log.split_off(&{
+            let mut k = [0u8; 16];
+            k[..8].copy_from_slice(&before.to_be_bytes());
+            k
+        });
+        let removed = tables.attempts_log.len();
+        tables.attempts_log = kept;
+        Ok(removed)
+    }
+
+    fn pending_sessions(&self) -> usize {
+        self.tables().sessions.len()
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.flushes.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::SessionKindV1;
+    use super::*;
+
+    fn session(expires_at: u64) -> SessionV1 {
+        SessionV1 {
+            username: "alice".into(),
+            kind: SessionKindV1::Login {
+                sealed_grant: None,
+                enrolment: "e".into(),
+            },
+            created_at: 0,
+            expires_at,
+            code: None,
+            attempts: 0,
+            last_sent_at: None,
+            captured: Default::default(),
+            challenged: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_session_can_be_consumed_only_once() {
+        let store = MemoryStore::new();
+        let key = SessionKey([1; 32]);
+        store.insert_session(&key, &session(100)).await.unwrap();
+        let read = store.session(&key).await.unwrap().unwrap();
+        assert!(store.swap_session(&key, &read, None).await.unwrap());
+        assert!(!store.swap_session(&key, &read, None).await.unwrap());
+        assert_eq!(store.pending_sessions(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_sweep_removes_what_is_over() {
+        let store = MemoryStore::new();
+        store
+            .insert_session(&SessionKey([1; 32]), &session(10))
+            .await
+            .unwrap();
+        store
+            .insert_session(&SessionKey([2; 32]), &session(20))
+            .await
+            .unwrap();
+        store
+            .update_counter(b"c", &mut |_| Some(vec![1]))
+            .await
+            .unwrap();
+        assert_eq!(store.sweep(15, |raw, _| raw == [1]).await.unwrap(), 2);
+        assert!(store.session(&SessionKey([2; 32])).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn the_attempts_log_reads_newest_first_and_sweeps_by_time() {
+        let store = MemoryStore::new();
+        for time in [1, 2, 3] {
+            store
+                .log_attempt(AttemptRecord {
+                    id: String::new(),
+                    time,
+                    username: "alice".into(),
+                    method: "POST".into(),
+                    route: "/r".into(),
+                    status: 200,
+                    outcome: "ok".into(),
+                    reason: String::new(),
+                    duration_ms: 0.0,
+                })
+                .await
+                .unwrap();
+        }
+        let newest = store.attempts(2).await.unwrap();
+        assert_eq!(newest.iter().map(|a| a.time).collect::<Vec<_>>(), [3, 2]);
+        assert!(store.attempt(&newest[0].id).await.unwrap().is_some());
+        assert_eq!(store.sweep_attempts(3).await.unwrap(), 2);
+        assert_eq!(store.attempts(10).await.unwrap().len(), 1);
+    }
+}
