@@ -30,3 +30,4 @@ mod step_up;
 mod templates;
 mod tokens;
 mod totp;
+mod upgrade;
