@@ -11,7 +11,6 @@ pub mod http;
 pub mod metrics;
 pub mod mfa;
 pub mod provider;
-pub mod reload;
 pub mod snapshot;
 pub mod startup;
 pub mod store;

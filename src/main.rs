@@ -196,7 +196,7 @@ fn render(path: Option<&Path>, endpoint: &str, data: &str) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match template::preview(&snapshot, id, &data) {
+    match template::preview(&snapshot.templates, &snapshot.config.secrets, id, &data) {
         Ok(preview) => {
             for w in &preview.warnings {
                 eprintln!("warning: {w}");

@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 use crate::mfa::secrets::Keys;
 use crate::mfa::Mfa;
 use crate::provider::Sender;
-use crate::reload::Reloader;
+use crate::snapshot::reload::Reloader;
 use crate::snapshot::{SharedSnapshot, Snapshot};
 use crate::store::{self, SledStore, Store};
 

@@ -25,7 +25,7 @@ use subtle::ConstantTimeEq;
 use crate::config::{Mode, Problem};
 use crate::http::AppState;
 use crate::mfa::FlowError;
-use crate::reload::{ProblemView, Reloader};
+use crate::snapshot::reload::{ProblemView, Reloader};
 use crate::snapshot::Snapshot;
 use crate::template::{self, EndpointId};
 
@@ -566,7 +566,7 @@ async fn preview(
         }
     };
     let id = EndpointId::from_name(&name).ok_or_else(|| AdminError::NotFound(name.clone()))?;
-    match template::preview(&snapshot, id, &req.data) {
+    match template::preview(&snapshot.templates, &snapshot.config.secrets, id, &req.data) {
         Ok(preview) => Ok(Json(json!({
             "request": preview.request,
             "problems": [],

@@ -10,8 +10,10 @@ mod library;
 mod preset;
 mod walk;
 
+pub use crate::domain::names::RESERVED_VARIABLES;
+pub use crate::domain::{Channel, Secret, Secrets};
 pub use library::{Library, LibraryFile};
-pub use preset::{Channel, MessagePart, MessageText, MessagesConfig, PresetUse};
+pub use preset::{MessagePart, MessageText, MessagesConfig, PresetUse};
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -67,21 +69,6 @@ impl fmt::Display for ConfigErrors {
 impl std::error::Error for ConfigErrors {}
 
 pub const DEFAULT_USERNAME_PATTERN: &str = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$";
-
-/// Names that user data may not use: they are filled by the daemon itself (`message` is not
-/// one: a user-data `message`, which Pryv clients send, wins over the message texts).
-pub const RESERVED_VARIABLES: [&str; 10] = [
-    "code",
-    "username",
-    "token",
-    "method",
-    "password",
-    "appId",
-    "subject",
-    "html",
-    "locale",
-    "message_type",
-];
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -383,57 +370,6 @@ pub struct Predicate {
     pub json: Option<(String, JsonPath, serde_json::Value)>,
 }
 
-/// A string that must never be printed: `Debug` is redacted.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: String) -> Secret {
-        Secret(value)
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-/// Values to mask in anything shown to a person.
-#[derive(Clone, Default)]
-pub struct Secrets(Vec<String>);
-
-impl fmt::Debug for Secrets {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Secrets({} values)", self.0.len())
-    }
-}
-
-impl Secrets {
-    /// Replaces every occurrence of a secret (and of its percent- or form-encoded form) by `***`.
-    pub fn mask(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for secret in &self.0 {
-            if secret.len() < 4 {
-                continue;
-            }
-            let encoded =
-                percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
-                    .to_string();
-            let form: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-            for variant in [secret.as_str(), encoded.as_str(), form.as_str()] {
-                if out.contains(variant) {
-                    out = out.replace(variant, "***");
-                }
-            }
-        }
-        out
-    }
-}
-
 impl Config {
     /// Validates a configuration text, reading `${ENV}` references from the process
     /// environment.
@@ -542,7 +478,7 @@ fn parse_root(
             api_keys,
             mfa,
             admin,
-            secrets: Secrets(secrets),
+            secrets: Secrets::new(secrets),
         }),
         _ => None,
     };
@@ -669,7 +605,7 @@ fn parse_storage(v: &Value, base_dir: &Path, p: &mut Problems) -> Option<Storage
             );
             return None;
         }
-        Some(Secret(s))
+        Some(Secret::new(s))
     });
     let cache_bytes = f.integer(p, "cache_mb", 1..=65_536).unwrap_or(2) * 1024 * 1024;
     let strict_durability = match f.get("durability") {
@@ -1000,7 +936,7 @@ fn parse_user_data(value: Option<&Value>, p: &mut Problems) -> UserDataRules {
     ] {
         for name in names {
             let path = format!("mfa.user_data.{list}");
-            if !crate::template::is_variable_name(name) {
+            if !crate::domain::names::is_variable_name(name) {
                 p.push(&path, format!("'{name}' is not a valid field name (letters, digits and _, not starting with a digit)"));
             } else if RESERVED_VARIABLES.contains(&name.as_str()) {
                 p.push(
@@ -1171,7 +1107,7 @@ fn parse_endpoints(
 fn parse_endpoints_at(v: &Value, path: &str, mode: Mode, p: &mut Problems) -> Option<EndpointsOf> {
     let mut f = Fields::of(p, path, v)?;
     let channel = match f.get("channel") {
-        Some(c) => Channel::parse(p, &format!("{path}.channel"), c),
+        Some(c) => preset::parse_channel(p, &format!("{path}.channel"), c),
         None => Some(Channel::Sms),
     };
     let out = match mode {
@@ -1346,7 +1282,8 @@ fn parse_capture(v: &Value, path: &str, p: &mut Problems) -> Vec<Capture> {
     };
     for (name, value) in f.entries(p) {
         let cp = format!("{path}.{name}");
-        if !crate::template::is_variable_name(&name) || RESERVED_VARIABLES.contains(&name.as_str())
+        if !crate::domain::names::is_variable_name(&name)
+            || RESERVED_VARIABLES.contains(&name.as_str())
         {
             p.push(&cp, "not a name the verify endpoint can use (letters, digits and _, not a reserved name)");
             continue;
@@ -1551,13 +1488,5 @@ mfa:
                 assert!(!re.is_match(bad), "{pattern} accepted {bad}");
             }
         }
-    }
-
-    #[test]
-    fn secrets_are_masked_in_plain_and_encoded_forms() {
-        let s = Secrets(vec!["a b+c/d".to_string()]);
-        assert_eq!(s.mask("x a b+c/d y"), "x *** y");
-        assert_eq!(s.mask("x=a%20b%2Bc%2Fd"), "x=***");
-        assert_eq!(s.mask("x=a+b%2Bc%2Fd"), "x=***");
     }
 }

@@ -10,35 +10,19 @@ use serde_yaml::Value;
 use super::library::Library;
 use super::walk::{kind, string, Fields, Problems};
 use super::{parse_endpoint, EndpointKind, EndpointSpec, Endpoints, Mode};
+use crate::domain::Channel;
 
-/// What the single endpoint delivers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    Sms,
-    Email,
-}
-
-impl Channel {
-    pub fn name(self) -> &'static str {
-        match self {
-            Channel::Sms => "sms",
-            Channel::Email => "email",
-        }
+/// A channel name (`sms`, `email`) at `path`.
+pub(super) fn parse_channel(problems: &mut Problems, path: &str, value: &Value) -> Option<Channel> {
+    let name = string(problems, path, value)?;
+    let channel = Channel::from_name(&name);
+    if channel.is_none() {
+        problems.push(
+            path,
+            format!("unknown channel '{name}' (expected: sms or email)"),
+        );
     }
-
-    pub(super) fn parse(problems: &mut Problems, path: &str, value: &Value) -> Option<Channel> {
-        match string(problems, path, value)?.as_str() {
-            "sms" => Some(Channel::Sms),
-            "email" => Some(Channel::Email),
-            other => {
-                problems.push(
-                    path,
-                    format!("unknown channel '{other}' (expected: sms or email)"),
-                );
-                None
-            }
-        }
-    }
+    channel
 }
 
 /// The preset the endpoints come from.
@@ -236,7 +220,7 @@ pub(super) fn parse_preset_at(
         .and_then(|v| string(p, &format!("{base}reference"), v));
     let channel = pf
         .require(p, "channel")
-        .and_then(|v| Channel::parse(p, &format!("{base}channel"), v));
+        .and_then(|v| parse_channel(p, &format!("{base}channel"), v));
     let mode = pf
         .require(p, "mode")
         .and_then(|v| Mode::parse(p, &format!("{base}mode"), v));
@@ -284,7 +268,7 @@ fn declared_vars(v: &Value, path: &str, p: &mut Problems) -> BTreeMap<String, De
     };
     for (name, value) in f.entries(p) {
         let vp = format!("{path}.{name}");
-        if !crate::template::is_variable_name(&name) {
+        if !crate::domain::names::is_variable_name(&name) {
             p.push(&vp, "not a valid variable name (letters, digits and _)");
             continue;
         }

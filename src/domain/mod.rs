@@ -52,6 +52,13 @@ pub fn redact_phone(phone: &str) -> String {
     format!("***{tail}")
 }
 
+mod channel;
+pub mod names;
+mod secret;
+
+pub use channel::Channel;
+pub use secret::{Secret, Secrets};
+
 #[cfg(test)]
 mod tests {
     use super::*;

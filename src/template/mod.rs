@@ -24,10 +24,11 @@ use regex::Regex;
 use serde_json::json;
 
 use crate::config::{
-    Channel, Config, EndpointSpec, Endpoints, HttpMethod, MfaConfig, Predicate, Problem, Secrets,
-    UpstreamConfig,
+    Config, EndpointSpec, Endpoints, HttpMethod, MfaConfig, Predicate, Problem, UpstreamConfig,
 };
+use crate::domain::{Channel, Secrets};
 
+pub use crate::domain::names::is_variable_name;
 pub use encoding::BodyKind;
 pub use messages::Message;
 use messages::Messages;
@@ -150,12 +151,6 @@ pub enum RenderError {
         part: &'static str,
         reason: String,
     },
-}
-
-pub fn is_variable_name(name: &str) -> bool {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").expect("static regex"))
-        .is_match(name)
 }
 
 /// In single mode a user-data value may hold `{{ code }}` (the seed's
@@ -740,11 +735,11 @@ pub struct Preview {
 
 /// Renders an endpoint for sample data, as a real send would (see [`Templates::sample_vars`]).
 pub fn preview(
-    snapshot: &crate::snapshot::Snapshot,
+    templates: &Templates,
+    secrets: &Secrets,
     endpoint: EndpointId,
     data: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<Preview, RenderError> {
-    let templates = &snapshot.templates;
     let vars = templates.sample_vars(data, endpoint)?;
     let mut warnings: Vec<String> = templates
         .variables(endpoint)
@@ -773,7 +768,7 @@ pub fn preview(
         }
     }
     Ok(Preview {
-        request: request.describe(&snapshot.config.secrets),
+        request: request.describe(secrets),
         warnings,
         message,
         sms,
@@ -882,7 +877,5 @@ fn check_json_body(
     })
 }
 
-#[cfg(test)]
-mod library_tests;
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,8 @@
 //! snapshot once, so no request mixes two configurations; a reload builds and validates a whole
 //! new snapshot, then swaps it in.
 
+pub mod reload;
+
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
@@ -169,3 +171,6 @@ impl SharedSnapshot {
         }
     }
 }
+
+#[cfg(test)]
+mod library_tests;

@@ -10,9 +10,9 @@ use notify_debouncer_mini::notify::RecursiveMode;
 use notify_debouncer_mini::{new_debouncer, DebounceEventResult, Debouncer};
 use serde::Serialize;
 
+use super::{SharedSnapshot, Snapshot};
 use crate::config::Problem;
 use crate::metrics::Metrics;
-use crate::snapshot::{SharedSnapshot, Snapshot};
 
 /// The outcome of the last reload, as the admin status shows it.
 #[derive(Debug, Clone, Serialize)]

@@ -1,10 +1,11 @@
 //! Presets, message texts and the variables of a send, through the whole loading path: a
 //! `platform.yml` text, a `templates/` folder, [`Snapshot`].
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::*;
-use crate::snapshot::Snapshot;
+use super::Snapshot;
+use crate::template::*;
 
 const HEAD: &str = r#"
 storage: { path: /tmp/x }
