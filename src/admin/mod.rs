@@ -22,7 +22,7 @@ use serde_json::{json, Value as Json_};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::config::{Mode, Problem};
+use crate::config::{EnvLookup, Mode, Problem, Source};
 use crate::http::AppState;
 use crate::mfa::FlowError;
 use crate::snapshot::reload::{ProblemView, Reloader};
@@ -42,6 +42,8 @@ pub struct AdminState {
     /// Absent when the daemon runs on a configuration that is not a file.
     pub reloader: Option<Arc<Reloader>>,
     pub started: Instant,
+    /// How `${NAME}` references are resolved: as at start.
+    pub env: Arc<EnvLookup>,
 }
 
 enum AdminError {
@@ -318,8 +320,8 @@ fn write_config(state: &AdminState, raw: &serde_yaml::Value) -> Result<(), Admin
     let reloader = reloader(state)?;
     let text = serde_yaml::to_string(raw).map_err(|e| AdminError::Internal(e.to_string()))?;
     let base = reloader.path().parent().unwrap_or_else(|| FsPath::new("."));
-    let snapshot =
-        Snapshot::from_yaml_str(&text, base).map_err(|errors| AdminError::Invalid(errors.0))?;
+    let snapshot = Snapshot::load(&Source::text(text.clone(), base), &*state.env)
+        .map_err(|errors| AdminError::Invalid(errors.0))?;
     files::write_atomically(reloader.path(), text.as_bytes())
         .map_err(|e| AdminError::Internal(format!("writing the configuration failed: {e}")))?;
     reloader.apply(snapshot, state.app.mfa.now());
@@ -490,14 +492,13 @@ async fn put_template(
         // A preset or message the configuration uses is checked with it: a change that the
         // reload would refuse is refused here, and nothing is written.
         let current = state.app.snapshot();
-        if !current.source.is_empty() {
-            let dir = reloader.templates_dir();
-            let (mut library, earlier) = crate::config::Library::read(&dir);
-            library.insert(&path, format!("templates/{path}"), body.clone());
-            let base = reloader.path().parent().unwrap_or(FsPath::new("."));
-            if let Err(errors) = Snapshot::with_library(&current.source, base, &library, earlier) {
-                return Err(AdminError::Invalid(errors.0));
-            }
+        let base = reloader.path().parent().unwrap_or(FsPath::new("."));
+        let mut source = Source::text(current.source.clone(), base);
+        source
+            .library
+            .insert(&path, format!("templates/{path}"), body.clone());
+        if let Err(errors) = Snapshot::load(&source, &*state.env) {
+            return Err(AdminError::Invalid(errors.0));
         }
         files::write_atomically(&file, body.as_bytes())
             .map_err(|e| AdminError::Internal(e.to_string()))?;
@@ -535,9 +536,6 @@ async fn preview(
         Json_::Object(_) => {
             let name = req.name.clone().unwrap_or_else(|| default_name.to_string());
             editable(&name)?;
-            if current.source.is_empty() {
-                return Err(AdminError::NoFile);
-            }
             let mut raw: serde_yaml::Value = serde_yaml::from_str(&current.source)
                 .map_err(|e| AdminError::Internal(e.to_string()))?;
             let value = serde_yaml::to_value(&req.endpoint)
@@ -550,7 +548,7 @@ async fn preview(
                 .as_ref()
                 .and_then(|r| r.path().parent().map(FsPath::to_path_buf))
                 .unwrap_or_else(|| PathBuf::from("."));
-            match Snapshot::from_yaml_str(&text, &base) {
+            match Snapshot::load(&Source::text(text, &base), &*state.env) {
                 Ok(s) => (name, Arc::new(s)),
                 Err(errors) => {
                     let problems: Vec<ProblemView> =

@@ -10,7 +10,9 @@ use std::{
 
 use base64::Engine as _;
 use mfa_bridge::clock::ManualClock;
-use mfa_bridge::startup::Application;
+use mfa_bridge::config::{process_env, Source};
+use mfa_bridge::snapshot::Snapshot;
+use mfa_bridge::startup::{Application, Settings};
 use regex::Regex;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -616,8 +618,9 @@ pub async fn spawn_app_with(
         &provider.base_url(),
         &upstream.base_url(),
     );
-    let config = match mfa_bridge::config::Config::from_yaml_str(&yaml, data_dir.path()) {
-        Ok(config) => config,
+    let snapshot = match Snapshot::load(&Source::text(yaml.clone(), data_dir.path()), &process_env)
+    {
+        Ok(snapshot) => snapshot,
         Err(errors) => panic!("the test configuration was refused:\n{errors}\n---\n{yaml}"),
     };
     let now = std::time::SystemTime::now()
@@ -640,7 +643,12 @@ pub async fn spawn_app_with(
                 .build()
                 .expect("a runtime for the app");
             runtime.block_on(async move {
-                match Application::build_with_clock(config, Arc::new(app_clock)).await {
+                let settings = Settings {
+                    config_path: None,
+                    clock: Arc::new(app_clock),
+                    env: Arc::new(process_env),
+                };
+                match Application::build(snapshot, settings).await {
                     Ok(application) => {
                         let _ = ready_tx.send(Ok(application.port()));
                         tokio::select! {
