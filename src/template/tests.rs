@@ -1,7 +1,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::config::{ConfigErrors, Source};
+use crate::config::{Config, ConfigErrors, Source};
 
 /// The configuration of `yaml`, `${NAME}` resolved by `env`, or its problems.
 fn load(yaml: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
