@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::admin::{self, AdminState};
 use crate::clock::Clock;
-use crate::config::{ConfigErrors, EnvLookup};
+use crate::config::EnvLookup;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::mfa::secrets::Keys;
@@ -21,10 +21,9 @@ use crate::snapshot::reload::Reloader;
 use crate::snapshot::{SharedSnapshot, Snapshot};
 use crate::store::{self, SledStore, Store};
 
+/// Why the application could not be built (the configuration itself is valid by then).
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("invalid configuration:\n{0}")]
-    Config(#[from] ConfigErrors),
     #[error("data directory {path}: {source}")]
     DataDir {
         path: String,
@@ -142,10 +141,6 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.address.port()
-    }
-
-    pub fn address(&self) -> SocketAddr {
-        self.address
     }
 
     /// The admin listener's port, when `admin:` is configured.

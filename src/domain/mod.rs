@@ -45,13 +45,6 @@ impl fmt::Debug for AccessToken {
     }
 }
 
-/// A phone number with the last two digits at most: what a log may show.
-pub fn redact_phone(phone: &str) -> String {
-    let digits: Vec<char> = phone.chars().filter(|c| c.is_ascii_digit()).collect();
-    let tail: String = digits[digits.len().saturating_sub(2)..].iter().collect();
-    format!("***{tail}")
-}
-
 mod channel;
 pub mod names;
 mod secret;
@@ -70,11 +63,5 @@ mod tests {
         assert!(Username::parse("a/../b", &re).is_none());
         assert!(Username::parse("", &re).is_none());
         assert!(Username::parse(&"a".repeat(101), &re).is_none());
-    }
-
-    #[test]
-    fn a_redacted_phone_keeps_two_digits_at_most() {
-        assert_eq!(redact_phone("+41791231212"), "***12");
-        assert_eq!(redact_phone("7"), "***7");
     }
 }
