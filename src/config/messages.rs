@@ -1,9 +1,6 @@
 //! `mfa.messages` (default language, application name) and the message texts of the library
 //! (`templates/messages/CHANNEL.LANG.hbs`).
 
-use std::sync::OnceLock;
-
-use regex::Regex;
 use serde_yaml::Value;
 
 use super::library::Library;
@@ -38,10 +35,14 @@ pub enum MessagePart {
     Html,
 }
 
+/// A language tag as message file names use it: 2 or 3 letters, then `-` and 2 to 8 letters or
+/// digits any number of times (`en`, `de-CH`, `zh-Hant-TW`).
 pub(super) fn is_language_tag(tag: &str) -> bool {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$").expect("static regex"))
-        .is_match(tag)
+    let mut parts = tag.split('-');
+    let language = parts.next().unwrap_or_default();
+    (2..=3).contains(&language.len())
+        && language.bytes().all(|b| b.is_ascii_alphabetic())
+        && parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 pub(super) fn parse_messages(

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use regex::Regex;
 use serde_yaml::Value;
 
 use super::channel::{parse_channels, parse_endpoints, ChannelEndpoints};
@@ -285,17 +284,23 @@ pub(super) fn parse_send_limits(value: Option<&Value>, p: &mut Problems) -> Send
     l
 }
 
+/// `+` and 1 to 15 digits.
+fn is_e164_prefix(text: &str) -> bool {
+    text.strip_prefix('+').is_some_and(|digits| {
+        (1..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
 pub(super) fn parse_destinations(value: Option<&Value>, p: &mut Problems) -> DestinationRules {
     let mut rules = DestinationRules::default();
     let Some(mut f) = value.and_then(|v| Fields::of(p, "mfa.destinations", v)) else {
         return rules;
     };
-    let prefix = Regex::new(r"^\+[0-9]{1,15}$").expect("static regex");
     for (key, list) in [("allow", &mut rules.allow), ("deny", &mut rules.deny)] {
         if let Some(v) = f.get(key) {
             let path = format!("mfa.destinations.{key}");
             for (i, item) in string_list(p, &path, v).into_iter().enumerate() {
-                if prefix.is_match(&item) {
+                if is_e164_prefix(&item) {
                     list.push(item);
                 } else {
                     p.push(
@@ -342,4 +347,19 @@ pub(super) fn parse_totp(value: Option<&Value>, p: &mut Problems) -> TotpConfig 
     }
     f.finish(p);
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_e164_prefix_is_a_plus_and_one_to_fifteen_digits() {
+        for good in ["+1", "+41", "+1242", "+123456789012345"] {
+            assert!(is_e164_prefix(good), "{good}");
+        }
+        for bad in ["", "+", "41", "+41 ", "+4a", "+1234567890123456", "++41"] {
+            assert!(!is_e164_prefix(bad), "{bad}");
+        }
+    }
 }

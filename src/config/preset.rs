@@ -2,9 +2,7 @@
 //! `templates/providers/NAME.yml`.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
-use regex::Regex;
 use serde_yaml::Value;
 
 use super::channel::parse_channel;
@@ -258,15 +256,28 @@ fn preset_endpoints(
 }
 
 /// The scheme and authority a preset URL must start with, literally.
+/// (`http://` or `https://`, a host of letters, digits, `.` and `-`, an optional port; then the
+/// end, `/` or `?`.)
 fn origin_of(url: &str) -> Option<&str> {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"^https?://[A-Za-z0-9.-]+(:[0-9]+)?").expect("static regex"))
-        .find(url)
-        .map(|m| m.as_str())
-        .filter(|o| {
-            let rest = &url[o.len()..];
-            rest.is_empty() || rest.starts_with('/') || rest.starts_with('?')
-        })
+    let after_scheme = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let host = after_scheme
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'-')
+        .count();
+    if host == 0 {
+        return None;
+    }
+    let mut end = url.len() - after_scheme.len() + host;
+    if let Some(port) = url[end..].strip_prefix(':') {
+        let digits = port.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 {
+            end += 1 + digits;
+        }
+    }
+    let rest = &url[end..];
+    (rest.is_empty() || rest.starts_with('/') || rest.starts_with('?')).then(|| &url[..end])
 }
 
 /// Replaces the origin of a preset endpoint's URL with `base_url`.

@@ -34,7 +34,7 @@ impl fmt::Debug for AdminConfig {
 }
 
 pub(super) fn parse_server(value: Option<&Value>, p: &mut Problems) -> Option<ServerConfig> {
-    let mut listen: SocketAddr = "127.0.0.1:7000".parse().expect("static address");
+    let mut listen = SocketAddr::from(([127, 0, 0, 1], 7000));
     let mut pattern = DEFAULT_USERNAME_PATTERN.to_string();
     if let Some(v) = value {
         let mut f = Fields::of(p, "server", v)?;
@@ -83,7 +83,7 @@ pub(super) fn anchor(pattern: &str) -> String {
 pub(super) fn parse_admin(v: &Value, p: &mut Problems) -> Option<AdminConfig> {
     let mut f = Fields::of(p, "admin", v)?;
     let listen = match f.get("listen") {
-        None => Some("127.0.0.1:7001".parse().expect("static address")),
+        None => Some(SocketAddr::from(([127, 0, 0, 1], 7001))),
         Some(v) => string(p, "admin.listen", v).and_then(|s| match s.parse() {
             Ok(a) => Some(a),
             Err(_) => {

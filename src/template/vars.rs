@@ -16,9 +16,12 @@ pub type Vars = BTreeMap<String, String>;
 /// In single mode a user-data value may hold `{{ code }}` (the seed's
 /// `"message": "Your code is {{ code }}"`): only that placeholder is filled, literally.
 pub fn fill_code(value: &str, code: &str) -> String {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    let re = RE.get_or_init(|| Regex::new(r"\{\{\s*code\s*\}\}").expect("static regex"));
-    re.replace_all(value, regex::NoExpand(code)).into_owned()
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    match RE.get_or_init(|| Regex::new(r"\{\{\s*code\s*\}\}").ok()) {
+        Some(re) => re.replace_all(value, regex::NoExpand(code)).into_owned(),
+        // The pattern is a constant that compiles (a unit test fills a code with it).
+        None => value.to_string(),
+    }
 }
 
 /// What a send is made of: the rest (message texts, digits, preset vars) is computed by
