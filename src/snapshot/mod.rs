@@ -1,6 +1,7 @@
-//! One immutable snapshot of the configuration and its compiled templates. A request reads the
-//! snapshot once, so no request mixes two configurations; a reload builds and validates a whole
-//! new snapshot, then swaps it in.
+//! One immutable snapshot of the configuration and its compiled templates, and the one way to
+//! load it ([`Snapshot::load`]). A request reads the snapshot once, so no request mixes two
+//! configurations; a reload ([`reload`]) builds and validates a whole new snapshot, then swaps
+//! it in.
 
 pub mod reload;
 
@@ -11,6 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::config::{Channel, Config, ConfigErrors, MfaConfig, Problem, Source};
 use crate::template::Templates;
 
+/// A validated configuration with its templates compiled: what every request runs on.
 #[derive(Debug)]
 pub struct Snapshot {
     pub config: Config,
@@ -19,7 +21,7 @@ pub struct Snapshot {
     pub channels: Vec<(MfaConfig, Templates)>,
     /// The configuration text it was built from (`${ENV}` references unresolved).
     pub source: String,
-    /// SHA-256 (hex) of `source`.
+    /// SHA-256 (hex) of `source` and of the local template files: changes when either does.
     pub source_hash: String,
 }
 
