@@ -1,7 +1,9 @@
 //! mfa-bridge: a second factor in front of any login.
 //!
-//! Modules follow the data: [`config`] -> [`template`] -> [`provider`] / [`upstream`] ->
-//! [`mfa`] (the flows) -> [`http`] (the Pryv-compatible routes), with [`store`] underneath.
+//! Modules follow the data: [`domain`] and [`store`] underneath, then [`config`] ->
+//! [`template`] -> [`snapshot`] (the one loading entry, and hot reload) -> [`provider`] /
+//! [`upstream`] -> [`mfa`] (the flows) -> [`http`] (the Pryv-compatible routes) and [`admin`];
+//! [`startup`] builds the whole.
 
 pub mod admin;
 pub mod clock;
@@ -11,7 +13,6 @@ pub mod http;
 pub mod metrics;
 pub mod mfa;
 pub mod provider;
-pub mod reload;
 pub mod snapshot;
 pub mod startup;
 pub mod store;

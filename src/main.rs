@@ -10,11 +10,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+use mfa_bridge::config::{process_env, Source};
 use mfa_bridge::snapshot::Snapshot;
-use mfa_bridge::startup::Application;
+use mfa_bridge::startup::{Application, Settings};
 use mfa_bridge::template::{self, EndpointId};
 
 /// The configuration shipped with the binary: standalone mode, single mode, development outbox.
@@ -88,15 +90,18 @@ fn config_path(path: Option<&Path>) -> Option<PathBuf> {
     }
 }
 
+/// The configuration of [`config_path`], `${NAME}` references read from the environment.
 fn load(path: Option<&Path>) -> Result<Snapshot, String> {
-    let result = match config_path(path) {
-        Some(p) => Snapshot::load(&p),
+    let source = match config_path(path) {
+        Some(p) => Source::read(&p),
         None => {
             tracing::info!("no platform.yml here: using the embedded default configuration");
-            Snapshot::from_yaml_str(EMBEDDED_CONFIG, Path::new("."))
+            Ok(Source::text(EMBEDDED_CONFIG, Path::new(".")))
         }
     };
-    result.map_err(|e| e.to_string())
+    source
+        .and_then(|source| Snapshot::load(&source, &process_env))
+        .map_err(|e| e.to_string())
 }
 
 fn serve(path: Option<&Path>) -> ExitCode {
@@ -118,9 +123,12 @@ fn serve(path: Option<&Path>) -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let path = config_path(path);
-        let clock = std::sync::Arc::new(mfa_bridge::clock::SystemClock);
-        let app = match Application::start(snapshot, path.as_deref(), clock).await {
+        let settings = Settings {
+            config_path: config_path(path),
+            clock: Arc::new(mfa_bridge::clock::SystemClock),
+            env: Arc::new(process_env),
+        };
+        let app = match Application::build(snapshot, settings).await {
             Ok(app) => app,
             Err(e) => {
                 eprintln!("{e}");
@@ -196,7 +204,7 @@ fn render(path: Option<&Path>, endpoint: &str, data: &str) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match template::preview(&snapshot, id, &data) {
+    match template::preview(&snapshot.templates, &snapshot.config.secrets, id, &data) {
         Ok(preview) => {
             for w in &preview.warnings {
                 eprintln!("warning: {w}");

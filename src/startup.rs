@@ -1,29 +1,29 @@
-//! Builds the application from a configuration, binds the listeners and reports the real
-//! ports, so that tests use the same start-up path as production.
+//! Builds the application from a loaded configuration, binds the listeners and reports the
+//! real ports, so that tests use the same start-up path as production: `main` and the tests'
+//! `spawn_app` both load through [`Snapshot::load`], then call [`Application::build`].
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 
 use crate::admin::{self, AdminState};
-use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, ConfigErrors};
+use crate::clock::Clock;
+use crate::config::EnvLookup;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::mfa::secrets::Keys;
 use crate::mfa::Mfa;
 use crate::provider::Sender;
-use crate::reload::Reloader;
+use crate::snapshot::reload::Reloader;
 use crate::snapshot::{SharedSnapshot, Snapshot};
 use crate::store::{self, SledStore, Store};
 
+/// Why the application could not be built (the configuration itself is valid by then).
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("invalid configuration:\n{0}")]
-    Config(#[from] ConfigErrors),
     #[error("data directory {path}: {source}")]
     DataDir {
         path: String,
@@ -40,6 +40,18 @@ pub enum StartupError {
     },
 }
 
+/// What the application is built with besides its configuration.
+pub struct Settings {
+    /// The `platform.yml` the configuration was read from: watched for changes, and what the
+    /// admin API edits. `None` for a configuration that is not a file (the embedded default).
+    pub config_path: Option<PathBuf>,
+    /// The clock that expiry is measured on.
+    pub clock: Arc<dyn Clock>,
+    /// How `${NAME}` references are resolved, at start and at every reload or admin change.
+    pub env: Arc<EnvLookup>,
+}
+
+/// The daemon, built and listening, not yet serving.
 pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
@@ -47,6 +59,7 @@ pub struct Application {
     state: AppState,
     reloader: Option<Arc<Reloader>>,
     clock: Arc<dyn Clock>,
+    env: Arc<EnvLookup>,
 }
 
 /// How often expired sessions, counters and attempts are swept.
@@ -63,29 +76,17 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartupErro
 }
 
 impl Application {
-    pub async fn build(config: Config) -> Result<Application, StartupError> {
-        Application::build_with_clock(config, Arc::new(SystemClock)).await
-    }
-
-    /// As [`Application::build`], with the clock that expiry is measured on.
-    pub async fn build_with_clock(
-        config: Config,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Application, StartupError> {
-        Application::start(Snapshot::new(config)?, None, clock).await
-    }
-
-    /// From a `platform.yml` file, which is then watched for changes (hot reload).
-    pub async fn load(path: &Path, clock: Arc<dyn Clock>) -> Result<Application, StartupError> {
-        Application::start(Snapshot::load(path)?, Some(path), clock).await
-    }
-
-    /// From a snapshot; with `path`, the file it came from is watched.
-    pub async fn start(
+    /// Opens storage and binds the listeners (the admin one when `admin:` is configured) for
+    /// a loaded configuration.
+    pub async fn build(
         snapshot: Snapshot,
-        path: Option<&Path>,
-        clock: Arc<dyn Clock>,
+        settings: Settings,
     ) -> Result<Application, StartupError> {
+        let Settings {
+            config_path,
+            clock,
+            env,
+        } = settings;
         for w in snapshot.templates.warnings() {
             tracing::warn!("{w}");
         }
@@ -112,10 +113,15 @@ impl Application {
         };
         let mfa = Mfa::new(store, sender, Keys::new(secret), Arc::clone(&clock));
         let shared = SharedSnapshot::new(snapshot);
-        let reloader = path.map(|p| {
+        let reloader = config_path.map(|p| {
             // Absolute, but links not resolved: a linked file's target may be swapped.
-            let absolute = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-            Arc::new(Reloader::new(absolute, shared.clone(), metrics.clone()))
+            let absolute = std::path::absolute(&p).unwrap_or(p);
+            Arc::new(Reloader::new(
+                absolute,
+                shared.clone(),
+                metrics.clone(),
+                Arc::clone(&env),
+            ))
         });
         let state = AppState {
             snapshot: shared,
@@ -129,15 +135,12 @@ impl Application {
             state,
             reloader,
             clock,
+            env,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.address.port()
-    }
-
-    pub fn address(&self) -> SocketAddr {
-        self.address
     }
 
     /// The admin listener's port, when `admin:` is configured.
@@ -209,6 +212,7 @@ impl Application {
                 app: self.state.clone(),
                 reloader: self.reloader.clone(),
                 started: Instant::now(),
+                env: self.env,
             });
             tokio::spawn(async move {
                 axum::serve(listener, app)

@@ -4,21 +4,25 @@
 //! value can never change the structure of the document. Every substituted value is kept as a
 //! secret: it is masked wherever a request is shown.
 
-use std::sync::OnceLock;
-
-use regex::Regex;
 use serde_yaml::Value;
 
 use super::walk::{join, Problems};
+use crate::domain::names::is_variable_name;
 
-fn reference() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"\$\{([^}]*)\}").expect("static regex"))
-}
-
-fn valid_name() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").expect("static regex"))
+/// Each `${...}` in `s`: where it starts and ends, and what is between the braces.
+fn references(s: &str) -> Vec<(usize, usize, &str)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(open) = s[from..].find("${") {
+        let start = from + open;
+        let Some(close) = s[start + 2..].find('}') else {
+            break;
+        };
+        let end = start + 2 + close + 1;
+        out.push((start, end, &s[start + 2..end - 1]));
+        from = end;
+    }
+    out
 }
 
 /// Replaces every `${NAME}` in the string scalars of `value`; returns the substituted values.
@@ -73,12 +77,10 @@ fn substitute_str(
     }
     let mut out = String::with_capacity(s.len());
     let mut last = 0;
-    for caps in reference().captures_iter(s) {
-        let whole = caps.get(0).expect("match 0 always exists");
-        let name = &caps[1];
-        out.push_str(&s[last..whole.start()]);
-        last = whole.end();
-        if !valid_name().is_match(name) {
+    for (start, end, name) in references(s) {
+        out.push_str(&s[last..start]);
+        last = end;
+        if !is_variable_name(name) {
             problems.push(path, format!("'${{{name}}}' is not a valid environment variable reference (letters, digits and _ only)"));
             continue;
         }
@@ -119,6 +121,14 @@ mod tests {
         assert!(problems.0.is_empty());
         assert_eq!(v["a"]["b"].as_str(), Some("Bearer s3cret"));
         assert_eq!(secrets, vec!["s3cret".to_string()]);
+    }
+
+    #[test]
+    fn a_reference_runs_to_the_first_closing_brace_and_an_unclosed_one_is_text() {
+        assert_eq!(references("a ${X} b ${Y}"), vec![(2, 6, "X"), (9, 13, "Y")]);
+        assert_eq!(references("${a${b}"), vec![(0, 7, "a${b")]);
+        assert_eq!(references("${open"), vec![]);
+        assert_eq!(references("x}${}"), vec![(2, 5, "")]);
     }
 
     #[test]

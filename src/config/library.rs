@@ -63,7 +63,7 @@ impl Library {
         hash.finalize().into()
     }
 
-    pub(crate) fn load(dir: &Path, p: &mut Problems) -> Library {
+    fn load(dir: &Path, p: &mut Problems) -> Library {
         let mut lib = Library::builtin();
         for folder in ["providers", "messages"] {
             let Ok(entries) = std::fs::read_dir(dir.join(folder)) else {

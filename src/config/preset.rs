@@ -1,45 +1,17 @@
-//! Provider presets (`endpoints: { preset: NAME, vars: {...} }`) and message texts
-//! (`mfa.messages`, `templates/messages/`).
+//! Provider presets: `endpoints: { preset: NAME, base_url: URL, vars: {...} }`, read from
+//! `templates/providers/NAME.yml`.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
-use regex::Regex;
 use serde_yaml::Value;
 
+use super::channel::parse_channel;
+use super::endpoint::{parse_endpoint, EndpointKind, EndpointSpec, Endpoints};
 use super::library::Library;
+use super::mfa::Mode;
 use super::walk::{kind, string, Fields, Problems};
-use super::{parse_endpoint, EndpointKind, EndpointSpec, Endpoints, Mode};
-
-/// What the single endpoint delivers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    Sms,
-    Email,
-}
-
-impl Channel {
-    pub fn name(self) -> &'static str {
-        match self {
-            Channel::Sms => "sms",
-            Channel::Email => "email",
-        }
-    }
-
-    pub(super) fn parse(problems: &mut Problems, path: &str, value: &Value) -> Option<Channel> {
-        match string(problems, path, value)?.as_str() {
-            "sms" => Some(Channel::Sms),
-            "email" => Some(Channel::Email),
-            other => {
-                problems.push(
-                    path,
-                    format!("unknown channel '{other}' (expected: sms or email)"),
-                );
-                None
-            }
-        }
-    }
-}
+use crate::domain::names::{is_reserved, is_variable_name};
+use crate::domain::Channel;
 
 /// The preset the endpoints come from.
 #[derive(Debug, Clone)]
@@ -49,145 +21,6 @@ pub struct PresetUse {
     pub reference: String,
     /// Every declared var with its value (given, or the preset's default): template variables.
     pub vars: BTreeMap<String, String>,
-}
-
-/// `mfa.messages` and the message files.
-#[derive(Debug, Clone)]
-pub struct MessagesConfig {
-    pub default_language: String,
-    pub app_name: String,
-    pub texts: Vec<MessageText>,
-}
-
-/// One message template: an SMS text, or a part of an email.
-#[derive(Debug, Clone)]
-pub struct MessageText {
-    pub channel: Channel,
-    /// The language tag as in the file name (`fr`, `de-CH`).
-    pub language: String,
-    pub part: MessagePart,
-    /// The file, for problems.
-    pub path: String,
-    pub source: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum MessagePart {
-    /// The SMS text, or the email's text body.
-    Text,
-    Subject,
-    Html,
-}
-
-pub(super) fn is_language_tag(tag: &str) -> bool {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$").expect("static regex"))
-        .is_match(tag)
-}
-
-pub(super) fn parse_messages(
-    value: Option<&Value>,
-    library: &Library,
-    p: &mut Problems,
-) -> MessagesConfig {
-    let mut config = MessagesConfig {
-        default_language: "en".into(),
-        app_name: "mfa-bridge".into(),
-        texts: Vec::new(),
-    };
-    if let Some(mut f) = value.and_then(|v| Fields::of(p, "mfa.messages", v)) {
-        if let Some(v) = f.get("default_language") {
-            let path = f.path_of("default_language");
-            if let Some(tag) = string(p, &path, v) {
-                if is_language_tag(&tag) {
-                    config.default_language = tag;
-                } else {
-                    p.push(
-                        &path,
-                        format!("'{tag}' is not a language tag such as en or de-CH"),
-                    );
-                }
-            }
-        }
-        if let Some(v) = f.get("app_name") {
-            let path = f.path_of("app_name");
-            if let Some(name) = string(p, &path, v) {
-                if name.trim().is_empty() || name.chars().any(char::is_control) {
-                    p.push(&path, "must be a non-empty name on one line");
-                } else {
-                    config.app_name = name;
-                }
-            }
-        }
-        f.finish(p);
-    }
-    for (name, file) in library.messages() {
-        // CHANNEL.LANG[.html]
-        let (stem, html) = match name.strip_suffix(".html") {
-            Some(stem) => (stem, true),
-            None => (name, false),
-        };
-        let Some((channel, language)) = stem.split_once('.') else {
-            p.push(
-                &file.path,
-                "a message file is named CHANNEL.LANG.hbs, e.g. sms.fr.hbs",
-            );
-            continue;
-        };
-        let channel = match channel {
-            "sms" => Channel::Sms,
-            "email" => Channel::Email,
-            other => {
-                p.push(
-                    &file.path,
-                    format!("unknown channel '{other}' in the file name (expected sms or email)"),
-                );
-                continue;
-            }
-        };
-        if !is_language_tag(language) {
-            p.push(
-                &file.path,
-                format!("'{language}' in the file name is not a language tag such as en or de-CH"),
-            );
-            continue;
-        }
-        let text = |part, source: &str| MessageText {
-            channel,
-            language: language.to_string(),
-            part,
-            path: file.path.clone(),
-            source: source.to_string(),
-        };
-        match (channel, html) {
-            (Channel::Sms, true) => {
-                p.push(&file.path, "an SMS has no HTML body");
-            }
-            (Channel::Sms, false) => config.texts.push(text(MessagePart::Text, &file.text)),
-            (Channel::Email, true) => config.texts.push(text(MessagePart::Html, &file.text)),
-            (Channel::Email, false) => {
-                let mut lines = file.text.splitn(2, '\n');
-                let first = lines.next().unwrap_or("").trim_end_matches('\r');
-                let rest = lines.next().unwrap_or("");
-                let Some(subject) = first.strip_prefix("Subject:") else {
-                    p.push(
-                        &file.path,
-                        "an email message starts with a line 'Subject: ...', then a blank line, then the text",
-                    );
-                    continue;
-                };
-                let body = rest
-                    .strip_prefix("\r\n")
-                    .or_else(|| rest.strip_prefix('\n'))
-                    .unwrap_or(rest);
-                config
-                    .texts
-                    .push(text(MessagePart::Subject, subject.trim()));
-                config.texts.push(text(MessagePart::Text, body));
-            }
-        }
-    }
-    config
 }
 
 /// `endpoints: { preset: NAME, base_url: URL, vars: {...} }`: the preset's mode, channel and
@@ -236,7 +69,7 @@ pub(super) fn parse_preset_at(
         .and_then(|v| string(p, &format!("{base}reference"), v));
     let channel = pf
         .require(p, "channel")
-        .and_then(|v| Channel::parse(p, &format!("{base}channel"), v));
+        .and_then(|v| parse_channel(p, &format!("{base}channel"), v));
     let mode = pf
         .require(p, "mode")
         .and_then(|v| Mode::parse(p, &format!("{base}mode"), v));
@@ -284,11 +117,11 @@ fn declared_vars(v: &Value, path: &str, p: &mut Problems) -> BTreeMap<String, De
     };
     for (name, value) in f.entries(p) {
         let vp = format!("{path}.{name}");
-        if !crate::template::is_variable_name(&name) {
+        if !is_variable_name(&name) {
             p.push(&vp, "not a valid variable name (letters, digits and _)");
             continue;
         }
-        if super::RESERVED_VARIABLES.contains(&name.as_str()) || name == "message" {
+        if is_reserved(&name) || name == "message" {
             p.push(&vp, format!("'{name}' is filled by the daemon itself"));
             continue;
         }
@@ -423,15 +256,28 @@ fn preset_endpoints(
 }
 
 /// The scheme and authority a preset URL must start with, literally.
+/// (`http://` or `https://`, a host of letters, digits, `.` and `-`, an optional port; then the
+/// end, `/` or `?`.)
 fn origin_of(url: &str) -> Option<&str> {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"^https?://[A-Za-z0-9.-]+(:[0-9]+)?").expect("static regex"))
-        .find(url)
-        .map(|m| m.as_str())
-        .filter(|o| {
-            let rest = &url[o.len()..];
-            rest.is_empty() || rest.starts_with('/') || rest.starts_with('?')
-        })
+    let after_scheme = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let host = after_scheme
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'-')
+        .count();
+    if host == 0 {
+        return None;
+    }
+    let mut end = url.len() - after_scheme.len() + host;
+    if let Some(port) = url[end..].strip_prefix(':') {
+        let digits = port.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 {
+            end += 1 + digits;
+        }
+    }
+    let rest = &url[end..];
+    (rest.is_empty() || rest.starts_with('/') || rest.starts_with('?')).then(|| &url[..end])
 }
 
 /// Replaces the origin of a preset endpoint's URL with `base_url`.
@@ -522,15 +368,5 @@ mod tests {
         assert!(check_base_url("ftp://example.com").is_err());
         assert!(check_base_url("https://example.com/?a=b").is_err());
         assert!(check_base_url("not a url").is_err());
-    }
-
-    #[test]
-    fn language_tags() {
-        for ok in ["en", "fr", "de-CH", "zh-Hant-TW", "gsw"] {
-            assert!(is_language_tag(ok), "{ok}");
-        }
-        for bad in ["", "e", "english1", "fr_FR", "fr-", "../x"] {
-            assert!(!is_language_tag(bad), "{bad}");
-        }
     }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::config::Channel;
+use super::Channel;
 
 /// A way to receive or produce a code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

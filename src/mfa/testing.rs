@@ -8,6 +8,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::clock::ManualClock;
+use crate::config::{process_env, Source};
 use crate::domain::{AccessToken, MfaToken, OtpCode, Username};
 use crate::metrics::Metrics;
 use crate::provider::Sender;
@@ -57,7 +58,7 @@ mfa:
 "#,
             hex::encode(Sha256::digest(API_KEY.as_bytes()))
         );
-        let snap = Snapshot::from_yaml_str(&yaml, dir.path()).unwrap();
+        let snap = Snapshot::load(&Source::text(yaml, dir.path()), &process_env).unwrap();
         let store = Arc::new(MemoryStore::new());
         let clock = ManualClock::starting_at(1_700_000_000);
         let sender = Sender::new(&snap.config.outbound, dir.path(), Metrics::new()).unwrap();

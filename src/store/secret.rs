@@ -7,7 +7,7 @@ use std::path::Path;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::config::Secret;
+use crate::domain::Secret;
 
 const FILE: &str = "server-secret";
 

@@ -433,7 +433,7 @@ mod tests {
             enrolled_at: 1,
             enrolment: "e1".into(),
             methods: vec![
-                crate::domain::Method::Channel(crate::config::Channel::Sms),
+                crate::domain::Method::Channel(crate::domain::Channel::Sms),
                 crate::domain::Method::Totp,
             ],
             totp: Some(super::super::TotpRecord {

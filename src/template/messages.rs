@@ -7,7 +7,8 @@ use handlebars::Handlebars;
 
 use crate::config::{Channel, MessagePart, MfaConfig, Problem};
 
-use super::{parse, registry, SmsInfo, Vars};
+use super::compile::registry;
+use super::{parse, SmsInfo, Vars};
 
 /// The texts of one send.
 #[derive(Debug, Clone, PartialEq, Eq)]

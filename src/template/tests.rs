@@ -1,6 +1,16 @@
 use std::path::Path;
 
 use super::*;
+use crate::config::{Config, ConfigErrors, Source};
+
+/// The configuration of `yaml`, `${NAME}` resolved by `env`, or its problems.
+fn load(yaml: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
+    let parsed = Config::parse(&Source::text(yaml, Path::new("/")), env);
+    match parsed.config {
+        Some(c) if parsed.problems.is_empty() => Ok(c),
+        _ => Err(ConfigErrors(parsed.problems)),
+    }
+}
 
 fn config(endpoints: &str, user_data: &str) -> Config {
     let yaml = format!(
@@ -14,10 +24,8 @@ mfa:
 {endpoints}
 "#
     );
-    Config::from_yaml_with_env(&yaml, Path::new("/"), &|n| {
-        (n == "KEY").then(|| "sekrit-value".to_string())
-    })
-    .unwrap_or_else(|e| panic!("{e}"))
+    load(&yaml, &|n| (n == "KEY").then(|| "sekrit-value".to_string()))
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn vars(pairs: &[(&str, &str)]) -> Vars {
@@ -150,7 +158,7 @@ mfa:
     single: {{ url: '{tpl}', method: GET }}
 "#
         );
-        let c = Config::from_yaml_with_env(&yaml, Path::new("/"), &|_| None).unwrap();
+        let c = load(&yaml, &|_| None).unwrap();
         let problems = Templates::compile(&c).unwrap_err();
         assert_eq!(problems[0].path, "mfa.endpoints.single.url");
         assert!(

@@ -1,4 +1,5 @@
-//! The admin listener (`admin:` in platform.yml), against the real binary: the admin token,
+//! The admin listener (`admin:` in platform.yml), in process (the binary where a test needs a
+//! restart or an edit of the file under it): the admin token,
 //! health and metrics, status, endpoints read and changed (validated, written back to
 //! platform.yml, applied at once), templates under `templates/`, preview, test send and the
 //! attempts log.
@@ -10,7 +11,8 @@ use serde_json::{json, Value};
 use crate::fakes::Reply;
 use crate::helpers::{
     admin_auth, marked_endpoint, other_code, phone_for, prometheus_samples, sha256_hex,
-    spawn_daemon, AppOptions, Auth, Stop, TestApp, TestResponse, ADMIN_TOKEN, API_KEY, PROVIDER,
+    spawn_app_with_env, spawn_daemon, AppOptions, Auth, Stop, TestApp, TestResponse, ADMIN_TOKEN,
+    API_KEY, PROVIDER,
 };
 
 /// An environment variable the daemon substitutes into platform.yml, and its (secret) value.
@@ -19,17 +21,25 @@ const SECRET: &str = "acct-7f3a9c1e2d84b6";
 
 const PHONE: &str = "+41791234567";
 
-/// The binary with an admin listener, `SECRET_VAR` set to `SECRET`.
+/// The app with an admin listener, `SECRET_VAR` set to `SECRET`.
 async fn admin_app(options: AppOptions) -> TestApp {
+    spawn_app_with_env(options.with_admin(), &[(SECRET_VAR, SECRET)]).await
+}
+
+/// The binary with an admin listener, `SECRET_VAR` set to `SECRET`: for a test that restarts
+/// it or edits its file.
+async fn admin_daemon(options: AppOptions) -> TestApp {
     spawn_daemon(options.with_admin(), &[(SECRET_VAR, SECRET)]).await
 }
 
 /// Standalone, single mode, the single endpoint carrying `marker`.
+fn marked_options(marker: &str) -> AppOptions {
+    AppOptions::standalone_single().with_endpoints(json!({"single": marked_endpoint(marker)}))
+}
+
+/// The app of [`marked_options`].
 async fn marked_app(marker: &str) -> TestApp {
-    admin_app(
-        AppOptions::standalone_single().with_endpoints(json!({"single": marked_endpoint(marker)})),
-    )
-    .await
+    admin_app(marked_options(marker)).await
 }
 
 /// A single endpoint that holds `${SECRET_VAR}` in its url and in a header that is not a
@@ -240,7 +250,7 @@ async fn the_admin_api_and_metrics_are_not_served_on_the_public_port() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_need_the_token_and_hold_every_metric_of_the_contract_after_a_flow() {
-    let app = marked_app("marker-metrics-1").await;
+    let app = admin_daemon(marked_options("marker-metrics-1")).await;
     app.enroll("alice").await;
     let mfa_token = app.login("alice").await.mfa_token();
     app.challenge("alice", &mfa_token).await.assert_status(200);
@@ -544,7 +554,7 @@ async fn an_invalid_put_is_refused_naming_the_path_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_valid_put_is_applied_at_once_written_to_platform_yml_and_survives_a_restart() {
-    let mut app = marked_app("marker-original").await;
+    let mut app = admin_daemon(marked_options("marker-original")).await;
     let hash_before = status_json(&app).await["configHash"].clone();
     let config_before: Value =
         serde_yaml::from_slice(&app.config_bytes()).expect("platform.yml is YAML");

@@ -2,6 +2,7 @@
 
 use std::{path::Path, process::Output};
 
+use mfa_bridge::snapshot::Snapshot;
 use serde_json::{json, Value};
 
 use crate::helpers::{
@@ -166,7 +167,8 @@ fn the_library_names_the_path_of_each_problem() {
     config["mfa"]["endpoints"]["single"]["method"] = json!("FETCH");
     let yaml = to_yaml(&config, PROVIDER, UPSTREAM);
 
-    let errors = match mfa_bridge::config::Config::from_yaml_str(&yaml, dir.path()) {
+    let source = mfa_bridge::config::Source::text(yaml, dir.path());
+    let errors = match Snapshot::load(&source, &mfa_bridge::config::process_env) {
         Ok(_) => panic!("a method FETCH must be refused"),
         Err(errors) => errors.to_string(),
     };

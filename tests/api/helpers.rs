@@ -10,7 +10,9 @@ use std::{
 
 use base64::Engine as _;
 use mfa_bridge::clock::ManualClock;
-use mfa_bridge::startup::Application;
+use mfa_bridge::config::{process_env, EnvLookup, Source};
+use mfa_bridge::snapshot::Snapshot;
+use mfa_bridge::startup::{Application, Settings};
 use regex::Regex;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -563,7 +565,7 @@ pub struct TestApp {
     /// `http://127.0.0.1:PORT`
     pub address: String,
     pub port: u16,
-    /// The admin listener's port (a binary started with [`AppOptions::with_admin`]).
+    /// The admin listener's port (an app started with [`AppOptions::with_admin`]).
     pub admin_port: Option<u16>,
     pub client: reqwest::Client,
     pub provider: FakeServer,
@@ -574,6 +576,10 @@ pub struct TestApp {
     pub data_dir: TempDir,
     /// `storage.path`
     pub storage_path: PathBuf,
+    /// The `platform.yml` the app runs on.
+    config_path: PathBuf,
+    /// Holds `platform.yml` for [`spawn_app`] (beside the storage for [`spawn_daemon`]).
+    _config_dir: Option<TempDir>,
     daemon: Option<Daemon>,
     /// The in-process app's clock (none for the binary, which runs on the system clock).
     clock: Option<ManualClock>,
@@ -597,29 +603,53 @@ fn http_client() -> reqwest::Client {
         .expect("build the test client")
 }
 
-/// Starts the fakes and the application in process, through `Config::from_yaml_str` and
-/// `Application::build`, on `127.0.0.1:0`.
+/// Starts the fakes and the application in process on `127.0.0.1:0`, as `main` does: the
+/// configuration written to a `platform.yml` (its own folder; storage in [`TestApp::data_dir`]),
+/// loaded through `Snapshot::load`, built by `Application::build` with its admin listener when
+/// the options have one, and watched for changes. Only the clock differs: a manual one.
 pub async fn spawn_app(options: AppOptions) -> TestApp {
-    let provider = start_provider().await;
-    let upstream = start_upstream().await;
-    spawn_app_with(options, provider, upstream).await
+    spawn_app_with_env(options, &[]).await
 }
 
-pub async fn spawn_app_with(
+/// [`spawn_app`] with these environment variables for `${NAME}` references (looked up before
+/// the test process's own).
+pub async fn spawn_app_with_env(options: AppOptions, envs: &[(&str, &str)]) -> TestApp {
+    let provider = start_provider().await;
+    let upstream = start_upstream().await;
+    start_in_process(options, provider, upstream, envs).await
+}
+
+async fn start_in_process(
     options: AppOptions,
     provider: FakeServer,
     upstream: FakeServer,
+    envs: &[(&str, &str)],
 ) -> TestApp {
     let data_dir = tempfile::tempdir().expect("a temporary storage directory");
+    let config_dir = tempfile::tempdir().expect("a temporary configuration directory");
     let yaml = to_yaml(
         &config_value(&options, data_dir.path()),
         &provider.base_url(),
         &upstream.base_url(),
     );
-    let config = match mfa_bridge::config::Config::from_yaml_str(&yaml, data_dir.path()) {
-        Ok(config) => config,
-        Err(errors) => panic!("the test configuration was refused:\n{errors}\n---\n{yaml}"),
-    };
+    let config_path = config_dir.path().join("platform.yml");
+    std::fs::write(&config_path, &yaml).expect("write platform.yml");
+    let given: Vec<(String, String)> = envs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let env: Arc<EnvLookup> = Arc::new(move |name: &str| {
+        given
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| process_env(name))
+    });
+    let snapshot =
+        match Source::read(&config_path).and_then(|source| Snapshot::load(&source, &*env)) {
+            Ok(snapshot) => snapshot,
+            Err(errors) => panic!("the test configuration was refused:\n{errors}\n---\n{yaml}"),
+        };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("a clock after 1970")
@@ -628,9 +658,14 @@ pub async fn spawn_app_with(
     // The app runs on a runtime of its own, in a thread of its own, and is dropped there when
     // the test ends: whatever its teardown does (a store that hangs while flushing on drop),
     // it never holds up the test's own runtime, so one app cannot freeze the whole suite.
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<u16, String>>();
+    let (ready_tx, ready_rx) =
+        tokio::sync::oneshot::channel::<Result<(u16, Option<u16>), String>>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let app_clock = clock.clone();
+    let settings = Settings {
+        config_path: Some(config_path.clone()),
+        clock: Arc::new(clock.clone()),
+        env,
+    };
     std::thread::Builder::new()
         .name("in-process-app".into())
         .spawn(move || {
@@ -640,9 +675,10 @@ pub async fn spawn_app_with(
                 .build()
                 .expect("a runtime for the app");
             runtime.block_on(async move {
-                match Application::build_with_clock(config, Arc::new(app_clock)).await {
+                match Application::build(snapshot, settings).await {
                     Ok(application) => {
-                        let _ = ready_tx.send(Ok(application.port()));
+                        let ports = (application.port(), application.admin_port());
+                        let _ = ready_tx.send(Ok(ports));
                         tokio::select! {
                             _ = application.run_until_stopped() => {}
                             _ = stop_rx => {}
@@ -656,8 +692,8 @@ pub async fn spawn_app_with(
             runtime.shutdown_background();
         })
         .expect("start the app's thread");
-    let port = match tokio::time::timeout(Duration::from_secs(15), ready_rx).await {
-        Ok(Ok(Ok(port))) => port,
+    let (port, admin_port) = match tokio::time::timeout(Duration::from_secs(15), ready_rx).await {
+        Ok(Ok(Ok(ports))) => ports,
         Ok(Ok(Err(error))) => panic!("the application did not build: {error}\n---\n{yaml}"),
         Ok(Err(_)) => panic!("the application's thread ended before it listened\n---\n{yaml}"),
         Err(_) => panic!("the application did not start listening within 15 s\n---\n{yaml}"),
@@ -665,13 +701,15 @@ pub async fn spawn_app_with(
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
-        admin_port: None,
+        admin_port,
         client: http_client(),
         provider,
         upstream,
         options,
         storage_path: data_dir.path().to_path_buf(),
         data_dir,
+        config_path,
+        _config_dir: Some(config_dir),
         daemon: None,
         clock: Some(clock),
         stop_in_process: Some(stop_tx),
@@ -752,6 +790,7 @@ async fn spawn_daemon_with(
     );
     let config_path = data_dir.path().join("platform.yml");
     std::fs::write(&config_path, yaml).expect("write platform.yml");
+    let daemon_config_path = config_path.clone();
     let envs: Vec<(String, String)> = envs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -774,6 +813,8 @@ async fn spawn_daemon_with(
         options,
         storage_path: storage,
         data_dir,
+        config_path: daemon_config_path,
+        _config_dir: None,
         daemon: Some(daemon.daemon),
         clock: None,
         stop_in_process: None,
@@ -1274,7 +1315,7 @@ impl TestApp {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The admin listener and hot reload (a binary started with `AppOptions::with_admin`)
+// The admin listener (an app started with `AppOptions::with_admin`) and hot reload
 
 /// The credential that opens the admin API: `Authorization: Bearer ADMIN_TOKEN`.
 pub fn admin_auth() -> Auth {
@@ -1294,18 +1335,14 @@ impl TestApp {
     /// `http://127.0.0.1:ADMIN_PORT`
     pub fn admin_address(&self) -> String {
         let port = self.admin_port.unwrap_or_else(|| {
-            panic!("no admin listener: start the binary with AppOptions::with_admin()")
+            panic!("no admin listener: start the app with AppOptions::with_admin()")
         });
         format!("http://127.0.0.1:{port}")
     }
 
-    /// The `platform.yml` the binary runs on.
+    /// The `platform.yml` the app runs on.
     pub fn config_path(&self) -> PathBuf {
-        self.daemon
-            .as_ref()
-            .expect("config_path needs an app started with spawn_daemon")
-            .config_path
-            .clone()
+        self.config_path.clone()
     }
 
     /// The `templates/` folder next to `platform.yml`.

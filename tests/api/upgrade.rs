@@ -13,7 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mfa_bridge::clock::ManualClock;
-use mfa_bridge::startup::Application;
+use mfa_bridge::config::{process_env, Source};
+use mfa_bridge::snapshot::Snapshot;
+use mfa_bridge::startup::{Application, Settings};
 use regex::Regex;
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -162,11 +164,15 @@ impl Upgraded {
         Upgraded::new(copy, port, Some(child), None)
     }
 
-    /// The application in process (`Application::load` on COPY/platform.yml), its clock at
-    /// `now`: the day the fixture was made, or later.
+    /// The application in process (COPY/platform.yml through the binary's start-up path), its
+    /// clock at `now`: the day the fixture was made, or later.
     async fn in_process_at(now: u64) -> Upgraded {
         let copy = copy_of_fixture();
         let config = copy.path().join("platform.yml");
+        let snapshot = match Source::read(&config).and_then(|s| Snapshot::load(&s, &process_env)) {
+            Ok(snapshot) => snapshot,
+            Err(errors) => panic!("the fixture's configuration was refused:\n{errors}"),
+        };
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<u16, String>>();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         // Its own runtime in its own thread, as `spawn_app` does: its teardown never holds up
@@ -180,8 +186,12 @@ impl Upgraded {
                     .build()
                     .expect("a runtime for the app");
                 runtime.block_on(async move {
-                    let clock = Arc::new(ManualClock::starting_at(now));
-                    match Application::load(&config, clock).await {
+                    let settings = Settings {
+                        config_path: Some(config),
+                        clock: Arc::new(ManualClock::starting_at(now)),
+                        env: Arc::new(process_env),
+                    };
+                    match Application::build(snapshot, settings).await {
                         Ok(application) => {
                             let _ = ready_tx.send(Ok(application.port()));
                             tokio::select! {

@@ -1,10 +1,12 @@
 //! Presets, message texts and the variables of a send, through the whole loading path: a
 //! `platform.yml` text, a `templates/` folder, [`Snapshot`].
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::*;
-use crate::snapshot::Snapshot;
+use super::Snapshot;
+use crate::config::Source;
+use crate::template::*;
 
 const HEAD: &str = r#"
 storage: { path: /tmp/x }
@@ -20,7 +22,7 @@ fn load(mfa: &str, files: &[(&str, &str)]) -> Result<Snapshot, Vec<String>> {
         std::fs::write(full, text).unwrap();
     }
     let yaml = format!("{HEAD}mfa:\n{mfa}");
-    Snapshot::from_yaml_str(&yaml, dir.path())
+    Snapshot::load(&Source::text(yaml, dir.path()), &|_| None)
         .map_err(|e| e.0.iter().map(|p| p.to_string()).collect())
 }
 

@@ -1,64 +1,39 @@
-//! One immutable snapshot of the configuration and its compiled templates. A request reads the
-//! snapshot once, so no request mixes two configurations; a reload builds and validates a whole
-//! new snapshot, then swaps it in.
+//! One immutable snapshot of the configuration and its compiled templates, and the one way to
+//! load it ([`Snapshot::load`]). A request reads the snapshot once, so no request mixes two
+//! configurations; a reload ([`reload`]) builds and validates a whole new snapshot, then swaps
+//! it in.
 
-use std::path::Path;
+pub mod reload;
+
 use std::sync::{Arc, RwLock};
 
 use sha2::{Digest, Sha256};
 
-use crate::config::{Channel, Config, ConfigErrors, Library, MfaConfig, Problem};
+use crate::config::{Channel, Config, ConfigErrors, MfaConfig, Problem, Source};
 use crate::template::Templates;
 
+/// A validated configuration with its templates compiled: what every request runs on.
 #[derive(Debug)]
 pub struct Snapshot {
     pub config: Config,
     pub templates: Templates,
     /// The channels of `mfa.channels`, each as its own configuration and templates.
     pub channels: Vec<(MfaConfig, Templates)>,
-    /// The configuration text it was built from (`${ENV}` references unresolved); empty when
-    /// built from a [`Config`] directly.
+    /// The configuration text it was built from (`${ENV}` references unresolved).
     pub source: String,
-    /// SHA-256 (hex) of `source`.
+    /// SHA-256 (hex) of `source` and of the local template files: changes when either does.
     pub source_hash: String,
 }
 
 impl Snapshot {
-    /// Compiles the templates of an already validated configuration (no source text).
-    pub fn new(config: Config) -> Result<Snapshot, ConfigErrors> {
-        let templates = Templates::compile(&config).map_err(ConfigErrors)?;
-        let channels = compile_channels(&config.mfa).map_err(ConfigErrors)?;
-        Ok(Snapshot {
-            config,
-            templates,
-            channels,
-            source: String::new(),
-            source_hash: String::new(),
-        })
-    }
-
-    /// Validates and compiles a configuration text, with the template library of `templates/`
-    /// beside it: every problem at once.
-    pub fn from_yaml_str(yaml: &str, base_dir: &Path) -> Result<Snapshot, ConfigErrors> {
-        let (library, problems) = Library::read(&base_dir.join("templates"));
-        Snapshot::with_library(yaml, base_dir, &library, problems)
-    }
-
-    /// [`Snapshot::from_yaml_str`] with the library given (the admin API checks a template
-    /// file's new text this way before writing it).
-    pub fn with_library(
-        yaml: &str,
-        base_dir: &Path,
-        library: &Library,
-        earlier: Vec<Problem>,
+    /// The one way to load a configuration (the daemon at start, a reload, an admin change,
+    /// the tests): validates the text with `${ENV}` references resolved by `env`, compiles its
+    /// templates, and answers every problem at once.
+    pub fn load(
+        source: &Source,
+        env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Snapshot, ConfigErrors> {
-        let parsed = Config::parse_with_library(
-            yaml,
-            base_dir,
-            &|name| std::env::var(name).ok(),
-            library,
-            earlier,
-        );
+        let parsed = Config::parse(source, env);
         let config = match parsed.config {
             Some(c) if parsed.problems.is_empty() => c,
             _ => {
@@ -77,27 +52,15 @@ impl Snapshot {
         // What runs depends on the file and on the local templates: both are in the hash, so
         // that an edit of either is seen as a change.
         let mut hash = Sha256::new();
-        hash.update(yaml.as_bytes());
-        hash.update(library.fingerprint());
+        hash.update(source.yaml.as_bytes());
+        hash.update(source.library.fingerprint());
         Ok(Snapshot {
             config,
             templates,
             channels,
-            source: yaml.to_string(),
+            source: source.yaml.clone(),
             source_hash: hex::encode(hash.finalize()),
         })
-    }
-
-    /// Reads, validates and compiles `platform.yml`.
-    pub fn load(path: &Path) -> Result<Snapshot, ConfigErrors> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigErrors(vec![Problem {
-                path: path.display().to_string(),
-                message: format!("cannot read: {e}"),
-            }])
-        })?;
-        let base = path.parent().unwrap_or_else(|| Path::new("."));
-        Snapshot::from_yaml_str(&text, base)
     }
 }
 
@@ -169,3 +132,6 @@ impl SharedSnapshot {
         }
     }
 }
+
+#[cfg(test)]
+mod library_tests;

@@ -10,9 +10,9 @@ use notify_debouncer_mini::notify::RecursiveMode;
 use notify_debouncer_mini::{new_debouncer, DebounceEventResult, Debouncer};
 use serde::Serialize;
 
-use crate::config::Problem;
+use super::{SharedSnapshot, Snapshot};
+use crate::config::{EnvLookup, Problem, Source};
 use crate::metrics::Metrics;
-use crate::snapshot::{SharedSnapshot, Snapshot};
 
 /// The outcome of the last reload, as the admin status shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -56,6 +56,8 @@ pub struct Reloader {
     /// Held from reading the file to applying it, by every reload and every admin write, so
     /// that no two of them interleave: what runs is always what the file last said.
     writing: Mutex<()>,
+    /// How `${NAME}` references are resolved: as at start.
+    env: Arc<EnvLookup>,
 }
 
 /// Keeps the file watcher alive.
@@ -64,13 +66,19 @@ pub struct Watch {
 }
 
 impl Reloader {
-    pub fn new(path: PathBuf, shared: SharedSnapshot, metrics: Metrics) -> Reloader {
+    pub fn new(
+        path: PathBuf,
+        shared: SharedSnapshot,
+        metrics: Metrics,
+        env: Arc<EnvLookup>,
+    ) -> Reloader {
         Reloader {
             path,
             shared,
             status: Mutex::new(None),
             metrics,
             writing: Mutex::new(()),
+            env,
         }
     }
 
@@ -133,7 +141,7 @@ impl Reloader {
     /// records the reload in the status even when nothing changed.
     pub fn reload(&self, now: u64, explicit: bool) -> bool {
         let _writing = self.lock();
-        match Snapshot::load(&self.path) {
+        match Source::read(&self.path).and_then(|source| Snapshot::load(&source, &*self.env)) {
             Ok(snapshot) => {
                 if snapshot.source_hash == self.shared.current().source_hash {
                     // The file is what runs: a refusal shown before is over.

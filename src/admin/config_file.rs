@@ -1,0 +1,88 @@
+//! `platform.yml` as the admin API edits it: read as written (`${ENV}` references kept), the
+//! endpoints under `mfa.endpoints` changed, and the whole new text validated as a reload would,
+//! written atomically and applied. Everything here blocks (file I/O, a whole configuration
+//! load): the handlers call it through [`super::error::blocking`].
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_yaml::{Mapping, Value};
+
+use super::error::AdminError;
+use super::files;
+use super::AdminState;
+use crate::config::{Problem, Source};
+use crate::snapshot::reload::Reloader;
+use crate::snapshot::Snapshot;
+
+/// The reloader, which knows the file; none when the configuration is not a file.
+pub(super) fn reloader(state: &AdminState) -> Result<&Arc<Reloader>, AdminError> {
+    state.reloader.as_ref().ok_or(AdminError::NoFile)
+}
+
+/// The configuration file as written (`${ENV}` references unresolved).
+pub(super) fn read_raw(path: &Path) -> Result<Value, AdminError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| AdminError::Internal(format!("cannot read {}: {e}", path.display())))?;
+    serde_yaml::from_str(&text).map_err(|e| {
+        AdminError::Invalid(vec![Problem {
+            path: "platform.yml".into(),
+            message: format!("not valid YAML: {e}"),
+        }])
+    })
+}
+
+/// `mfa.endpoints` of a raw configuration (empty when absent).
+pub(super) fn endpoints_of(raw: &Value) -> Mapping {
+    raw.get("mfa")
+        .and_then(|m| m.get("endpoints"))
+        .and_then(|e| e.as_mapping())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// `value` as a mapping, made an empty one first if it is anything else.
+fn mapping(value: &mut Value) -> Option<&mut Mapping> {
+    if !value.is_mapping() {
+        *value = Value::Mapping(Mapping::new());
+    }
+    value.as_mapping_mut()
+}
+
+/// Sets (or with `None` removes) `mfa.endpoints.{name}` in a raw configuration; the other keys
+/// keep their place.
+pub(super) fn set_endpoint(
+    raw: &mut Value,
+    name: &str,
+    endpoint: Option<Value>,
+) -> Result<(), AdminError> {
+    let endpoints = mapping(raw)
+        .map(|root| root.entry("mfa".into()).or_insert(Value::Null))
+        .and_then(mapping)
+        .map(|mfa| mfa.entry("endpoints".into()).or_insert(Value::Null))
+        .and_then(mapping)
+        .ok_or_else(|| AdminError::Internal("mfa.endpoints could not be edited".into()))?;
+    match endpoint {
+        Some(e) => {
+            endpoints.insert(name.into(), e);
+        }
+        None => {
+            endpoints.remove(name);
+        }
+    }
+    Ok(())
+}
+
+/// Validates a whole new configuration as a reload would, writes it atomically, applies it.
+/// The caller holds the configuration lock since it read the file.
+pub(super) fn write_config(state: &AdminState, raw: &Value) -> Result<(), AdminError> {
+    let reloader = reloader(state)?;
+    let text = serde_yaml::to_string(raw).map_err(|e| AdminError::Internal(e.to_string()))?;
+    let base = reloader.path().parent().unwrap_or_else(|| Path::new("."));
+    let snapshot = Snapshot::load(&Source::text(text.clone(), base), &*state.env)
+        .map_err(|errors| AdminError::Invalid(errors.0))?;
+    files::write_atomically(reloader.path(), text.as_bytes())
+        .map_err(|e| AdminError::Internal(format!("writing the configuration failed: {e}")))?;
+    reloader.apply(snapshot, state.app.mfa.now());
+    Ok(())
+}

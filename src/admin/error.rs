@@ -1,0 +1,100 @@
+//! The admin API's errors and their one mapping to answers: `{"error": {id, message,
+//! problems?}}`, except flow errors, which answer as on the public port.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::config::Problem;
+use crate::mfa::FlowError;
+use crate::snapshot::reload::ProblemView;
+
+/// Why an admin request was not done.
+pub(super) enum AdminError {
+    Unauthorized,
+    NotFound(String),
+    BadRequest(String),
+    /// The daemon runs on a configuration that is not a file.
+    NoFile,
+    /// The change would make an invalid configuration: every problem.
+    Invalid(Vec<Problem>),
+    Flow(FlowError),
+    /// Logged with its reason; the answer says no more than "unexpected".
+    Internal(String),
+}
+
+impl From<FlowError> for AdminError {
+    fn from(e: FlowError) -> Self {
+        AdminError::Flow(e)
+    }
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        let (status, id, message, problems) = match self {
+            AdminError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Give the admin token: Authorization: Bearer <token>.".to_string(),
+                None,
+            ),
+            AdminError::NotFound(m) => (StatusCode::NOT_FOUND, "unknown-resource", m, None),
+            AdminError::BadRequest(m) => (
+                StatusCode::BAD_REQUEST,
+                "invalid-parameters-format",
+                m,
+                None,
+            ),
+            AdminError::NoFile => (
+                StatusCode::CONFLICT,
+                "no-configuration-file",
+                "The daemon runs on a configuration that is not a file: nothing to edit."
+                    .to_string(),
+                None,
+            ),
+            AdminError::Invalid(problems) => (
+                StatusCode::BAD_REQUEST,
+                "invalid-configuration",
+                format!(
+                    "The change was refused: {} problem(s); nothing was changed.",
+                    problems.len()
+                ),
+                Some(problems),
+            ),
+            AdminError::Flow(e) => return crate::http::ApiError::Flow(e).into_response(),
+            AdminError::Internal(m) => {
+                tracing::error!(reason = %m, "admin error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "unexpected-error",
+                    "Unexpected error.".to_string(),
+                    None,
+                )
+            }
+        };
+        let mut error = json!({ "id": id, "message": message });
+        if let Some(p) = problems {
+            error["problems"] = json!(p.iter().map(ProblemView::from).collect::<Vec<_>>());
+        }
+        (status, Json(json!({ "error": error }))).into_response()
+    }
+}
+
+/// A JSON body, or a 400 in the admin error shape.
+pub(super) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AdminError> {
+    serde_json::from_slice(body)
+        .map_err(|e| AdminError::BadRequest(format!("The body must be JSON: {e}.")))
+}
+
+/// Runs blocking work (file reads and writes, a whole configuration load) on the blocking
+/// pool, off the runtime's threads.
+pub(super) async fn blocking<T, F>(work: F) -> Result<T, AdminError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, AdminError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AdminError::Internal(format!("admin task failed: {e}")))?
+}
