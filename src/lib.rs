@@ -5,6 +5,15 @@
 //! [`upstream`] -> [`mfa`] (the flows) -> [`http`] (the Pryv-compatible routes) and [`admin`];
 //! [`startup`] builds the whole.
 
+// Library code never panics on bad input or a broken invariant it could report instead, never
+// holds a lock across an await, and reads the time only through `clock::Clock` (clippy.toml).
+// Tests may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+#![deny(clippy::await_holding_lock, clippy::disallowed_methods)]
+
 pub mod admin;
 pub mod clock;
 pub mod config;

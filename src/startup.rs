@@ -33,6 +33,8 @@ pub enum StartupError {
     Store(#[from] store::StoreError),
     #[error("{0}")]
     Client(String),
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -103,9 +105,14 @@ impl Application {
             SledStore::open_with_cache(&data_dir, config.storage.cache_bytes)?
                 .with_sync(config.storage.strict_durability),
         );
-        let metrics = Metrics::new();
-        let sender = Sender::new(&config.outbound, &data_dir, metrics.clone())
-            .map_err(StartupError::Client)?;
+        let metrics = Metrics::new()?;
+        let sender = Sender::new(
+            &config.outbound,
+            &data_dir,
+            metrics.clone(),
+            Arc::clone(&clock),
+        )
+        .map_err(StartupError::Client)?;
         let (listener, address) = bind(config.server.listen).await?;
         let admin = match &config.admin {
             Some(a) => Some(bind(a.listen).await?),

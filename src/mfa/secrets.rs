@@ -36,8 +36,11 @@ impl Keys {
 
     /// HMAC-SHA256 over `parts`, each length-prefixed, under a purpose label.
     fn mac(&self, purpose: &str, parts: &[&[u8]]) -> [u8; 32] {
-        let mut mac =
-            <HmacSha256 as Mac>::new_from_slice(&self.secret).expect("HMAC takes any key length");
+        // RFC 2104 pads a key shorter than the block (64 bytes for SHA-256) with zeros: the
+        // padded array is the same key, and `new` on a whole block cannot fail.
+        let mut key = [0u8; 64];
+        key[..32].copy_from_slice(&self.secret);
+        let mut mac = <HmacSha256 as KeyInit>::new(&key.into());
         mac.update(purpose.as_bytes());
         for part in parts {
             mac.update(&(part.len() as u64).to_be_bytes());
@@ -218,6 +221,17 @@ pub fn normalize_recovery_code(input: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_padded_hmac_key_is_the_server_secret_itself() {
+        let keys = Keys::new([42; 32]);
+        let mut plain = <HmacSha256 as Mac>::new_from_slice(&[42; 32]).unwrap();
+        plain.update(b"purpose");
+        plain.update(&3u64.to_be_bytes());
+        plain.update(b"abc");
+        let expected: [u8; 32] = plain.finalize().into_bytes().into();
+        assert_eq!(keys.mac("purpose", &[b"abc"]), expected);
+    }
 
     #[test]
     fn codes_have_the_configured_length_and_cover_the_space() {

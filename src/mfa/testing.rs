@@ -61,7 +61,13 @@ mfa:
         let snap = Snapshot::load(&Source::text(yaml, dir.path()), &process_env).unwrap();
         let store = Arc::new(MemoryStore::new());
         let clock = ManualClock::starting_at(1_700_000_000);
-        let sender = Sender::new(&snap.config.outbound, dir.path(), Metrics::new()).unwrap();
+        let sender = Sender::new(
+            &snap.config.outbound,
+            dir.path(),
+            Metrics::new().unwrap(),
+            Arc::new(clock.clone()),
+        )
+        .unwrap();
         let mfa = Mfa::new(
             store.clone(),
             sender,

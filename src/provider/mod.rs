@@ -2,12 +2,14 @@
 //! the development outbox file.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::Method;
 use tokio::io::AsyncWriteExt;
 
+use crate::clock::Clock;
 use crate::config::{HttpMethod, OutboundConfig, Predicate, Secrets};
 use crate::metrics::Metrics;
 use crate::template::OutboundRequest;
@@ -80,7 +82,9 @@ pub struct Sender {
     client: reqwest::Client,
     metrics: Metrics,
     outbox: PathBuf,
-    outbox_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    outbox_lock: Arc<tokio::sync::Mutex<()>>,
+    /// What the outbox stamps its lines with.
+    clock: Arc<dyn Clock>,
 }
 
 impl Sender {
@@ -88,6 +92,7 @@ impl Sender {
         outbound: &OutboundConfig,
         data_dir: &std::path::Path,
         metrics: Metrics,
+        clock: Arc<dyn Clock>,
     ) -> Result<Sender, String> {
         let client = reqwest::Client::builder()
             .connect_timeout(outbound.connect_timeout)
@@ -102,6 +107,7 @@ impl Sender {
             metrics,
             outbox: data_dir.join("outbox.jsonl"),
             outbox_lock: Default::default(),
+            clock,
         })
     }
 
@@ -212,12 +218,7 @@ impl Sender {
         secrets: &Secrets,
     ) -> Result<Reply, SendError> {
         let mut entry = request.describe(secrets);
-        entry["time"] = serde_json::Value::from(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
-        );
+        entry["time"] = serde_json::Value::from(self.clock.now());
         entry["development_only"] = serde_json::Value::Bool(true);
         let mut line = entry.to_string();
         line.push('\n');

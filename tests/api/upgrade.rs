@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mfa_bridge::clock::ManualClock;
+use mfa_bridge::clock::{Clock, ManualClock, SystemClock};
 use mfa_bridge::config::{process_env, Source};
 use mfa_bridge::snapshot::Snapshot;
 use mfa_bridge::startup::{Application, Settings};
@@ -80,10 +80,7 @@ fn authenticator(secret: &str) -> TOTP {
 }
 
 fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("a clock after 1970")
-        .as_secs()
+    SystemClock.now()
 }
 
 /// The daemon of today on a copy of the fixture: the real binary, or the library in process

@@ -240,9 +240,5 @@ async fn run(args: RunArgs) -> Result<(), String> {
 
 /// A user-name prefix of its own for each run: `b` and 8 hex digits.
 pub fn fresh_prefix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32))
-        .unwrap_or(0);
-    format!("b{:08x}", nanos ^ std::process::id().rotate_left(16))
+    format!("b{:08x}", rand::random::<u32>())
 }
