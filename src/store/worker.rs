@@ -56,8 +56,12 @@ type DoneSender = tokio::sync::oneshot::Sender<Result<(), String>>;
 type Done = tokio::sync::oneshot::Receiver<Result<(), String>>;
 
 /// Group commit: one thread runs `Db::flush`, and one flush serves every request queued while
-/// the previous one ran. (sled 0.34's `flush_async` can deadlock its I/O pool when called
-/// concurrently, and a blocking flush on the runtime would stall it.)
+/// the previous one ran. A blocking flush on the runtime would stall it, and sled 0.34.7's
+/// `flush_async` deadlocks: it runs the flush as a task of sled's process-wide I/O pool, where
+/// it waits for log-buffer writes queued behind it on that same pool, which grows only while
+/// tasks are being queued; a few concurrent calls occupy every pool thread, and then every sled
+/// database in the process stops writing (sled issues #1241, #1308, #1357: fixed on sled's main
+/// branch after 0.34.7, in no 0.34 release). clippy.toml forbids it.
 #[derive(Clone)]
 pub(super) struct Flusher(Arc<Worker<DoneSender>>);
 

@@ -7,8 +7,8 @@ use serde_json::json;
 
 use crate::fakes::PROVIDER_VALID_CODE;
 use crate::helpers::{
-    code_step_up, other_code, password_step_up, ran_in_own_process, spawn_app, AppOptions, TestApp,
-    TestResponse, INVALID_SESSION,
+    code_step_up, other_code, password_step_up, spawn_app, AppOptions, TestApp, TestResponse,
+    INVALID_SESSION,
 };
 
 const TOO_MANY_WRONG_CODES: &str = "Too many wrong codes. Please log in again.";
@@ -111,14 +111,6 @@ async fn in_challenge_verify_mode_a_dead_session_no_longer_reaches_the_verify_en
 /// The ceiling holds under concurrency: attempts are counted before they are checked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_concurrent_wrong_codes_get_exactly_per_session_minus_one_invalid_codes() {
-    if ran_in_own_process(
-        module_path!(),
-        "twenty_concurrent_wrong_codes_get_exactly_per_session_minus_one_invalid_codes",
-    )
-    .await
-    {
-        return;
-    }
     let app = spawn_app(AppOptions::proxy_single().with_attempts(json!({"per_session": 5}))).await;
     app.enroll("alice").await;
     let (mfa_token, code) = login_with_code(&app, "alice").await;
@@ -298,27 +290,11 @@ async fn fifty_concurrent_wrong_codes(options: AppOptions, wrong: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_wrong_codes_get_exactly_four_invalid_codes_and_forty_six_waits() {
-    if ran_in_own_process(
-        module_path!(),
-        "fifty_concurrent_wrong_codes_get_exactly_four_invalid_codes_and_forty_six_waits",
-    )
-    .await
-    {
-        return;
-    }
     fifty_concurrent_wrong_codes(AppOptions::proxy_single(), "").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_wrong_codes_reach_the_providers_verify_endpoint_exactly_four_times() {
-    if ran_in_own_process(
-        module_path!(),
-        "fifty_concurrent_wrong_codes_reach_the_providers_verify_endpoint_exactly_four_times",
-    )
-    .await
-    {
-        return;
-    }
     fifty_concurrent_wrong_codes(AppOptions::proxy_challenge_verify(), "111111").await;
 }
 

@@ -9,7 +9,7 @@ use std::{
 };
 
 use base64::Engine as _;
-use mfa_bridge::clock::ManualClock;
+use mfa_bridge::clock::{Clock, ManualClock, SystemClock};
 use mfa_bridge::config::{process_env, EnvLookup, Source};
 use mfa_bridge::snapshot::Snapshot;
 use mfa_bridge::startup::{Application, Settings};
@@ -650,14 +650,10 @@ async fn start_in_process(
             Ok(snapshot) => snapshot,
             Err(errors) => panic!("the test configuration was refused:\n{errors}\n---\n{yaml}"),
         };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("a clock after 1970")
-        .as_secs();
+    let now = SystemClock.now();
     let clock = ManualClock::starting_at(now);
     // The app runs on a runtime of its own, in a thread of its own, and is dropped there when
-    // the test ends: whatever its teardown does (a store that hangs while flushing on drop),
-    // it never holds up the test's own runtime, so one app cannot freeze the whole suite.
+    // the test ends: its teardown (the store's last flush) never holds up the test's runtime.
     let (ready_tx, ready_rx) =
         tokio::sync::oneshot::channel::<Result<(u16, Option<u16>), String>>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -714,49 +710,6 @@ async fn start_in_process(
         clock: Some(clock),
         stop_in_process: Some(stop_tx),
     }
-}
-
-const ISOLATED_TEST: &str = "MFA_BRIDGE_TEST_ISOLATED";
-
-/// For a test whose daemon may wedge state shared by the whole process (sled's global I/O
-/// pool, when concurrent flushes deadlock): in the test process, runs this one test again in
-/// a child process of its own (this test binary, `--exact`), waits for it with a deadline,
-/// fails with its output if it failed, and answers `true` (the caller returns); in that child,
-/// answers `false` (the caller runs its body). One such test can then never take the others
-/// down with it. `module` is `module_path!()`.
-pub async fn ran_in_own_process(module: &str, test: &str) -> bool {
-    let name = format!(
-        "{}::{test}",
-        module.split_once("::").map_or(module, |(_, rest)| rest)
-    );
-    if std::env::var(ISOLATED_TEST).as_deref() == Ok(name.as_str()) {
-        return false;
-    }
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let child = tokio::process::Command::new(exe)
-        .args(["--exact", &name, "--nocapture", "--test-threads", "1"])
-        .env(ISOLATED_TEST, &name)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("run the test in a process of its own");
-    let output = match tokio::time::timeout(Duration::from_secs(90), child.wait_with_output()).await
-    {
-        Ok(output) => output.expect("wait for the test's own process"),
-        Err(_) => panic!("{name}, in a process of its own, did not end within 90 s"),
-    };
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        text.contains("1 passed"),
-        "{name} failed in a process of its own; its output:\n{text}"
-    );
-    true
 }
 
 /// Starts the fakes and the real binary (`mfa-bridge serve --config FILE`), with these extra
@@ -988,7 +941,6 @@ impl TestApp {
 
     /// The app's clock (the in-process app's manual clock).
     pub fn now(&self) -> u64 {
-        use mfa_bridge::clock::Clock as _;
         self.clock
             .as_ref()
             .expect("now needs an app started with spawn_app")
