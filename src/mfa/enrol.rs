@@ -10,7 +10,7 @@ use super::error::Invalid;
 use super::method::{check_available, enrolled_methods, method_or_primary};
 use super::outcome::{Activation, Confirmed};
 use super::recovery::RECOVERY_CODE_COUNT;
-use super::state::{Outstanding, Pending};
+use super::state::Pending;
 use super::update::Change;
 use super::user_data::{self, GivenUserData};
 use super::{secrets, totp, FlowError, Mfa};
@@ -98,31 +98,17 @@ impl Mfa {
                 totp: enrolment,
             });
         }
-        let code = self.new_code_for(snap, method, &key, now)?;
-        let prepared = self.prepare_sends(
-            snap,
-            method,
-            username,
-            &user_data,
-            code.as_ref().map(|(c, _)| c.as_str()),
-        )?;
-        let reservations = self
-            .reserve_all(snap, username, &user_data, &prepared, now)
+        let challenge = self
+            .prepare_challenge(snap, named, username, &user_data, &key, now)
             .await?;
         session.last_sent_at = Some(now);
-        session.outstanding = match code {
-            Some((_, stored)) => Outstanding::OwnCode {
-                code: stored,
-                method: named,
-            },
-            None => Outstanding::ProviderCode {
-                method: named,
-                captured: Default::default(),
-            },
-        };
+        session.outstanding = challenge.outstanding;
         // On disk with the sends it reserved, before they leave.
         self.open_session(&key, &session).await?;
-        if let Err(e) = self.deliver(snap, &key, prepared, reservations).await {
+        if let Err(e) = self
+            .deliver(snap, &key, challenge.sends, challenge.reservations)
+            .await
+        {
             self.delete_session(snap, &key).await?;
             return Err(e);
         }

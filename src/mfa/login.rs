@@ -13,7 +13,7 @@ use super::error::Invalid;
 use super::method::{check_available, enrolled_methods, method_or_primary, require_enrolled};
 use super::outcome::{LoginOutcome, Verified};
 use super::session::SessionData;
-use super::state::{Outstanding, Pending};
+use super::state::Pending;
 use super::update::Change;
 use super::{secrets, FlowError, Mfa};
 
@@ -131,29 +131,12 @@ impl Mfa {
             }
         }
         self.check_destinations(snap, &user_data)?;
-        let code = self.new_code_for(snap, method, &key, now)?;
-        let prepared = self.prepare_sends(
-            snap,
-            method,
-            username,
-            &user_data,
-            code.as_ref().map(|(c, _)| c.as_str()),
-        )?;
-        let reservations = self
-            .reserve_all(snap, username, &user_data, &prepared, now)
+        let challenge = self
+            .prepare_challenge(snap, Some(method), username, &user_data, &key, now)
             .await?;
         let mut updated = session.clone();
         updated.last_sent_at = Some(now);
-        updated.outstanding = match code {
-            Some((_, stored)) => Outstanding::OwnCode {
-                code: stored,
-                method: Some(method),
-            },
-            None => Outstanding::ProviderCode {
-                method: Some(method),
-                captured: Default::default(),
-            },
-        };
+        updated.outstanding = challenge.outstanding;
         // Only over the session as read: another challenge or a verify meanwhile wins.
         let written = self
             .update_session(snap, &key, |current| {
@@ -164,12 +147,13 @@ impl Mfa {
             })
             .await?;
         if !written {
-            self.release_all(&reservations).await?;
+            self.release_all(&challenge.reservations).await?;
             return Err(FlowError::InvalidSession);
         }
         // The send is counted on disk before it leaves.
         self.store.flush().await?;
-        self.deliver(snap, &key, prepared, reservations).await?;
+        self.deliver(snap, &key, challenge.sends, challenge.reservations)
+            .await?;
         Ok(method)
     }
 

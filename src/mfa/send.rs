@@ -11,7 +11,7 @@ use crate::store::SessionKey;
 use crate::template::{EndpointId, OutboundRequest, RenderError, SendInput, Templates};
 
 use super::error::{Invalid, Messaging};
-use super::method::route;
+use super::method::{method_or_primary, route};
 use super::state::Outstanding;
 use super::update::Change;
 use super::{limits, secrets, FlowError, Mfa};
@@ -28,7 +28,51 @@ pub(super) struct Reservation {
     keys: Vec<Vec<u8>>,
 }
 
+/// A challenge ready to leave: its sends rendered and reserved on the send limits, and what
+/// its session holds until it is answered.
+pub(super) struct Challenge {
+    pub(super) sends: Vec<Prepared>,
+    pub(super) reservations: Vec<Reservation>,
+    pub(super) outstanding: Outstanding,
+}
+
 impl Mfa {
+    /// Prepares a challenge for the session under `key` by the method `named` (none: Pryv's
+    /// format, the primary channel): a new code when its channels are in single mode (the
+    /// previous one stops working), the sends rendered with it, and reserved.
+    pub(super) async fn prepare_challenge(
+        &self,
+        snap: &Snapshot,
+        named: Option<Method>,
+        username: &Username,
+        user_data: &BTreeMap<String, String>,
+        key: &SessionKey,
+        now: u64,
+    ) -> Result<Challenge, FlowError> {
+        let method = method_or_primary(snap, named);
+        let code = self.new_code_for(snap, method, key, now)?;
+        let plain = code.as_ref().map(|(c, _)| c.as_str());
+        let sends = self.prepare_sends(snap, method, username, user_data, plain)?;
+        let reservations = self
+            .reserve_all(snap, username, user_data, &sends, now)
+            .await?;
+        let outstanding = match code {
+            Some((_, stored)) => Outstanding::OwnCode {
+                code: stored,
+                method: named,
+            },
+            None => Outstanding::ProviderCode {
+                method: named,
+                captured: BTreeMap::new(),
+            },
+        };
+        Ok(Challenge {
+            sends,
+            reservations,
+            outstanding,
+        })
+    }
+
     /// A real send of a test message to `user_data` (the admin panel's test send), counted on
     /// the send limits. Answers the provider's reply and the request as sent.
     pub async fn test_send(
@@ -115,7 +159,7 @@ impl Mfa {
     }
 
     /// The sends of a challenge by `method`: one per channel, with the one code.
-    pub(super) fn prepare_sends(
+    fn prepare_sends(
         &self,
         snap: &Snapshot,
         method: Method,
@@ -136,7 +180,7 @@ impl Mfa {
     }
 
     /// Reserves every prepared send on the send limits; none if one is refused.
-    pub(super) async fn reserve_all(
+    async fn reserve_all(
         &self,
         snap: &Snapshot,
         username: &Username,
