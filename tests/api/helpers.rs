@@ -645,21 +645,56 @@ async fn start_in_process(
             .map(|(_, v)| v.clone())
             .or_else(|| process_env(name))
     });
-    let snapshot =
-        match Source::read(&config_path).and_then(|source| Snapshot::load(&source, &*env)) {
-            Ok(snapshot) => snapshot,
-            Err(errors) => panic!("the test configuration was refused:\n{errors}\n---\n{yaml}"),
-        };
-    let now = SystemClock.now();
-    let clock = ManualClock::starting_at(now);
-    // The app runs on a runtime of its own, in a thread of its own, and is dropped there when
-    // the test ends: its teardown (the store's last flush) never holds up the test's runtime.
+    let clock = ManualClock::starting_at(SystemClock.now());
+    let app = match run_in_process(&config_path, clock.clone(), env).await {
+        Ok(app) => app,
+        Err(error) => panic!("{error}\n---\n{yaml}"),
+    };
+    let (port, admin_port) = (app.port, app.admin_port);
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        admin_port,
+        client: http_client(),
+        provider,
+        upstream,
+        options,
+        storage_path: data_dir.path().to_path_buf(),
+        data_dir,
+        config_path,
+        _config_dir: Some(config_dir),
+        daemon: None,
+        clock: Some(clock),
+        stop_in_process: Some(app.stop),
+    }
+}
+
+/// An application running in process: its ports, and the way to stop it.
+pub struct InProcess {
+    pub port: u16,
+    pub admin_port: Option<u16>,
+    pub stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Loads `config_path` through the binary's loading entry and builds the application on its
+/// start-up path (admin listener and file watching included), with `clock` and `env`. The app
+/// runs on a runtime of its own, in a thread of its own, and is dropped there when stopped: its
+/// teardown (the store's last flush) never holds up the test's runtime. Answers once it
+/// listens, or why it did not start.
+pub async fn run_in_process(
+    config_path: &Path,
+    clock: ManualClock,
+    env: Arc<EnvLookup>,
+) -> Result<InProcess, String> {
+    let snapshot = Source::read(config_path)
+        .and_then(|source| Snapshot::load(&source, &*env))
+        .map_err(|errors| format!("the configuration was refused:\n{errors}"))?;
     let (ready_tx, ready_rx) =
         tokio::sync::oneshot::channel::<Result<(u16, Option<u16>), String>>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let settings = Settings {
-        config_path: Some(config_path.clone()),
-        clock: Arc::new(clock.clone()),
+        config_path: Some(config_path.to_path_buf()),
+        clock: Arc::new(clock),
         env,
     };
     std::thread::Builder::new()
@@ -688,27 +723,15 @@ async fn start_in_process(
             runtime.shutdown_background();
         })
         .expect("start the app's thread");
-    let (port, admin_port) = match tokio::time::timeout(Duration::from_secs(15), ready_rx).await {
-        Ok(Ok(Ok(ports))) => ports,
-        Ok(Ok(Err(error))) => panic!("the application did not build: {error}\n---\n{yaml}"),
-        Ok(Err(_)) => panic!("the application's thread ended before it listened\n---\n{yaml}"),
-        Err(_) => panic!("the application did not start listening within 15 s\n---\n{yaml}"),
-    };
-    TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        port,
-        admin_port,
-        client: http_client(),
-        provider,
-        upstream,
-        options,
-        storage_path: data_dir.path().to_path_buf(),
-        data_dir,
-        config_path,
-        _config_dir: Some(config_dir),
-        daemon: None,
-        clock: Some(clock),
-        stop_in_process: Some(stop_tx),
+    match tokio::time::timeout(Duration::from_secs(15), ready_rx).await {
+        Ok(Ok(Ok((port, admin_port)))) => Ok(InProcess {
+            port,
+            admin_port,
+            stop: stop_tx,
+        }),
+        Ok(Ok(Err(error))) => Err(format!("the application did not build: {error}")),
+        Ok(Err(_)) => Err("the application's thread ended before it listened".into()),
+        Err(_) => Err("the application did not start listening within 15 s".into()),
     }
 }
 

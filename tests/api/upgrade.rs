@@ -13,14 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mfa_bridge::clock::{Clock, ManualClock, SystemClock};
-use mfa_bridge::config::{process_env, Source};
-use mfa_bridge::snapshot::Snapshot;
-use mfa_bridge::startup::{Application, Settings};
+use mfa_bridge::config::process_env;
 use regex::Regex;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use totp_rs::{Algorithm, Secret, TOTP};
+
+use crate::helpers::run_in_process;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/upgrade-v0.1");
 const INVALID_SESSION: &str = "Invalid MFA session token.";
@@ -166,51 +166,11 @@ impl Upgraded {
     async fn in_process_at(now: u64) -> Upgraded {
         let copy = copy_of_fixture();
         let config = copy.path().join("platform.yml");
-        let snapshot = match Source::read(&config).and_then(|s| Snapshot::load(&s, &process_env)) {
-            Ok(snapshot) => snapshot,
-            Err(errors) => panic!("the fixture's configuration was refused:\n{errors}"),
-        };
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<u16, String>>();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        // Its own runtime in its own thread, as `spawn_app` does: its teardown never holds up
-        // the test's runtime.
-        std::thread::Builder::new()
-            .name("upgraded-app".into())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .expect("a runtime for the app");
-                runtime.block_on(async move {
-                    let settings = Settings {
-                        config_path: Some(config),
-                        clock: Arc::new(ManualClock::starting_at(now)),
-                        env: Arc::new(process_env),
-                    };
-                    match Application::build(snapshot, settings).await {
-                        Ok(application) => {
-                            let _ = ready_tx.send(Ok(application.port()));
-                            tokio::select! {
-                                _ = application.run_until_stopped() => {}
-                                _ = stop_rx => {}
-                            }
-                        }
-                        Err(error) => {
-                            let _ = ready_tx.send(Err(error.to_string()));
-                        }
-                    }
-                });
-                runtime.shutdown_background();
-            })
-            .expect("start the app's thread");
-        let port = match tokio::time::timeout(Duration::from_secs(15), ready_rx).await {
-            Ok(Ok(Ok(port))) => port,
-            Ok(Ok(Err(error))) => panic!("the application did not start on the fixture: {error}"),
-            Ok(Err(_)) => panic!("the application's thread ended before it listened"),
-            Err(_) => panic!("the application did not start listening within 15 s"),
-        };
-        Upgraded::new(copy, port, None, Some(stop_tx))
+        let clock = ManualClock::starting_at(now);
+        let app = run_in_process(&config, clock, Arc::new(process_env))
+            .await
+            .unwrap_or_else(|e| panic!("the application did not start on the fixture: {e}"));
+        Upgraded::new(copy, app.port, None, Some(app.stop))
     }
 
     /// A request with `Authorization: AUTH` (the api key as `Bearer KEY`, an mfaToken raw) and
