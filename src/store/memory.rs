@@ -244,79 +244,10 @@ impl Store for MemoryStore {
 
 #[cfg(test)]
 mod tests {
-    use super::super::SessionKindV1;
-    use super::*;
+    use std::sync::Arc;
 
-    fn session(expires_at: u64) -> SessionV1 {
-        SessionV1 {
-            username: "alice".into(),
-            kind: SessionKindV1::Login {
-                sealed_grant: None,
-                enrolment: "e".into(),
-            },
-            created_at: 0,
-            expires_at,
-            code: None,
-            attempts: 0,
-            last_sent_at: None,
-            captured: Default::default(),
-            challenged: None,
-        }
-    }
+    use super::super::contract_tests::store_contract;
+    use super::MemoryStore;
 
-    #[tokio::test]
-    async fn a_session_can_be_consumed_only_once() {
-        let store = MemoryStore::new();
-        let key = SessionKey([1; 32]);
-        store.insert_session(&key, &session(100)).await.unwrap();
-        let read = store.session(&key).await.unwrap().unwrap();
-        assert!(store.swap_session(&key, &read, None).await.unwrap());
-        assert!(!store.swap_session(&key, &read, None).await.unwrap());
-        assert_eq!(store.pending_sessions(), 0);
-    }
-
-    #[tokio::test]
-    async fn the_sweep_removes_what_is_over() {
-        let store = MemoryStore::new();
-        store
-            .insert_session(&SessionKey([1; 32]), &session(10))
-            .await
-            .unwrap();
-        store
-            .insert_session(&SessionKey([2; 32]), &session(20))
-            .await
-            .unwrap();
-        store
-            .update_counter(b"c", &mut |_| Some(vec![1]))
-            .await
-            .unwrap();
-        assert_eq!(store.sweep(15, |raw, _| raw == [1]).await.unwrap(), 2);
-        assert!(store.session(&SessionKey([2; 32])).await.unwrap().is_some());
-    }
-
-    #[tokio::test]
-    async fn the_attempts_log_reads_newest_first_and_sweeps_by_time() {
-        let store = MemoryStore::new();
-        for time in [1, 2, 3] {
-            store
-                .log_attempt(AttemptRecord {
-                    id: String::new(),
-                    time,
-                    username: "alice".into(),
-                    method: "POST".into(),
-                    route: "/r".into(),
-                    status: 200,
-                    outcome: "ok".into(),
-                    reason: String::new(),
-                    duration_ms: 0.0,
-                })
-                .await
-                .unwrap();
-        }
-        let newest = store.attempts(2).await.unwrap();
-        assert_eq!(newest.iter().map(|a| a.time).collect::<Vec<_>>(), [3, 2]);
-        assert!(store.attempt(&newest[0].id).await.unwrap().is_some());
-        assert_eq!(store.sweep_attempts(3).await.unwrap(), 2);
-        assert_eq!(store.attempts(10).await.unwrap().len(), 1);
-    }
+    store_contract!((Arc::new(MemoryStore::new()), Box::new(())));
 }

@@ -5,6 +5,8 @@
 //! Updates that must happen once (consuming a session, using a code) are compare-and-swap on
 //! the stored bytes.
 
+#[cfg(test)]
+mod contract_tests;
 mod memory;
 mod records;
 mod secret;

@@ -318,111 +318,16 @@ impl Store for SledStore {
 
 #[cfg(test)]
 mod tests {
-    use super::super::SessionKindV1;
+    use std::sync::Arc;
+
+    use super::super::contract_tests::store_contract;
     use super::*;
 
-    fn session(expires_at: u64) -> SessionV1 {
-        SessionV1 {
-            username: "alice".into(),
-            kind: SessionKindV1::Activate {
-                user_data: Default::default(),
-                replaces: None,
-                method: None,
-                totp: None,
-            },
-            created_at: 0,
-            expires_at,
-            code: None,
-            attempts: 0,
-            last_sent_at: None,
-            captured: Default::default(),
-            challenged: None,
-        }
-    }
-
-    #[tokio::test]
-    async fn a_session_can_be_consumed_only_once() {
+    store_contract!({
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path()).unwrap();
-        let key = SessionKey([1; 32]);
-        store.insert_session(&key, &session(100)).await.unwrap();
-        let read = store.session(&key).await.unwrap().unwrap();
-        assert!(store.swap_session(&key, &read, None).await.unwrap());
-        assert!(!store.swap_session(&key, &read, None).await.unwrap());
-        assert_eq!(store.pending_sessions(), 0);
-    }
-
-    #[tokio::test]
-    async fn the_sweep_removes_only_expired_sessions() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
-        store
-            .insert_session(&SessionKey([1; 32]), &session(10))
-            .await
-            .unwrap();
-        store
-            .insert_session(&SessionKey([2; 32]), &session(20))
-            .await
-            .unwrap();
-        assert_eq!(store.sweep(15, |_, _| false).await.unwrap(), 1);
-        assert!(store.session(&SessionKey([1; 32])).await.unwrap().is_none());
-        assert!(store.session(&SessionKey([2; 32])).await.unwrap().is_some());
-        assert_eq!(store.pending_sessions(), 1);
-    }
-
-    #[tokio::test]
-    async fn concurrent_counter_updates_are_never_lost() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
-        let mut tasks = Vec::new();
-        for _ in 0..50 {
-            let store = store.clone();
-            tasks.push(tokio::spawn(async move {
-                store
-                    .update_counter(b"n", &mut |old| {
-                        let n = old.map(|b| b[0]).unwrap_or(0);
-                        Some(vec![n + 1])
-                    })
-                    .await
-                    .unwrap();
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap();
-        }
-        let mut seen = 0;
-        store
-            .update_counter(b"n", &mut |old| {
-                seen = old.map(|b| b[0]).unwrap_or(0);
-                old.map(<[u8]>::to_vec)
-            })
-            .await
-            .unwrap();
-        assert_eq!(seen, 50);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn many_concurrent_flushes_all_complete() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
-        let mut tasks = Vec::new();
-        for i in 0..64u8 {
-            let store = store.clone();
-            tasks.push(tokio::spawn(async move {
-                store
-                    .update_counter(&[i], &mut |_| Some(vec![i]))
-                    .await
-                    .unwrap();
-                store.flush().await.unwrap();
-            }));
-        }
-        for t in tasks {
-            tokio::time::timeout(std::time::Duration::from_secs(30), t)
-                .await
-                .expect("a flush never completed")
-                .unwrap();
-        }
-    }
+        (Arc::new(store), Box::new(dir))
+    });
 
     #[tokio::test]
     async fn profiles_survive_reopening() {

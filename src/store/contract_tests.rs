@@ -1,0 +1,207 @@
+//! The contract every [`Store`] keeps, whatever its engine: each case is a function over a
+//! fresh store, and `store_contract!` runs them all as tests of one engine (see the tests of
+//! `sled_store.rs` and `memory.rs`). A new engine passes these before anything else.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{AttemptRecord, Profile, SessionKey, SessionKindV1, SessionV1, Store};
+
+/// A fresh store, and what must live as long as it does (its directory).
+pub(super) type Opened = (Arc<dyn Store>, Box<dyn std::any::Any + Send>);
+
+/// Runs every case of the contract against the store that `$open` (an expression giving an
+/// [`Opened`]) makes anew for each test.
+macro_rules! store_contract {
+    ($open:expr) => {
+        store_contract!(@case $open, a_session_can_be_consumed_only_once);
+        store_contract!(@case $open, a_profile_is_replaced_only_over_the_one_read);
+        store_contract!(@case $open, the_sweep_removes_only_what_is_over);
+        store_contract!(@case $open, concurrent_counter_updates_are_never_lost);
+        store_contract!(@case $open, many_concurrent_flushes_all_complete);
+        store_contract!(@case $open, the_attempts_log_reads_newest_first_and_sweeps_by_time);
+    };
+    (@case $open:expr, $case:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $case() {
+            let opened: $crate::store::contract_tests::Opened = $open;
+            $crate::store::contract_tests::$case(opened.0).await;
+        }
+    };
+}
+pub(super) use store_contract;
+
+fn session(expires_at: u64) -> SessionV1 {
+    SessionV1 {
+        username: "alice".into(),
+        kind: SessionKindV1::Login {
+            sealed_grant: None,
+            enrolment: "e".into(),
+        },
+        created_at: 0,
+        expires_at,
+        code: None,
+        attempts: 0,
+        last_sent_at: None,
+        captured: Default::default(),
+        challenged: None,
+    }
+}
+
+fn profile(enrolment: &str) -> Profile {
+    Profile {
+        user_data: [("phone".to_string(), "+41791231212".to_string())].into(),
+        recovery_codes: vec![],
+        enrolled_at: 1,
+        enrolment: enrolment.into(),
+        methods: vec![],
+        totp: None,
+    }
+}
+
+pub(super) async fn a_session_can_be_consumed_only_once(store: Arc<dyn Store>) {
+    let key = SessionKey([1; 32]);
+    store.insert_session(&key, &session(100)).await.unwrap();
+    assert_eq!(store.pending_sessions(), 1);
+    let read = store.session(&key).await.unwrap().unwrap();
+    assert!(store.swap_session(&key, &read, None).await.unwrap());
+    assert!(!store.swap_session(&key, &read, None).await.unwrap());
+    assert!(store.session(&key).await.unwrap().is_none());
+    assert_eq!(store.pending_sessions(), 0);
+}
+
+pub(super) async fn a_profile_is_replaced_only_over_the_one_read(store: Arc<dyn Store>) {
+    assert!(store
+        .swap_profile("alice", None, Some(&profile("e1")))
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .swap_profile("alice", None, Some(&profile("e2")))
+            .await
+            .unwrap(),
+        "created twice"
+    );
+    let read = store.profile("alice").await.unwrap().unwrap();
+    assert_eq!(read.value, profile("e1"));
+    assert!(store
+        .swap_profile("alice", Some(&read), Some(&profile("e2")))
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .swap_profile("alice", Some(&read), None)
+            .await
+            .unwrap(),
+        "deleted over a stale read"
+    );
+    let read = store.profile("alice").await.unwrap().unwrap();
+    assert_eq!(read.value.enrolment, "e2");
+    assert!(store
+        .swap_profile("alice", Some(&read), None)
+        .await
+        .unwrap());
+    assert!(store.profile("alice").await.unwrap().is_none());
+}
+
+pub(super) async fn the_sweep_removes_only_what_is_over(store: Arc<dyn Store>) {
+    store
+        .insert_session(&SessionKey([1; 32]), &session(10))
+        .await
+        .unwrap();
+    store
+        .insert_session(&SessionKey([2; 32]), &session(20))
+        .await
+        .unwrap();
+    for (key, value) in [(b"over", 1u8), (b"live", 2u8)] {
+        store
+            .update_counter(key, &mut |_| Some(vec![value]))
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.sweep(15, |raw, _| raw == [1]).await.unwrap(), 2);
+    assert!(store.session(&SessionKey([1; 32])).await.unwrap().is_none());
+    assert!(store.session(&SessionKey([2; 32])).await.unwrap().is_some());
+    assert_eq!(store.pending_sessions(), 1);
+    let mut live = None;
+    store
+        .update_counter(b"live", &mut |old| {
+            live = old.map(<[u8]>::to_vec);
+            old.map(<[u8]>::to_vec)
+        })
+        .await
+        .unwrap();
+    assert_eq!(live, Some(vec![2]));
+}
+
+pub(super) async fn concurrent_counter_updates_are_never_lost(store: Arc<dyn Store>) {
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .update_counter(b"n", &mut |old| Some(vec![old.map_or(0, |b| b[0]) + 1]))
+                    .await
+                    .unwrap();
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut seen = 0;
+    store
+        .update_counter(b"n", &mut |old| {
+            seen = old.map_or(0, |b| b[0]);
+            old.map(<[u8]>::to_vec)
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen, 50);
+}
+
+pub(super) async fn many_concurrent_flushes_all_complete(store: Arc<dyn Store>) {
+    let tasks: Vec<_> = (0..64u8)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .update_counter(&[i], &mut |_| Some(vec![i]))
+                    .await
+                    .unwrap();
+                store.flush().await.unwrap();
+            })
+        })
+        .collect();
+    for t in tasks {
+        tokio::time::timeout(Duration::from_secs(30), t)
+            .await
+            .expect("a flush never completed")
+            .unwrap();
+    }
+}
+
+pub(super) async fn the_attempts_log_reads_newest_first_and_sweeps_by_time(store: Arc<dyn Store>) {
+    for time in [1, 2, 3] {
+        store
+            .log_attempt(AttemptRecord {
+                id: String::new(),
+                time,
+                username: "alice".into(),
+                method: "POST".into(),
+                route: "/r".into(),
+                status: 200,
+                outcome: "ok".into(),
+                reason: String::new(),
+                duration_ms: 0.0,
+            })
+            .await
+            .unwrap();
+    }
+    let newest = store.attempts(2).await.unwrap();
+    assert_eq!(newest.iter().map(|a| a.time).collect::<Vec<_>>(), [3, 2]);
+    let first = store.attempt(&newest[0].id).await.unwrap().unwrap();
+    assert_eq!(first.time, 3);
+    assert_eq!(store.sweep_attempts(3).await.unwrap(), 2);
+    assert_eq!(store.attempts(10).await.unwrap().len(), 1);
+}
