@@ -835,6 +835,35 @@ async fn activate_with_an_unknown_method_is_refused_naming_method() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_method_that_is_not_a_string_gets_the_same_answer_on_every_route() {
+    let app = spawn_app(options()).await;
+    enrol_sms(&app, "alice").await;
+    let mfa_token = app.login("alice").await.mfa_token();
+    let sent = app.provider.count();
+    let expected = "Invalid parameter: method: must be a string.";
+
+    for method in [
+        json!(5),
+        json!(["sms"]),
+        json!({"name": "sms"}),
+        json!(true),
+    ] {
+        let body = json!({"method": method, "phone": phone_for("alice")});
+        activate(&app, "bob", body.clone())
+            .await
+            .assert_error_message(400, "invalid-parameters-format", expected);
+        challenge_with_body(&app, "alice", &mfa_token, body.clone())
+            .await
+            .assert_error_message(400, "invalid-parameters-format", expected);
+        post(&app, "alice", "deactivate", Some(&body))
+            .await
+            .assert_error_message(400, "invalid-parameters-format", expected);
+    }
+    assert_eq!(app.provider.count(), sent, "nothing is sent");
+    assert_status_lists(&app, "alice", &["sms"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn activate_with_a_channel_that_is_not_configured_is_refused_naming_method() {
     let app = spawn_app(AppOptions::standalone_single().with_user_data(json!({
         "required": [],
