@@ -211,9 +211,17 @@ impl Application {
                 None
             }
         };
-        let public_shutdown = shutdown_signal();
+        // One signal stops both listeners (and is logged once).
+        let (stopping, mut stopped) = tokio::sync::watch::channel(());
+        let signal = shutdown_signal();
+        let public_shutdown = async move {
+            signal.await;
+            let _ = stopping.send(());
+        };
         let admin_server = self.admin.map(|(listener, address)| {
-            let admin_shutdown = shutdown_signal();
+            let admin_shutdown = async move {
+                let _ = stopped.changed().await;
+            };
             tracing::info!("admin listening on http://{address}");
             let app = admin::router(AdminState {
                 app: self.state.clone(),
