@@ -10,6 +10,7 @@ mod config_file;
 mod endpoints;
 mod error;
 mod files;
+mod openapi;
 mod preview;
 mod templates;
 
@@ -76,6 +77,7 @@ pub fn router(state: AdminState) -> Router {
     Router::new()
         .merge(api)
         .route("/health", get(health))
+        .route("/openapi.json", get(openapi::openapi))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route(
             "/",
