@@ -16,6 +16,8 @@ mod logs;
 mod matrix;
 mod messages;
 mod methods;
+mod openapi;
+mod openapi_check;
 mod outbox;
 mod presets;
 mod prism;
