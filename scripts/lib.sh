@@ -64,3 +64,23 @@ ensure_totp_tools() {
     apt_install "${missing[@]}"
   fi
 }
+
+# Schemathesis, pinned, in its own virtualenv under target/ (Debian's python3 with python3-venv;
+# both installed when missing). scripts/schemathesis runs it against a live daemon.
+schemathesis_version=4.32.5
+schemathesis_venv=target/schemathesis-venv
+schemathesis="$schemathesis_venv/bin/schemathesis"
+ensure_schemathesis() {
+  if [ -x "$schemathesis" ] && "$schemathesis" --version 2>/dev/null | grep -qF "$schemathesis_version"; then
+    return
+  fi
+  if ! "$debian_python" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    echo "== installing python3-venv (for schemathesis)"
+    apt_install python3-venv
+  fi
+  echo "== installing schemathesis $schemathesis_version in $schemathesis_venv"
+  rm -rf "$schemathesis_venv"
+  "$debian_python" -m venv "$schemathesis_venv"
+  "$schemathesis_venv/bin/pip" install --quiet --disable-pip-version-check \
+    "schemathesis==$schemathesis_version"
+}
