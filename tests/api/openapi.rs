@@ -13,7 +13,7 @@ use crate::helpers::{
 };
 use crate::openapi_check::{
     assert_conforms, described_error_ids, described_routes, description, error_ids_in_source,
-    readme_error_ids, routes_in_source, unsupported_keywords,
+    readme_error_ids, routes_in_source, unsupported_keywords, validate,
 };
 
 /// Refusals of the public API described ahead of the code: another branch makes the server
@@ -101,6 +101,29 @@ fn the_description_uses_only_schema_keywords_the_check_understands() {
     assert_eq!(unsupported_keywords(&description), Vec::<String>::new());
 }
 
+#[test]
+fn the_schema_check_refuses_what_the_description_does_not_allow() {
+    let d = description();
+    let schema = |name: &str| d["components"]["schemas"][name].clone();
+    let refused = |name: &str, body: Value| {
+        assert!(
+            !validate(&d, &schema(name), &body, "body").is_empty(),
+            "{name} accepted {body}"
+        )
+    };
+    refused("MfaToken", json!({"mfaToken": 1}));
+    refused("MfaToken", json!({"mfaToken": "t", "extra": true}));
+    refused("MfaRequired", json!({"mfaToken": "t"}));
+    refused("MfaRequired", json!({"mfaToken": "t", "methods": ["fax"]}));
+    refused("Verified", json!({"verified": false, "username": "alice"}));
+    refused(
+        "ErrorBadRequest",
+        json!({"error": {"id": "forbidden", "message": "m"}}),
+    );
+    refused("ActivateRequest", json!({"phone": "0791231212"}));
+    assert!(validate(&d, &schema("Status"), &json!({"enabled": false}), "body").is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_listener_serves_the_description_as_json() {
     let app = spawn_app(AppOptions::standalone_single().with_admin()).await;
@@ -112,9 +135,16 @@ async fn the_admin_listener_serves_the_description_as_json() {
     assert_conforms(&description(), "/openapi.json", "GET", &response);
 }
 
-/// The public API's answer to `POST path`, checked against the description of `template`.
-async fn post(app: &TestApp, template: &str, path: &str, auth: &Auth, body: Value) -> TestResponse {
-    let response = app.post(path, auth, Some(&body)).await;
+/// The public API's answer to `POST template` for `username`, checked against the description.
+async fn post(
+    app: &TestApp,
+    template: &str,
+    username: &str,
+    auth: &Auth,
+    body: Value,
+) -> TestResponse {
+    let path = template.replace("{username}", username);
+    let response = app.post(&path, auth, Some(&body)).await;
     assert_conforms(&description(), template, "POST", &response);
     response
 }
@@ -128,7 +158,7 @@ async fn the_answers_of_a_standalone_enrolment_and_login_conform_to_the_descript
     let activation = post(
         &app,
         "/{username}/mfa/activate",
-        "/alice/mfa/activate",
+        "alice",
         &key,
         json!({"phone": "+41791231212"}),
     )
@@ -138,19 +168,19 @@ async fn the_answers_of_a_standalone_enrolment_and_login_conform_to_the_descript
     let confirm = post(
         &app,
         "/{username}/mfa/confirm",
-        "/alice/mfa/confirm",
+        "alice",
         &Auth::raw(&mfa_token),
         json!({"code": code}),
     )
     .await;
     let recovery_codes = confirm.recovery_codes();
 
-    let login = post(&app, "/{username}/login", "/alice/login", &key, json!({})).await;
+    let login = post(&app, "/{username}/login", "alice", &key, json!({})).await;
     let session = login.mfa_token();
     post(
         &app,
         "/{username}/mfa/challenge",
-        "/alice/mfa/challenge",
+        "alice",
         &Auth::raw(&session),
         json!({}),
     )
@@ -160,7 +190,7 @@ async fn the_answers_of_a_standalone_enrolment_and_login_conform_to_the_descript
     post(
         &app,
         "/{username}/mfa/verify",
-        "/alice/mfa/verify",
+        "alice",
         &Auth::raw(&session),
         json!({"code": code}),
     )
@@ -173,7 +203,7 @@ async fn the_answers_of_a_standalone_enrolment_and_login_conform_to_the_descript
     let renewed = post(
         &app,
         "/{username}/mfa/recovery-codes",
-        "/alice/mfa/recovery-codes",
+        "alice",
         &key,
         code_step_up(&recovery_codes[0]),
     )
@@ -183,13 +213,13 @@ async fn the_answers_of_a_standalone_enrolment_and_login_conform_to_the_descript
     post(
         &app,
         "/{username}/mfa/deactivate",
-        "/alice/mfa/deactivate",
+        "alice",
         &key,
         code_step_up(&recovery_codes[0]),
     )
     .await
     .assert_status(200);
-    post(&app, "/{username}/login", "/alice/login", &key, json!({}))
+    post(&app, "/{username}/login", "alice", &key, json!({}))
         .await
         .assert_status(200);
     let status = app.status("alice", &key).await;
@@ -199,7 +229,7 @@ async fn the_answers_of_a_standalone_enrolment_and_login_conform_to_the_descript
     post(
         &app,
         "/{username}/mfa/recover",
-        "/bob/mfa/recover",
+        "bob",
         &key,
         json!({"recoveryCode": recovery_codes[0]}),
     )
@@ -247,7 +277,7 @@ async fn each_error_of_the_public_api_conforms_to_the_description() {
         &post(
             &app,
             "/{username}/mfa/activate",
-            "/alice/mfa/activate",
+            "alice",
             &Auth::None,
             json!({"phone": "+41791231212"}),
         )
@@ -257,22 +287,13 @@ async fn each_error_of_the_public_api_conforms_to_the_description() {
         &post(
             &app,
             "/{username}/mfa/activate",
-            "/-alice/mfa/activate",
+            "-alice",
             &key,
             json!({"phone": "+41791231212"}),
         )
         .await,
     );
-    note(
-        &post(
-            &app,
-            "/{username}/mfa/activate",
-            "/alice/mfa/activate",
-            &key,
-            json!([1]),
-        )
-        .await,
-    );
+    note(&post(&app, "/{username}/mfa/activate", "alice", &key, json!([1])).await);
 
     let recovery_codes = app.enroll("alice").await;
     let session = app.mfa_login("alice").await;
@@ -281,27 +302,18 @@ async fn each_error_of_the_public_api_conforms_to_the_description() {
         &post(
             &app,
             "/{username}/mfa/verify",
-            "/alice/mfa/verify",
+            "alice",
             &Auth::raw(&session),
             json!({"code": "not a code"}),
         )
         .await,
     );
-    note(
-        &post(
-            &app,
-            "/{username}/mfa/deactivate",
-            "/alice/mfa/deactivate",
-            &key,
-            json!({}),
-        )
-        .await,
-    );
+    note(&post(&app, "/{username}/mfa/deactivate", "alice", &key, json!({})).await);
     note(
         &post(
             &app,
             "/{username}/mfa/recover",
-            "/alice/mfa/recover",
+            "alice",
             &key,
             json!({"recoveryCode": "0000-0000-0000"}),
         )
@@ -315,7 +327,7 @@ async fn each_error_of_the_public_api_conforms_to_the_description() {
         &post(
             &app,
             "/{username}/mfa/activate",
-            "/carol/mfa/activate",
+            "carol",
             &key,
             json!({"phone": "+41791231299"}),
         )
@@ -358,7 +370,7 @@ async fn a_send_limit_and_an_unreachable_upstream_conform_to_the_description() {
     let right_after = post(
         &limited,
         "/{username}/mfa/challenge",
-        "/alice/mfa/challenge",
+        "alice",
         &Auth::raw(&mfa_token),
         json!({}),
     )
