@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::Method;
 use tokio::io::AsyncWriteExt;
 
 use crate::clock::Clock;
-use crate::config::{HttpMethod, OutboundConfig, Predicate, Secrets};
+use crate::config::{OutboundConfig, Predicate, Secrets};
 use crate::metrics::Metrics;
 use crate::template::OutboundRequest;
+
+pub mod request;
 
 /// An answer from a provider or upstream. Its `Debug` leaves the body out: an upstream's
 /// login answer is a grant (a personal token).
@@ -181,20 +182,7 @@ impl Sender {
         body: Option<Bytes>,
         timeout: Duration,
     ) -> Result<Reply, SendError> {
-        let method = match request.method {
-            HttpMethod::Get => Method::GET,
-            HttpMethod::Post => Method::POST,
-            HttpMethod::Put => Method::PUT,
-            HttpMethod::Patch => Method::PATCH,
-            HttpMethod::Delete => Method::DELETE,
-        };
-        let mut builder = self.client.request(method, &request.url).timeout(timeout);
-        for (name, value) in &request.headers {
-            builder = builder.header(name, value);
-        }
-        if let Some(body) = body {
-            builder = builder.body(body);
-        }
+        let builder = request::build(&self.client, request, body, timeout);
         let response = builder.send().await.map_err(classify)?;
         let status = response.status().as_u16();
         let content_type = response
