@@ -264,7 +264,10 @@ fn invalid_sentence(invalid: &Invalid) -> String {
             mode.name()
         ),
         Invalid::NotForHeader { variable, header } => format!(
-            "Invalid parameter: {variable}: cannot be sent in the {header} header (printable ASCII only)."
+            "Invalid parameter: {variable}: cannot be sent in the {header} header (printable ASCII only, no space at either end)."
+        ),
+        Invalid::NotForPath { variable } => format!(
+            "Invalid parameter: {variable}: cannot be sent as a URL path segment (it must not be empty, '.' or '..')."
         ),
         Invalid::MfaNotActive => "MFA is not active for this user.".to_string(),
     }
