@@ -34,3 +34,6 @@ pub fn build(
     }
     builder
 }
+
+#[cfg(test)]
+mod tests;
