@@ -12,6 +12,7 @@ mod durability;
 mod errors;
 mod fakes;
 mod helpers;
+mod hostile_values;
 mod logs;
 mod matrix;
 mod messages;
