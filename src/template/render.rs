@@ -75,13 +75,18 @@ impl Templates {
         }
     }
 
+    /// Whether a request brings this variable's value (user data, the code, the token...), as
+    /// opposed to the configuration (the preset's vars) or the provider (what a challenge
+    /// captured).
+    fn brought_by_request(&self, variable: &str) -> bool {
+        !self.constants.contains_key(variable) && !self.captures.contains(variable)
+    }
+
     /// A path segment left empty or a dot segment: the fault of the value a request brings
-    /// (named), or, when the segment holds only the preset's vars, of the configuration.
+    /// (named), or, when the segment holds only the preset's vars or captured values, of the
+    /// configuration or the provider.
     fn path_segment_error(&self, endpoint: EndpointId, variables: &[String]) -> RenderError {
-        match variables
-            .iter()
-            .find(|v| !self.constants.contains_key(v.as_str()))
-        {
+        match variables.iter().find(|v| self.brought_by_request(v)) {
             Some(variable) => RenderError::PathSegment {
                 endpoint,
                 variable: variable.clone(),
@@ -90,7 +95,7 @@ impl Templates {
                 endpoint,
                 "url",
                 format!(
-                    "the vars {} leave a path segment empty, '.' or '..'",
+                    "{} leave a path segment empty, '.' or '..'",
                     variables.join(", ")
                 ),
             ),
@@ -117,7 +122,7 @@ impl Templates {
                 if let Some(value) = vars.get(var) {
                     // HTTP drops the spaces around a header value: one the request brings must
                     // not begin or end with one, or it would arrive as another value.
-                    let spaced = !self.constants.contains_key(var)
+                    let spaced = self.brought_by_request(var)
                         && (value.starts_with(' ') || value.ends_with(' '));
                     if spaced || !value.bytes().all(encoding::is_header_byte) {
                         return Err(RenderError::HeaderValue {

@@ -346,3 +346,35 @@ mfa:
         .headers
         .contains(&("authorization".to_string(), "AccessKey key ".to_string())));
 }
+
+#[test]
+fn a_captured_value_that_empties_a_path_segment_is_the_providers_fault_not_the_users() {
+    let c = load(
+        r#"
+storage: { path: /tmp/x }
+api_keys: [ { name: t, key_sha256: "0000000000000000000000000000000000000000000000000000000000000000" } ]
+mfa:
+  mode: challenge-verify
+  user_data: { required: [phone], phone_fields: [phone] }
+  endpoints:
+    challenge: { url: 'https://p.example/start', method: POST, capture: { request_id: '$.id' } }
+    verify: { url: 'https://p.example/check/{{ request_id }}?code={{ code }}', method: GET, headers: { x-id: '{{ request_id }}' } }
+"#,
+        &|_| None,
+    )
+    .unwrap();
+    let t = Templates::compile(&c).unwrap();
+    let render = |id: &str| {
+        t.render(
+            EndpointId::Verify,
+            &vars(&[("request_id", id), ("code", "1")]),
+        )
+    };
+    let err = render("..").unwrap_err();
+    assert!(
+        matches!(err, RenderError::Invalid { part: "url", .. }),
+        "{err}"
+    );
+    // Nor is a space around it the user's: it goes as the provider gave it.
+    assert!(render(" id ").is_ok());
+}
