@@ -26,7 +26,7 @@ pub struct StorageConfig {
 
 /// `storage.max_grant_bytes` when not set: a Pryv login answer is a few hundred bytes.
 pub const DEFAULT_MAX_GRANT_BYTES: usize = 16 * 1024;
-/// `storage.attempts_log_max_entries` when not set: some 30 MB of records at most.
+/// `storage.attempts_log_max_entries` when not set (records of a few hundred bytes each).
 pub const DEFAULT_ATTEMPTS_LOG_MAX_ENTRIES: usize = 100_000;
 
 pub(super) fn parse_storage(v: &Value, base_dir: &Path, p: &mut Problems) -> Option<StorageConfig> {
