@@ -428,6 +428,16 @@ async fn a_flood_of_refused_requests_for_random_usernames_leaves_the_attempts_lo
         assert!(refused.status().is_client_error());
         last = user;
     }
+    // A parameter name as long as the body allows is quoted in the reason: cut in the log.
+    let long_key = "k".repeat(10_000);
+    let refused = client
+        .post(app.url(&format!("/{last}/mfa/activate")))
+        .bearer_auth(API_KEY)
+        .json(&json!({"phone": "+41791234567", long_key.as_str(): "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
     let admin_port = app.admin_port.unwrap();
     let listed = read(
         client
@@ -451,6 +461,12 @@ async fn a_flood_of_refused_requests_for_random_usernames_leaves_the_attempts_lo
         entries[0]["username"],
         json!(last),
         "the newest entries are kept"
+    );
+    let reason = entries[0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("Unknown parameter") && reason.chars().count() <= 301,
+        "the reason is cut: {} characters",
+        reason.chars().count()
     );
 }
 
