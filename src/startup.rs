@@ -100,6 +100,9 @@ impl Application {
             tracing::warn!("{w}");
         }
         let config = &snapshot.config;
+        // Before anything is opened: the store's files and the connections count on it.
+        let listeners = if config.admin.is_some() { 2 } else { 1 };
+        raise_open_files_limit(config.server.max_connections.saturating_mul(listeners));
         let data_dir = config.storage.path.clone();
         let data_err = |source| StartupError::DataDir {
             path: data_dir.display().to_string(),
@@ -130,8 +133,6 @@ impl Application {
             Some(a) => Some(bind(a.listen).await?),
             None => None,
         };
-        let listeners = if admin.is_some() { 2 } else { 1 };
-        raise_open_files_limit(limits.max_connections.saturating_mul(listeners));
         let mfa = Mfa::new(store, sender, Keys::new(secret), Arc::clone(&clock));
         let shared = SharedSnapshot::new(snapshot);
         let reloader = config_path.map(|p| {
