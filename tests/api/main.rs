@@ -1,6 +1,7 @@
 //! Black-box tests of mfa-bridge: the application (in process, through the same start-up path
 //! as the binary) or the binary itself, against fake providers and upstreams on loopback.
 
+mod abuse;
 mod admin;
 mod at_rest;
 mod attempts;
