@@ -22,6 +22,7 @@ mod outbox;
 mod presets;
 mod prism;
 mod proxy_single;
+mod refusals;
 mod reload;
 mod seed_examples;
 mod send_limits;
