@@ -593,6 +593,6 @@ async fn every_template_path_or_body_the_admin_api_refuses_answers_a_4xx_json_er
     not_utf8.assert_error(400, "invalid-parameters-format");
     // Over admin.max_template_bytes (256 KiB by default).
     let too_large = read(put(vec![b'a'; 300 * 1024]).await.unwrap()).await;
-    too_large.assert_error(413, "too-large");
+    too_large.assert_error(413, "request-too-large");
     assert!(!messages.join("sms.fr.hbs").exists(), "nothing written");
 }
