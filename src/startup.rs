@@ -2,6 +2,9 @@
 //! real ports, so that tests use the same start-up path as production: `main` and the tests'
 //! `spawn_app` both load through [`Snapshot::load`], then call [`Application::build`].
 
+mod open_files;
+mod serve;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,6 +23,8 @@ use crate::provider::Sender;
 use crate::snapshot::reload::Reloader;
 use crate::snapshot::{SharedSnapshot, Snapshot};
 use crate::store::{self, SledStore, Store};
+use open_files::raise_open_files_limit;
+use serve::{serve, ConnectionLimits};
 
 /// Why the application could not be built (the configuration itself is valid by then).
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +67,8 @@ pub struct Application {
     reloader: Option<Arc<Reloader>>,
     clock: Arc<dyn Clock>,
     env: Arc<EnvLookup>,
+    /// What each listener lets peers hold (`server.header_timeout_ms`, `max_connections`).
+    limits: ConnectionLimits,
 }
 
 /// How often expired sessions, counters and attempts are swept.
@@ -93,6 +100,9 @@ impl Application {
             tracing::warn!("{w}");
         }
         let config = &snapshot.config;
+        // Before anything is opened: the store's files and the connections count on it.
+        let listeners = if config.admin.is_some() { 2 } else { 1 };
+        raise_open_files_limit(config.server.max_connections.saturating_mul(listeners));
         let data_dir = config.storage.path.clone();
         let data_err = |source| StartupError::DataDir {
             path: data_dir.display().to_string(),
@@ -103,7 +113,8 @@ impl Application {
             store::server_secret(&data_dir, config.storage.secret.as_ref()).map_err(data_err)?;
         let store: Arc<dyn Store> = Arc::new(
             SledStore::open_with_cache(&data_dir, config.storage.cache_bytes)?
-                .with_sync(config.storage.strict_durability),
+                .with_sync(config.storage.strict_durability)
+                .with_attempts_log_cap(config.storage.attempts_log_max_entries),
         );
         let metrics = Metrics::new()?;
         let sender = Sender::new(
@@ -113,6 +124,10 @@ impl Application {
             Arc::clone(&clock),
         )
         .map_err(StartupError::Client)?;
+        let limits = ConnectionLimits {
+            header_timeout: config.server.header_timeout,
+            max_connections: config.server.max_connections,
+        };
         let (listener, address) = bind(config.server.listen).await?;
         let admin = match &config.admin {
             Some(a) => Some(bind(a.listen).await?),
@@ -143,6 +158,7 @@ impl Application {
             reloader,
             clock,
             env,
+            limits,
         })
     }
 
@@ -156,7 +172,7 @@ impl Application {
     }
 
     /// Serves until the process gets SIGINT or SIGTERM, then finishes the requests under way
-    /// and flushes storage.
+    /// and flushes storage. Each listener is bounded by [`ConnectionLimits`].
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let mfa = self.state.mfa.clone();
         let sweeper = tokio::spawn({
@@ -229,17 +245,12 @@ impl Application {
                 started: Instant::now(),
                 env: self.env,
             });
-            tokio::spawn(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(admin_shutdown)
-                    .await
-            })
+            let limits = self.limits;
+            tokio::spawn(async move { serve(listener, app, limits, admin_shutdown).await })
         });
         tracing::info!("listening on http://{}", self.address);
         let app = http::router(self.state);
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(public_shutdown)
-            .await;
+        let served = serve(self.listener, app, self.limits, public_shutdown).await;
         sweeper.abort();
         if let Some(admin) = admin_server {
             admin.abort();

@@ -15,6 +15,8 @@ pub(super) enum AdminError {
     Unauthorized,
     NotFound(String),
     BadRequest(String),
+    /// A body (or a file asked for) over its size limit.
+    TooLarge(String),
     /// The daemon runs on a configuration that is not a file.
     NoFile,
     /// The change would make an invalid configuration: every problem.
@@ -46,6 +48,7 @@ impl IntoResponse for AdminError {
                 m,
                 None,
             ),
+            AdminError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "request-too-large", m, None),
             AdminError::NoFile => (
                 StatusCode::CONFLICT,
                 "no-configuration-file",

@@ -32,33 +32,76 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
-/// `relative` under `root`, if it names a file there: plain components only (no `..`, no root,
-/// no hidden files), and no symbolic link on the way out of `root`.
-pub fn resolve(root: &Path, relative: &str) -> Option<PathBuf> {
+/// Why a template path is refused: each is the caller's mistake (a 4xx), never the daemon's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathRefusal {
+    /// Empty, or holding NUL or a backslash.
+    Malformed,
+    /// A component other than a plain name: `..`, `.`, a root, or a hidden name.
+    NotPlain,
+    /// A folder on the way is a symbolic link that leads out of the root.
+    LeadsOut,
+    /// The file itself is a symbolic link (even to a file inside).
+    Link,
+    /// The path names a folder, not a file.
+    Folder,
+    /// Something on the way to the file is a file, not a folder.
+    ThroughAFile,
+}
+
+impl PathRefusal {
+    /// What the answer says of the path.
+    pub fn explain(self) -> &'static str {
+        match self {
+            PathRefusal::Malformed => "it is empty or holds a NUL or a backslash",
+            PathRefusal::NotPlain => {
+                "it must be plain names joined by '/' (no '..', no leading '/', no hidden names)"
+            }
+            PathRefusal::LeadsOut => "it leads out of templates/ through a symbolic link",
+            PathRefusal::Link => "it names a symbolic link, not a file",
+            PathRefusal::Folder => "it names a folder, not a file",
+            PathRefusal::ThroughAFile => "a part of it that should be a folder is a file",
+        }
+    }
+}
+
+/// `relative` under `root`, if it names a file there (existing or not): plain components only
+/// (no `..`, no root, no hidden files), no symbolic link on the way out of `root`, and neither a
+/// link nor a folder itself.
+pub fn resolve(root: &Path, relative: &str) -> Result<PathBuf, PathRefusal> {
     if relative.is_empty() || relative.contains('\0') || relative.contains('\\') {
-        return None;
+        return Err(PathRefusal::Malformed);
     }
     let mut path = root.to_path_buf();
     for component in Path::new(relative).components() {
         match component {
             Component::Normal(part) if !part.to_string_lossy().starts_with('.') => path.push(part),
-            _ => return None,
+            _ => return Err(PathRefusal::NotPlain),
         }
     }
     // The deepest existing folder on the way must still be inside the root.
     let root_real = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-    let mut existing = path.parent()?.to_path_buf();
-    while !existing.exists() {
-        existing = existing.parent()?.to_path_buf();
+    let mut existing = path.parent().ok_or(PathRefusal::NotPlain)?.to_path_buf();
+    while std::fs::symlink_metadata(&existing).is_err() {
+        existing = existing
+            .parent()
+            .ok_or(PathRefusal::NotPlain)?
+            .to_path_buf();
     }
-    let existing_real = std::fs::canonicalize(&existing).ok()?;
-    if !existing_real.starts_with(&root_real) && root.exists() {
-        return None;
+    match std::fs::canonicalize(&existing) {
+        Ok(real) if real.starts_with(&root_real) || !root.exists() => {}
+        Ok(_) => return Err(PathRefusal::LeadsOut),
+        // A dangling link on the way.
+        Err(_) => return Err(PathRefusal::LeadsOut),
     }
-    if path.is_symlink() {
-        return None;
+    if !existing.is_dir() {
+        return Err(PathRefusal::ThroughAFile);
     }
-    Some(path)
+    match std::fs::symlink_metadata(&path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(PathRefusal::Link),
+        Ok(meta) if meta.is_dir() => Err(PathRefusal::Folder),
+        _ => Ok(path),
+    }
 }
 
 /// Every file under `root` (relative paths, sorted); none if `root` does not exist.
@@ -99,7 +142,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("templates");
         std::fs::create_dir_all(&root).unwrap();
-        assert!(resolve(&root, "messages/sms.en.hbs").is_some());
+        assert!(resolve(&root, "messages/sms.en.hbs").is_ok());
         for bad in [
             "../platform.yml",
             "/etc/passwd",
@@ -108,10 +151,23 @@ mod tests {
             ".hidden",
             "a\\..\\b",
         ] {
-            assert!(resolve(&root, bad).is_none(), "{bad}");
+            assert!(resolve(&root, bad).is_err(), "{bad}");
         }
         std::os::unix::fs::symlink(dir.path(), root.join("out")).unwrap();
-        assert!(resolve(&root, "out/platform.yml").is_none());
+        assert_eq!(
+            resolve(&root, "out/platform.yml"),
+            Err(PathRefusal::LeadsOut)
+        );
+        std::fs::write(root.join("a.hbs"), "x").unwrap();
+        std::os::unix::fs::symlink(root.join("a.hbs"), root.join("b.hbs")).unwrap();
+        assert_eq!(resolve(&root, "b.hbs"), Err(PathRefusal::Link));
+        assert_eq!(
+            resolve(&root, "a.hbs/c.hbs"),
+            Err(PathRefusal::ThroughAFile)
+        );
+        std::fs::create_dir(root.join("messages")).unwrap();
+        assert_eq!(resolve(&root, "messages"), Err(PathRefusal::Folder));
+        assert!(resolve(&root, "messages/new/deeper.hbs").is_ok());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use regex::Regex;
 use serde_yaml::Value;
@@ -14,7 +15,20 @@ pub const DEFAULT_USERNAME_PATTERN: &str = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$
 pub struct ServerConfig {
     pub listen: SocketAddr,
     pub username_pattern: Regex,
+    /// How long a peer has to send a whole request head (and how long a kept-alive connection
+    /// may stay idle): a peer that stalls, or sends its head byte by byte, is disconnected.
+    pub header_timeout: Duration,
+    /// The most connections a listener serves at once (public and admin alike); more wait in
+    /// the listen backlog until one closes.
+    pub max_connections: usize,
 }
+
+/// `server.header_timeout_ms` when not set.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// `server.max_connections` when not set.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// `admin.max_template_bytes` when not set.
+pub const DEFAULT_MAX_TEMPLATE_BYTES: usize = 256 * 1024;
 
 #[derive(Clone)]
 pub struct AdminConfig {
@@ -22,6 +36,8 @@ pub struct AdminConfig {
     pub token_sha256: [u8; 32],
     /// How long the attempts log keeps an entry.
     pub attempts_log_days: u64,
+    /// The largest template file the admin API reads or writes.
+    pub max_template_bytes: usize,
 }
 
 impl fmt::Debug for AdminConfig {
@@ -29,6 +45,7 @@ impl fmt::Debug for AdminConfig {
         f.debug_struct("AdminConfig")
             .field("listen", &self.listen)
             .field("attempts_log_days", &self.attempts_log_days)
+            .field("max_template_bytes", &self.max_template_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -36,6 +53,8 @@ impl fmt::Debug for AdminConfig {
 pub(super) fn parse_server(value: Option<&Value>, p: &mut Problems) -> Option<ServerConfig> {
     let mut listen = SocketAddr::from(([127, 0, 0, 1], 7000));
     let mut pattern = DEFAULT_USERNAME_PATTERN.to_string();
+    let mut header_timeout = DEFAULT_HEADER_TIMEOUT;
+    let mut max_connections = DEFAULT_MAX_CONNECTIONS;
     if let Some(v) = value {
         let mut f = Fields::of(p, "server", v)?;
         if let Some(v) = f.get("listen") {
@@ -55,6 +74,12 @@ pub(super) fn parse_server(value: Option<&Value>, p: &mut Problems) -> Option<Se
                 pattern = s;
             }
         }
+        if let Some(n) = f.integer(p, "header_timeout_ms", 100..=600_000) {
+            header_timeout = Duration::from_millis(n);
+        }
+        if let Some(n) = f.integer(p, "max_connections", 1..=1_000_000) {
+            max_connections = n as usize;
+        }
         f.finish(p);
     }
     let anchored = anchor(&pattern);
@@ -62,6 +87,8 @@ pub(super) fn parse_server(value: Option<&Value>, p: &mut Problems) -> Option<Se
         Ok(username_pattern) => Some(ServerConfig {
             listen,
             username_pattern,
+            header_timeout,
+            max_connections,
         }),
         Err(e) => {
             p.push(
@@ -115,10 +142,14 @@ pub(super) fn parse_admin(v: &Value, p: &mut Problems) -> Option<AdminConfig> {
         None => Some(7),
         Some(v) => integer(p, "admin.attempts_log_days", v, 1..=365),
     };
+    let max_template_bytes = f
+        .integer(p, "max_template_bytes", 1024..=16 * 1024 * 1024)
+        .map_or(DEFAULT_MAX_TEMPLATE_BYTES, |n| n as usize);
     f.finish(p);
     Some(AdminConfig {
         listen: listen?,
         token_sha256: token?,
         attempts_log_days: days?,
+        max_template_bytes,
     })
 }

@@ -17,7 +17,17 @@ pub struct StorageConfig {
     /// `strict`: what an answer depends on (attempt tallies, send counts, enrolments) is on
     /// disk before the answer; `periodic`: within 200 ms.
     pub strict_durability: bool,
+    /// The most bytes of an upstream login answer (the grant) a pending session holds: a
+    /// bigger one is an upstream failure, so a login cannot make a session arbitrarily large.
+    pub max_grant_bytes: usize,
+    /// The most entries the attempts log keeps: the oldest go first (see [`crate::store`]).
+    pub attempts_log_max_entries: usize,
 }
+
+/// `storage.max_grant_bytes` when not set: a Pryv login answer is a few hundred bytes.
+pub const DEFAULT_MAX_GRANT_BYTES: usize = 16 * 1024;
+/// `storage.attempts_log_max_entries` when not set (records of a few hundred bytes each).
+pub const DEFAULT_ATTEMPTS_LOG_MAX_ENTRIES: usize = 100_000;
 
 pub(super) fn parse_storage(v: &Value, base_dir: &Path, p: &mut Problems) -> Option<StorageConfig> {
     let mut f = Fields::of(p, "storage", v)?;
@@ -67,10 +77,18 @@ pub(super) fn parse_storage(v: &Value, base_dir: &Path, p: &mut Problems) -> Opt
             None => true,
         },
     };
+    let max_grant_bytes = f
+        .integer(p, "max_grant_bytes", 256..=1024 * 1024)
+        .map_or(DEFAULT_MAX_GRANT_BYTES, |n| n as usize);
+    let attempts_log_max_entries = f
+        .integer(p, "attempts_log_max_entries", 10..=100_000_000)
+        .map_or(DEFAULT_ATTEMPTS_LOG_MAX_ENTRIES, |n| n as usize);
     f.finish(p);
     Some(StorageConfig {
         cache_bytes,
         strict_durability,
+        max_grant_bytes,
+        attempts_log_max_entries,
         path: path?,
         secret,
     })

@@ -8,12 +8,49 @@ use serde_json::json;
 use crate::mfa::{FlowError, Invalid, Messaging, StepUpNeeded};
 use crate::provider::Reply;
 
+/// A refusal of the HTTP layer, or a flow's error: each variant is one answer.
 #[derive(Debug)]
 pub enum ApiError {
     Flow(FlowError),
+    /// The username segment is not UTF-8 once decoded, or does not match the pattern.
     InvalidUsername,
+    /// The body is JSON, but not an object.
     InvalidBody,
+    /// The body is not JSON: where the parser stopped.
+    MalformedJson {
+        line: usize,
+        column: usize,
+    },
+    /// The body is over the size limit (bytes).
+    TooLarge {
+        limit: usize,
+    },
+    /// The body declares a content type that is not JSON, on a route that reads JSON.
+    UnsupportedMediaType,
+    /// The body could not be read to its end (the client broke it off, or a bad chunk).
+    UnreadableBody,
+    /// A header or parameter the server reads is there but cannot be read.
+    Unreadable(Unreadable),
+    /// A known route, another method (the `Allow` header lists the methods it takes).
+    MethodNotAllowed,
     NotFound,
+}
+
+/// What the server reads of a request and cannot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unreadable {
+    /// A header that is not printable ASCII (its name, as the answer says it).
+    Header(&'static str),
+    /// `Authorization: Basic` with credentials that are not base64 of UTF-8 text.
+    BasicCredentials,
+    /// An `auth` query parameter that is not UTF-8 once percent-decoded.
+    AuthQuery,
+}
+
+impl From<Unreadable> for ApiError {
+    fn from(u: Unreadable) -> Self {
+        ApiError::Unreadable(u)
+    }
 }
 
 impl From<FlowError> for ApiError {
@@ -77,6 +114,48 @@ impl IntoResponse for ApiError {
                     StatusCode::BAD_REQUEST,
                     "invalid-request-structure",
                     "The request body must be a JSON object.",
+                )
+            }
+            ApiError::MalformedJson { line, column } => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid-request-structure",
+                    &format!("The request body is not valid JSON (line {line}, column {column})."),
+                )
+            }
+            ApiError::TooLarge { limit } => {
+                return error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "request-too-large",
+                    &format!("The request body is larger than {limit} bytes."),
+                )
+            }
+            ApiError::UnsupportedMediaType => {
+                return error(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported-media-type",
+                    "The request body must be JSON (Content-Type: application/json).",
+                )
+            }
+            ApiError::UnreadableBody => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid-request-structure",
+                    "The request body could not be read.",
+                )
+            }
+            ApiError::Unreadable(what) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid-request-structure",
+                    &unreadable_sentence(what),
+                )
+            }
+            ApiError::MethodNotAllowed => {
+                return error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method-not-allowed",
+                    "This route does not take this method: the Allow header lists those it takes.",
                 )
             }
             ApiError::NotFound => {
@@ -186,6 +265,17 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The sentence for what cannot be read: what it is and what it must be, never its value.
+fn unreadable_sentence(what: Unreadable) -> String {
+    match what {
+        Unreadable::Header(name) => {
+            format!("The {name} header cannot be read: it must be printable ASCII.")
+        }
+        Unreadable::BasicCredentials => "The Authorization header cannot be read: Basic credentials must be base64-encoded UTF-8.".to_string(),
+        Unreadable::AuthQuery => "The 'auth' query parameter cannot be read: it must be UTF-8 once percent-decoded.".to_string(),
+    }
+}
+
 /// What a step-up would have accepted, as the answer says it.
 fn step_up_hint(needed: StepUpNeeded) -> &'static str {
     match needed {
@@ -264,7 +354,10 @@ fn invalid_sentence(invalid: &Invalid) -> String {
             mode.name()
         ),
         Invalid::NotForHeader { variable, header } => format!(
-            "Invalid parameter: {variable}: cannot be sent in the {header} header (printable ASCII only)."
+            "Invalid parameter: {variable}: cannot be sent in the {header} header (printable ASCII only, no space at either end)."
+        ),
+        Invalid::NotForPath { variable } => format!(
+            "Invalid parameter: {variable}: cannot be sent as a URL path segment (it must not be empty, '.' or '..')."
         ),
         Invalid::MfaNotActive => "MFA is not active for this user.".to_string(),
     }

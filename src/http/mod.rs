@@ -1,9 +1,11 @@
 //! The public listener: Pryv-compatible routes over [`crate::mfa`].
 
 mod auth;
+mod body;
 mod error;
 mod observe;
 mod routes;
+mod unwind;
 mod wire;
 
 use std::sync::Arc;
@@ -26,6 +28,7 @@ use routes::{
 };
 
 pub use error::ApiError;
+use error::Unreadable;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -40,8 +43,12 @@ impl AppState {
     }
 }
 
+/// The largest request body a route reads (bytes): more is `413 request-too-large`.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// The public routes. Whatever refuses a request answers a Pryv-style error with its
+/// [`error::Outcome`]: a route's own checks, the body extractors ([`body`]), the fallbacks
+/// for an unknown route and for a known route with another method, and a handler's panic.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/{username}/login", post(login))
@@ -54,12 +61,28 @@ pub fn router(state: AppState) -> Router {
         .route("/{username}/mfa", get(status))
         .route("/{username}/mfa/recovery-codes", post(recovery_codes))
         .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(unwind::catch_panic))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             observe::observe,
         ))
         .with_state(state)
+}
+
+/// A header the server reads (and may forward to the upstream): absent, or printable ASCII;
+/// anything else is refused, never silently dropped.
+fn readable(
+    headers: &header::HeaderMap,
+    name: header::HeaderName,
+    said: &'static str,
+) -> Result<Option<String>, Unreadable> {
+    headers
+        .get(name)
+        .map(|v| v.to_str().map(String::from))
+        .transpose()
+        .map_err(|_| Unreadable::Header(said))
 }
 
 /// What every route reads from a request.
@@ -80,25 +103,14 @@ impl FromRequestParts<AppState> for Call {
         let snapshot = state.snapshot();
         let username = Username::parse(&raw_username, &snapshot.config.server.username_pattern)
             .ok_or(ApiError::InvalidUsername)?;
-        let auth = parts.uri.query().and_then(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "auth")
-                .map(|(_, v)| v.into_owned())
-        });
         let headers = &parts.headers;
-        let header_text = |name: header::HeaderName| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(String::from)
-        };
         Ok(Call {
             username,
-            token: auth::token(headers, auth.as_deref()),
+            token: auth::token(headers, parts.uri.query())?,
             client: ClientHeaders {
-                origin: header_text(header::ORIGIN),
-                referer: header_text(header::REFERER),
-                content_type: header_text(header::CONTENT_TYPE),
+                origin: readable(headers, header::ORIGIN, "Origin")?,
+                referer: readable(headers, header::REFERER, "Referer")?,
+                content_type: readable(headers, header::CONTENT_TYPE, "Content-Type")?,
             },
             snapshot,
         })

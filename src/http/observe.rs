@@ -13,9 +13,25 @@ use crate::store::AttemptRecord;
 use super::error::Outcome;
 use super::AppState;
 
+/// The longest reason an attempts-log entry keeps, in characters.
+const MAX_REASON_CHARS: usize = 300;
+/// The longest method an attempts-log entry keeps (a client may send any token).
+const MAX_METHOD_CHARS: usize = 16;
+
+/// `text`, cut to `max` characters (an ellipsis says it was).
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}…", &text[..end]),
+    }
+}
+
 /// One log line per request (method, route pattern, status, milliseconds; never the query
 /// string, which may hold a token, nor the body), its metrics, and, for a route that names a
-/// user, an entry in the attempts log.
+/// user, an entry in the attempts log. Refused requests are logged too (that is what the log is
+/// for); what they cost in storage is bounded by the log's cap (`storage.attempts_log_max_entries`,
+/// see [`crate::store::Store::log_attempt`]), and each entry's size: the username, the method and the reason (which may quote a
+/// parameter's name, as the client sent it) are cut to a few hundred characters.
 pub async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let route = request
@@ -65,11 +81,11 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
             id: String::new(),
             time: state.mfa.now(),
             username,
-            method: method.to_string(),
+            method: cut(method.as_str(), MAX_METHOD_CHARS),
             route,
             status,
             outcome: outcome_id.to_string(),
-            reason: outcome.map(|o| o.message).unwrap_or_default(),
+            reason: outcome.map_or_else(String::new, |o| cut(&o.message, MAX_REASON_CHARS)),
             duration_ms: (ms * 10.0).round() / 10.0,
         };
         if let Err(e) = state.mfa.store().log_attempt(record).await {
@@ -77,4 +93,16 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cut;
+
+    #[test]
+    fn a_long_text_is_cut_on_a_character_boundary() {
+        assert_eq!(cut("short", 10), "short");
+        assert_eq!(cut("ééééé", 3), "ééé…");
+        assert_eq!(cut(&"k".repeat(10_000), 300).chars().count(), 301);
+    }
 }

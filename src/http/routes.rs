@@ -5,11 +5,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use bytes::Bytes;
 
 use crate::domain::MfaToken;
 use crate::mfa::{LoginOutcome, Verified};
 
+use super::body::{JsonBody, RawBody};
 use super::error::{passthrough, ApiError};
 use super::wire::{self, MessageResponse};
 use super::{AppState, Call};
@@ -39,7 +39,7 @@ fn mfa_token(c: &Call) -> Option<MfaToken> {
 pub async fn login(
     State(state): State<AppState>,
     c: Call,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let outcome = state
         .mfa
@@ -58,7 +58,7 @@ pub async fn login(
 pub async fn activate(
     State(state): State<AppState>,
     c: Call,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let input = wire::activate_request(&body)?;
     let activation = state
@@ -80,7 +80,7 @@ pub async fn activate(
 pub async fn confirm(
     State(state): State<AppState>,
     c: Call,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let code = wire::code_request(&body)?;
     let confirmed = state
@@ -96,9 +96,9 @@ pub async fn confirm(
 pub async fn challenge(
     State(state): State<AppState>,
     c: Call,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let asked = wire::challenge_request(&body);
+    let asked = wire::challenge_request(&body)?;
     let method = state
         .mfa
         .challenge(&c.snapshot, &c.username, mfa_token(&c).as_ref(), asked)
@@ -112,7 +112,7 @@ pub async fn challenge(
 pub async fn verify(
     State(state): State<AppState>,
     c: Call,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let code = wire::code_request(&body)?;
     let verified = state
@@ -131,7 +131,7 @@ pub async fn verify(
 pub async fn deactivate(
     State(state): State<AppState>,
     c: Call,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let input = wire::deactivate_request(&body)?;
     let left = state
@@ -158,7 +158,7 @@ pub async fn status(State(state): State<AppState>, c: Call) -> Result<Response, 
 pub async fn recovery_codes(
     State(state): State<AppState>,
     c: Call,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let step_up = wire::recovery_codes_request(&body)?;
     let codes = state
@@ -179,7 +179,7 @@ pub async fn recovery_codes(
 pub async fn recover(
     State(state): State<AppState>,
     c: Call,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let (recovery_code, forwarded) = wire::recover_request(&body)?;
     state

@@ -9,6 +9,7 @@ use crate::domain::{ForwardedBody, Method, OtpCode, RecoveryCode, StepUp};
 use crate::mfa::user_data::GivenUserData;
 use crate::mfa::{ActivateInput, DeactivateInput, FlowError, Invalid, Status};
 
+use super::body::is_blank;
 use super::ApiError;
 
 /// The app id a step-up password logs in with when the body names none.
@@ -16,12 +17,16 @@ const STEP_UP_APP_ID: &str = "mfa-bridge";
 
 /// A JSON object body; an empty body is an empty object.
 fn object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    if is_blank(body) {
         return Ok(Map::new());
     }
     match serde_json::from_slice(body) {
         Ok(Value::Object(map)) => Ok(map),
-        _ => Err(ApiError::InvalidBody),
+        Ok(_) => Err(ApiError::InvalidBody),
+        Err(e) => Err(ApiError::MalformedJson {
+            line: e.line(),
+            column: e.column(),
+        }),
     }
 }
 
@@ -92,13 +97,14 @@ pub fn recovery_codes_request(body: &Bytes) -> Result<Option<StepUp>, ApiError> 
     Ok(take_step_up(&mut object(body)?))
 }
 
-/// The body of `challenge`: the `method` asked. Pryv's challenge takes no body: one that is
-/// not a JSON object is ignored as Pryv did.
-pub fn challenge_request(body: &Bytes) -> Result<Option<Method>, Invalid> {
-    match object(body) {
-        Ok(mut b) => take_method(&mut b),
-        Err(_) => Ok(None),
-    }
+/// The method a challenge asks for: none, one, or a value that is no method (an error the
+/// flow raises once the session is checked).
+pub type AskedMethod = Result<Option<Method>, Invalid>;
+
+/// The body of `challenge`: the `method` asked. Pryv's challenge read no body, but Pryv read
+/// every JSON body and refused one that is not JSON: so does this one.
+pub fn challenge_request(body: &Bytes) -> Result<AskedMethod, ApiError> {
+    Ok(take_method(&mut object(body)?))
 }
 
 /// The `code` of a confirm or verify body (a string, or a number as some clients send it).

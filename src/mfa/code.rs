@@ -183,7 +183,9 @@ impl Mfa {
                     .render(EndpointId::Verify, &vars)
                     .map_err(|e| match e {
                         // A code that cannot be placed where the template puts it is wrong.
-                        RenderError::HeaderValue { .. } => FlowError::InvalidCode,
+                        RenderError::HeaderValue { .. } | RenderError::PathSegment { .. } => {
+                            FlowError::InvalidCode
+                        }
                         other => render_error(other),
                     })?;
                 let reply = self

@@ -116,6 +116,10 @@ pub enum Invalid {
         variable: String,
         header: String,
     },
+    /// A user-data value (or code) that would leave its url path segment empty, `.` or `..`.
+    NotForPath {
+        variable: String,
+    },
     MfaNotActive,
 }
 

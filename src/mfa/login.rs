@@ -59,6 +59,20 @@ impl Mfa {
         let sealed_grant = match grant {
             None => None,
             Some(r) => {
+                // A pending session holds the grant: its size is bounded.
+                let limit = snap.config.storage.max_grant_bytes;
+                if r.body.len() > limit {
+                    tracing::warn!(
+                        user = %username,
+                        bytes = r.body.len(),
+                        limit,
+                        "the upstream's login answer is larger than storage.max_grant_bytes: not held"
+                    );
+                    return Err(FlowError::UpstreamUnavailable(format!(
+                        "login answer of {} bytes, over storage.max_grant_bytes ({limit})",
+                        r.body.len()
+                    )));
+                }
                 let plain = serde_json::to_vec(&Grant {
                     status: r.status,
                     content_type: r.content_type,

@@ -426,6 +426,7 @@ pub(super) fn render_error(e: RenderError) -> FlowError {
         RenderError::HeaderValue {
             header, variable, ..
         } => Invalid::NotForHeader { variable, header }.into(),
+        RenderError::PathSegment { variable, .. } => Invalid::NotForPath { variable }.into(),
         other => FlowError::Messaging(Messaging::Render(other.to_string())),
     }
 }

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::Method;
 use tokio::io::AsyncWriteExt;
 
 use crate::clock::Clock;
-use crate::config::{HttpMethod, OutboundConfig, Predicate, Secrets};
+use crate::config::{OutboundConfig, Predicate, Secrets};
 use crate::metrics::Metrics;
 use crate::template::OutboundRequest;
+
+pub mod request;
 
 /// An answer from a provider or upstream. Its `Debug` leaves the body out: an upstream's
 /// login answer is a grant (a personal token).
@@ -74,6 +75,9 @@ pub enum SendError {
     Other(String),
     #[error("could not write the development outbox: {0}")]
     Outbox(String),
+    /// The answer's body is longer than `outbound.max_answer_bytes`: it was not read further.
+    #[error("answer larger than {limit} bytes (outbound.max_answer_bytes)")]
+    TooLarge { limit: usize },
 }
 
 /// The daemon's one outbound HTTP client (connection reuse, time-outs, no redirects).
@@ -85,6 +89,8 @@ pub struct Sender {
     outbox_lock: Arc<tokio::sync::Mutex<()>>,
     /// What the outbox stamps its lines with.
     clock: Arc<dyn Clock>,
+    /// `outbound.max_answer_bytes`, as at start.
+    max_answer_bytes: usize,
 }
 
 impl Sender {
@@ -108,6 +114,7 @@ impl Sender {
             outbox: data_dir.join("outbox.jsonl"),
             outbox_lock: Default::default(),
             clock,
+            max_answer_bytes: outbound.max_answer_bytes,
         })
     }
 
@@ -156,6 +163,7 @@ impl Sender {
             },
             Err(SendError::Timeout) => "timeout",
             Err(SendError::Connect) => "unreachable",
+            Err(SendError::TooLarge { .. }) => "too_large",
             Err(_) => "error",
         };
         self.metrics
@@ -181,20 +189,7 @@ impl Sender {
         body: Option<Bytes>,
         timeout: Duration,
     ) -> Result<Reply, SendError> {
-        let method = match request.method {
-            HttpMethod::Get => Method::GET,
-            HttpMethod::Post => Method::POST,
-            HttpMethod::Put => Method::PUT,
-            HttpMethod::Patch => Method::PATCH,
-            HttpMethod::Delete => Method::DELETE,
-        };
-        let mut builder = self.client.request(method, &request.url).timeout(timeout);
-        for (name, value) in &request.headers {
-            builder = builder.header(name, value);
-        }
-        if let Some(body) = body {
-            builder = builder.body(body);
-        }
+        let builder = request::build(&self.client, request, body, timeout);
         let response = builder.send().await.map_err(classify)?;
         let status = response.status().as_u16();
         let content_type = response
@@ -202,7 +197,7 @@ impl Sender {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(String::from);
-        let body = response.bytes().await.map_err(classify)?;
+        let body = read_bounded(response, self.max_answer_bytes).await?;
         Ok(Reply {
             status,
             content_type,
@@ -250,6 +245,26 @@ impl Sender {
             body: Bytes::from_static(b"{}"),
         })
     }
+}
+
+/// Reads `response`'s body, chunk by chunk, up to `limit` bytes: an answer that says or turns
+/// out to be longer is refused as soon as that is known, and its connection dropped, so that
+/// no more than `limit` bytes (and one chunk) are ever held.
+async fn read_bounded(mut response: reqwest::Response, limit: usize) -> Result<Bytes, SendError> {
+    if response
+        .content_length()
+        .is_some_and(|declared| declared > limit as u64)
+    {
+        return Err(SendError::TooLarge { limit });
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+        if body.len() + chunk.len() > limit {
+            return Err(SendError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 fn classify(e: reqwest::Error) -> SendError {

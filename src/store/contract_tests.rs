@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use super::{AttemptRecord, Profile, SessionKey, SessionKindV1, SessionV1, Store};
 
+/// The attempts-log cap every engine is opened with in the contract.
+pub(super) const ATTEMPTS_LOG_CAP: usize = 5;
+
 /// A fresh store, and what must live as long as it does (its directory).
 pub(super) type Opened = (Arc<dyn Store>, Box<dyn std::any::Any + Send>);
 
@@ -20,6 +23,7 @@ macro_rules! store_contract {
         store_contract!(@case $open, concurrent_counter_updates_are_never_lost);
         store_contract!(@case $open, many_concurrent_flushes_all_complete);
         store_contract!(@case $open, the_attempts_log_reads_newest_first_and_sweeps_by_time);
+        store_contract!(@case $open, the_attempts_log_keeps_its_cap_dropping_the_oldest);
     };
     (@case $open:expr, $case:ident) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -181,22 +185,28 @@ pub(super) async fn many_concurrent_flushes_all_complete(store: Arc<dyn Store>) 
     }
 }
 
+fn attempt_at(time: u64) -> AttemptRecord {
+    AttemptRecord {
+        id: String::new(),
+        time,
+        username: "alice".into(),
+        method: "POST".into(),
+        route: "/r".into(),
+        status: 200,
+        outcome: "ok".into(),
+        reason: String::new(),
+        duration_ms: 0.0,
+    }
+}
+
+async fn logged_times(store: &Arc<dyn Store>) -> Vec<u64> {
+    let all = store.attempts(1000).await.unwrap();
+    all.iter().map(|a| a.time).collect()
+}
+
 pub(super) async fn the_attempts_log_reads_newest_first_and_sweeps_by_time(store: Arc<dyn Store>) {
     for time in [1, 2, 3] {
-        store
-            .log_attempt(AttemptRecord {
-                id: String::new(),
-                time,
-                username: "alice".into(),
-                method: "POST".into(),
-                route: "/r".into(),
-                status: 200,
-                outcome: "ok".into(),
-                reason: String::new(),
-                duration_ms: 0.0,
-            })
-            .await
-            .unwrap();
+        store.log_attempt(attempt_at(time)).await.unwrap();
     }
     let newest = store.attempts(2).await.unwrap();
     assert_eq!(newest.iter().map(|a| a.time).collect::<Vec<_>>(), [3, 2]);
@@ -204,4 +214,20 @@ pub(super) async fn the_attempts_log_reads_newest_first_and_sweeps_by_time(store
     assert_eq!(first.time, 3);
     assert_eq!(store.sweep_attempts(3).await.unwrap(), 2);
     assert_eq!(store.attempts(10).await.unwrap().len(), 1);
+}
+
+pub(super) async fn the_attempts_log_keeps_its_cap_dropping_the_oldest(store: Arc<dyn Store>) {
+    for time in 1..=20 {
+        store.log_attempt(attempt_at(time)).await.unwrap();
+    }
+    assert_eq!(logged_times(&store).await, [20, 19, 18, 17, 16]);
+    // The sweep's removals are counted: after it, the log fills up to the cap again, not more.
+    assert_eq!(store.sweep_attempts(18).await.unwrap(), 2);
+    for time in 21..=22 {
+        store.log_attempt(attempt_at(time)).await.unwrap();
+    }
+    assert_eq!(logged_times(&store).await, [22, 21, 20, 19, 18]);
+    store.log_attempt(attempt_at(23)).await.unwrap();
+    assert_eq!(logged_times(&store).await, [23, 22, 21, 20, 19]);
+    assert_eq!(ATTEMPTS_LOG_CAP, 5);
 }

@@ -30,11 +30,20 @@ pub struct MemoryStore {
     flushes: AtomicUsize,
     /// Compare-and-swaps still to lose, as if another writer came first.
     to_lose: AtomicUsize,
+    /// The most entries the attempts log keeps (the oldest go first); `None`: no cap.
+    attempts_log_cap: Option<usize>,
 }
 
 impl MemoryStore {
     pub fn new() -> MemoryStore {
         MemoryStore::default()
+    }
+
+    /// Keeps at most `entries` entries in the attempts log, dropping the oldest (as
+    /// [`super::SledStore::with_attempts_log_cap`]).
+    pub fn with_attempts_log_cap(mut self, entries: usize) -> MemoryStore {
+        self.attempts_log_cap = Some(entries.max(1));
+        self
     }
 
     /// How many flushes happened: calls of [`Store::flush`], and the one every profile swap
@@ -197,7 +206,13 @@ impl Store for MemoryStore {
         key[..8].copy_from_slice(&record.time.to_be_bytes());
         key[8..].copy_from_slice(&seq.to_be_bytes());
         record.id = hex::encode(key);
-        self.tables().attempts_log.insert(key, record);
+        let mut tables = self.tables();
+        tables.attempts_log.insert(key, record);
+        if let Some(cap) = self.attempts_log_cap {
+            while tables.attempts_log.len() > cap {
+                tables.attempts_log.pop_first();
+            }
+        }
         Ok(())
     }
 
@@ -249,5 +264,11 @@ mod tests {
     use super::super::contract_tests::store_contract;
     use super::MemoryStore;
 
-    store_contract!((Arc::new(MemoryStore::new()), Box::new(())));
+    store_contract!((
+        Arc::new(
+            MemoryStore::new()
+                .with_attempts_log_cap(super::super::contract_tests::ATTEMPTS_LOG_CAP)
+        ),
+        Box::new(())
+    ));
 }

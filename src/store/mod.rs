@@ -96,7 +96,12 @@ pub trait Store: Send + Sync + 'static {
     /// `expired(raw, now)` says are over; returns how many records went.
     async fn sweep(&self, now: u64, expired: CounterExpired) -> Result<usize, StoreError>;
 
-    /// Appends to the attempts log (its `id` is assigned here).
+    /// Appends to the attempts log (its `id` is assigned here). The log is capped
+    /// (`storage.attempts_log_max_entries`), the oldest entries going first: that bounds what
+    /// requests cost in storage, refused ones for made-up usernames included. A cap was chosen
+    /// over aggregating per user and minute (a flood of random usernames has nothing to merge)
+    /// and over sampling (it would drop the one entry an operator looks for); every request
+    /// still has its line in the process log.
     async fn log_attempt(&self, record: AttemptRecord) -> Result<(), StoreError>;
 
     /// The newest `limit` entries of the attempts log, newest first.

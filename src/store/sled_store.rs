@@ -57,6 +57,13 @@ impl SledStore {
         self
     }
 
+    /// Keeps at most `entries` entries in the attempts log, dropping the oldest (unbounded
+    /// until set).
+    pub fn with_attempts_log_cap(self, entries: usize) -> SledStore {
+        self.log_writer.set_cap(entries);
+        self
+    }
+
     /// Opens the database of `dir`; `cache_bytes` bounds sled's page cache (most of the
     /// daemon's memory under many pending sessions, BENCHMARKS.md).
     pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<SledStore, StoreError> {
@@ -285,18 +292,8 @@ impl Store for SledStore {
     }
 
     async fn sweep_attempts(&self, before: u64) -> Result<usize, StoreError> {
-        let log = self.attempts_log.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut removed = 0;
-            for entry in log.range(..before.to_be_bytes().to_vec()) {
-                let (key, _) = entry.map_err(backend)?;
-                log.remove(key).map_err(backend)?;
-                removed += 1;
-            }
-            Ok(removed)
-        })
-        .await
-        .map_err(|e| StoreError::Backend(e.to_string()))?
+        // By the writer thread, which keeps the count of entries the cap is measured on.
+        self.log_writer.sweep(before.to_be_bytes().to_vec()).await
     }
 
     fn pending_sessions(&self) -> usize {
@@ -325,7 +322,9 @@ mod tests {
 
     store_contract!({
         let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+        let store = SledStore::open(dir.path())
+            .unwrap()
+            .with_attempts_log_cap(super::super::contract_tests::ATTEMPTS_LOG_CAP);
         (Arc::new(store), Box::new(dir))
     });
 

@@ -8,6 +8,7 @@ use handlebars::Handlebars;
 
 use super::encoding::{self, BodyKind};
 use super::messages::Messages;
+use super::segment::{path_slots, PathSlot};
 use super::syntax::{check_json_body, parse, variables_of};
 use super::vars::{provided_variables, MESSAGE_VARIABLES};
 use super::{EndpointId, RenderError, Templates, Vars};
@@ -20,6 +21,8 @@ pub(super) struct CompiledEndpoint {
     /// Every variable its url, headers and body name.
     pub(super) variables: BTreeSet<String>,
     pub(super) url: String,
+    /// The url's path segments that hold values (each must stay a segment).
+    pub(super) path_slots: Vec<PathSlot>,
     pub(super) headers: Vec<CompiledHeader>,
     /// Template names of the basic-auth username and password.
     pub(super) basic_auth: Option<(String, String)>,
@@ -123,10 +126,13 @@ impl Templates {
         // url
         let url_name = format!("{}.url", id.name());
         let url_path = format!("{}.url", spec.path);
+        let mut url_slots = Vec::new();
         match parse(&spec.url, provided) {
             Ok(tpl) => {
-                used.extend(variables_of(&tpl));
-                self.url.register_template(&url_name, tpl)
+                let variables = variables_of(&tpl);
+                used.extend(variables.iter().cloned());
+                self.url.register_template(&url_name, tpl);
+                url_slots = path_slots(&self.url, &url_name, &variables);
             }
             Err(msg) => problem(url_path.clone(), msg),
         }
@@ -228,6 +234,7 @@ impl Templates {
             uses_message: MESSAGE_VARIABLES.iter().any(|v| used.contains(*v)),
             variables: used,
             url: url_name,
+            path_slots: url_slots,
             headers,
             basic_auth,
             body,

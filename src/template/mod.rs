@@ -1,8 +1,10 @@
 //! Endpoint templates: compiled once per configuration snapshot, rendered into an
 //! [`OutboundRequest`] with every substituted value encoded for where it lands.
 //!
-//! - url: percent-encoded as a URL component;
-//! - header: refused unless printable ASCII (no CR/LF), so a value can never add a header;
+//! - url: percent-encoded as a URL component; refused where it would leave its path segment empty,
+//!   `.` or `..` (normalisation would drop the segment);
+//! - header: refused unless printable ASCII (no CR/LF), so a value can never add a header, and,
+//!   for a value the request brings, if it begins or ends with a space (HTTP drops those);
 //! - body declared JSON (by content-type, or because the template is JSON text): escaped as the
 //!   inside of a JSON string; declared form-urlencoded: form-encoded; otherwise as is.
 //!
@@ -16,6 +18,7 @@ mod messages;
 mod preview;
 mod render;
 mod request;
+mod segment;
 pub mod sms;
 mod syntax;
 mod vars;

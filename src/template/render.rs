@@ -3,14 +3,22 @@
 
 use super::compile::CompiledEndpoint;
 use super::encoding::{self, BodyKind};
+use super::segment::broken_slot;
 use super::{EndpointId, OutboundRequest, Templates, Vars};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("{variable} cannot be placed in header {header} of {endpoint}: only printable ASCII is allowed there")]
+    #[error("{variable} cannot be placed in header {header} of {endpoint}: only printable ASCII, not beginning or ending with a space, is allowed there")]
     HeaderValue {
         endpoint: EndpointId,
         header: String,
+        variable: String,
+    },
+    /// The value would leave its url path segment empty, `.` or `..`, which normalisation
+    /// removes: the request would go elsewhere.
+    #[error("{variable} cannot be a path segment of the url of {endpoint}: it must not be empty, '.' or '..'")]
+    PathSegment {
+        endpoint: EndpointId,
         variable: String,
     },
     #[error("{endpoint} is not configured")]
@@ -67,6 +75,33 @@ impl Templates {
         }
     }
 
+    /// Whether a request brings this variable's value (user data, the code, the token...), as
+    /// opposed to the configuration (the preset's vars) or the provider (what a challenge
+    /// captured).
+    fn brought_by_request(&self, variable: &str) -> bool {
+        !self.constants.contains_key(variable) && !self.captures.contains(variable)
+    }
+
+    /// A path segment left empty or a dot segment: the fault of the value a request brings
+    /// (named), or, when the segment holds only the preset's vars or captured values, of the
+    /// configuration or the provider.
+    fn path_segment_error(&self, endpoint: EndpointId, variables: &[String]) -> RenderError {
+        match variables.iter().find(|v| self.brought_by_request(v)) {
+            Some(variable) => RenderError::PathSegment {
+                endpoint,
+                variable: variable.clone(),
+            },
+            None => invalid(
+                endpoint,
+                "url",
+                format!(
+                    "{} leave a path segment empty, '.' or '..'",
+                    variables.join(", ")
+                ),
+            ),
+        }
+    }
+
     /// Renders the request an endpoint would send with these variables.
     pub fn render(
         &self,
@@ -78,11 +113,18 @@ impl Templates {
             .get(&endpoint)
             .ok_or(RenderError::NotConfigured { endpoint })?;
         let url = self.render_url(e, endpoint, vars)?;
+        if let Some(slot) = broken_slot(&url, &e.path_slots) {
+            return Err(self.path_segment_error(endpoint, &slot.variables));
+        }
         let mut headers = Vec::with_capacity(e.headers.len());
         for h in &e.headers {
             for var in &h.variables {
                 if let Some(value) = vars.get(var) {
-                    if !value.bytes().all(encoding::is_header_byte) {
+                    // HTTP drops the spaces around a header value: one the request brings must
+                    // not begin or end with one, or it would arrive as another value.
+                    let spaced = self.brought_by_request(var)
+                        && (value.starts_with(' ') || value.ends_with(' '));
+                    if spaced || !value.bytes().all(encoding::is_header_byte) {
                         return Err(RenderError::HeaderValue {
                             endpoint,
                             header: h.name.clone(),

@@ -211,3 +211,170 @@ fn the_seeds_examples_compile_and_render_as_written() {
         .unwrap();
     assert_eq!(r.url, "https://api.smsmode.com/http/1.6/sendSMS.do?accessToken=your-api-key&message=Your%20Pryv%20Lab%20MFA%20code%20is%3A%201234&emetteur=Pryv%20Lab&numero=41791231212");
 }
+
+// Regressions found by the encoding properties (src/provider/request/tests.rs), each with its
+// minimal value.
+
+fn path_templates() -> Templates {
+    let c = config(
+        "    single: { url: 'https://p.example/users/{{ id }}/codes?x=1', method: GET }",
+        "{ required: [id], phone_fields: [] }",
+    );
+    Templates::compile(&c).unwrap()
+}
+
+#[test]
+fn a_dot_dot_value_as_a_path_segment_is_refused_not_normalised_into_another_path() {
+    // Sent, `https://p.example/users/../codes` was `https://p.example/codes`.
+    let t = path_templates();
+    for value in ["..", "."] {
+        let err = t
+            .render(EndpointId::Single, &vars(&[("id", value)]))
+            .unwrap_err();
+        assert!(
+            matches!(err, RenderError::PathSegment { ref variable, .. } if variable == "id"),
+            "{value:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn an_empty_value_as_a_path_segment_is_refused() {
+    // Sent, `/users//codes` is merged into `/users/codes` by many servers.
+    let err = path_templates()
+        .render(EndpointId::Single, &vars(&[("id", "")]))
+        .unwrap_err();
+    assert!(matches!(err, RenderError::PathSegment { ref variable, .. } if variable == "id"));
+}
+
+#[test]
+fn dots_that_are_only_part_of_a_path_segment_or_encoded_are_carried() {
+    let t = path_templates();
+    for value in ["...", "..x", "%2e%2e", "../x", ".%2E"] {
+        let r = t
+            .render(EndpointId::Single, &vars(&[("id", value)]))
+            .unwrap();
+        let url = reqwest::Url::parse(&r.url).unwrap();
+        let segments: Vec<String> = url
+            .path_segments()
+            .unwrap()
+            .map(|s| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8()
+                    .unwrap()
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(segments, ["users", value, "codes"], "{value:?}");
+    }
+}
+
+#[test]
+fn a_preset_var_that_empties_a_path_segment_is_a_configuration_error_not_the_users() {
+    let c = load(
+        r#"
+storage: { path: /tmp/x }
+api_keys: [ { name: t, key_sha256: "0000000000000000000000000000000000000000000000000000000000000000" } ]
+mfa:
+  user_data: { required: [phone], phone_fields: [phone] }
+  endpoints: { preset: twilio-sms, vars: { account_sid: '..', auth_token: t, from: '+41790000000' } }
+"#,
+        &|_| None,
+    )
+    .unwrap();
+    let t = Templates::compile(&c).unwrap();
+    let input = SendInput {
+        username: "alice",
+        user_data: &vars(&[("phone", "+41791234567")]),
+        code: Some("123456"),
+        captured: None,
+    };
+    let v = t.vars_for(EndpointId::Single, &input).unwrap();
+    let err = t.render(EndpointId::Single, &v).unwrap_err();
+    assert!(
+        matches!(err, RenderError::Invalid { part: "url", .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_header_value_beginning_or_ending_with_a_space_is_refused() {
+    // Sent, `x-to:  1` arrives as `1`: HTTP drops the spaces around a header value.
+    let c = config(
+        "    single: { url: 'https://x/', method: GET, headers: { x-to: 'to {{ phone }}' } }",
+        "{ required: [phone], phone_fields: [] }",
+    );
+    let t = Templates::compile(&c).unwrap();
+    for value in [" ", " 1", "1 "] {
+        let err = t
+            .render(EndpointId::Single, &vars(&[("phone", value)]))
+            .unwrap_err();
+        assert!(
+            matches!(err, RenderError::HeaderValue { ref variable, .. } if variable == "phone"),
+            "{value:?}"
+        );
+    }
+    let r = t
+        .render(EndpointId::Single, &vars(&[("phone", "1 2")]))
+        .unwrap();
+    assert_eq!(r.headers, [("x-to".to_string(), "to 1 2".to_string())]);
+}
+
+#[test]
+fn a_preset_var_in_a_header_may_end_with_a_space_as_before() {
+    let c = load(
+        r#"
+storage: { path: /tmp/x }
+api_keys: [ { name: t, key_sha256: "0000000000000000000000000000000000000000000000000000000000000000" } ]
+mfa:
+  user_data: { required: [phone], phone_fields: [phone] }
+  endpoints: { preset: messagebird-sms, vars: { access_key: 'key ', originator: MFA } }
+"#,
+        &|_| None,
+    )
+    .unwrap();
+    let t = Templates::compile(&c).unwrap();
+    let input = SendInput {
+        username: "alice",
+        user_data: &vars(&[("phone", "+41791234567")]),
+        code: Some("123456"),
+        captured: None,
+    };
+    let v = t.vars_for(EndpointId::Single, &input).unwrap();
+    let r = t.render(EndpointId::Single, &v).unwrap();
+    assert!(r
+        .headers
+        .contains(&("authorization".to_string(), "AccessKey key ".to_string())));
+}
+
+#[test]
+fn a_captured_value_that_empties_a_path_segment_is_the_providers_fault_not_the_users() {
+    let c = load(
+        r#"
+storage: { path: /tmp/x }
+api_keys: [ { name: t, key_sha256: "0000000000000000000000000000000000000000000000000000000000000000" } ]
+mfa:
+  mode: challenge-verify
+  user_data: { required: [phone], phone_fields: [phone] }
+  endpoints:
+    challenge: { url: 'https://p.example/start', method: POST, capture: { request_id: '$.id' } }
+    verify: { url: 'https://p.example/check/{{ request_id }}?code={{ code }}', method: GET, headers: { x-id: '{{ request_id }}' } }
+"#,
+        &|_| None,
+    )
+    .unwrap();
+    let t = Templates::compile(&c).unwrap();
+    let render = |id: &str| {
+        t.render(
+            EndpointId::Verify,
+            &vars(&[("request_id", id), ("code", "1")]),
+        )
+    };
+    let err = render("..").unwrap_err();
+    assert!(
+        matches!(err, RenderError::Invalid { part: "url", .. }),
+        "{err}"
+    );
+    // Nor is a space around it the user's: it goes as the provider gave it.
+    assert!(render(" id ").is_ok());
+}

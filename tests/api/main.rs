@@ -1,6 +1,7 @@
 //! Black-box tests of mfa-bridge: the application (in process, through the same start-up path
 //! as the binary) or the binary itself, against fake providers and upstreams on loopback.
 
+mod abuse;
 mod admin;
 mod at_rest;
 mod attempts;
@@ -12,6 +13,7 @@ mod durability;
 mod errors;
 mod fakes;
 mod helpers;
+mod hostile_values;
 mod logs;
 mod matrix;
 mod messages;
@@ -22,6 +24,7 @@ mod outbox;
 mod presets;
 mod prism;
 mod proxy_single;
+mod refusals;
 mod reload;
 mod seed_examples;
 mod send_limits;
