@@ -48,7 +48,9 @@ impl IntoResponse for AdminError {
                 m,
                 None,
             ),
-            AdminError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "request-too-large", m, None),
+            AdminError::TooLarge(m) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "request-too-large", m, None)
+            }
             AdminError::NoFile => (
                 StatusCode::CONFLICT,
                 "no-configuration-file",
