@@ -82,7 +82,15 @@ impl IntoResponse for AdminError {
         if let Some(p) = problems {
             error["problems"] = json!(p.iter().map(ProblemView::from).collect::<Vec<_>>());
         }
-        (status, Json(json!({ "error": error }))).into_response()
+        let mut response = (status, Json(json!({ "error": error }))).into_response();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The rest of the body is never read: the connection cannot carry another request.
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
+        response
     }
 }
 

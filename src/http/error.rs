@@ -124,11 +124,17 @@ impl IntoResponse for ApiError {
                 )
             }
             ApiError::TooLarge { limit } => {
-                return error(
+                let mut response = error(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "request-too-large",
                     &format!("The request body is larger than {limit} bytes."),
-                )
+                );
+                // The rest of the body is never read, so the connection cannot carry another
+                // request: say so, or a client reuses it and its next request fails.
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return response;
             }
             ApiError::UnsupportedMediaType => {
                 return error(

@@ -176,6 +176,11 @@ async fn a_body_over_the_size_limit_is_request_too_large_and_nothing_is_sent() {
     .await;
 
     response.assert_error_message(413, "request-too-large", TOO_LARGE);
+    assert_eq!(
+        response.headers.get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..]),
+        "the unread rest of the body ends the connection, and the answer says so"
+    );
     assert_eq!(app.provider.count(), 0, "nothing may be sent");
     assert_not_enrolled(&app).await;
 }
