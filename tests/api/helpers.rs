@@ -416,7 +416,8 @@ pub struct TestResponse {
 }
 
 impl TestResponse {
-    async fn read(response: reqwest::Response) -> TestResponse {
+    /// An answer of the daemon, read whole.
+    pub async fn read(response: reqwest::Response) -> TestResponse {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.text().await.expect("read the daemon's answer");

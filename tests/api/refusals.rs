@@ -38,20 +38,6 @@ const JSON_ROUTES: [&str; 7] = [
     "mfa/recovery-codes",
 ];
 
-/// An answer of the daemon, read whole.
-async fn answer(response: reqwest::Response) -> TestResponse {
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("read the daemon's answer");
-    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-    TestResponse {
-        status,
-        headers,
-        text,
-        json,
-    }
-}
-
 /// `method path` with this body and these headers (and nothing else: no content type unless
 /// given).
 async fn send(
@@ -74,7 +60,7 @@ async fn send(
         .send()
         .await
         .unwrap_or_else(|e| panic!("{method} {path} failed: {e}"));
-    answer(response).await
+    TestResponse::read(response).await
 }
 
 /// `POST /alice/{route}` with this content type and body, authorized as `auth` would be.
