@@ -11,7 +11,7 @@ use notify_debouncer_mini::{new_debouncer, DebounceEventResult, Debouncer};
 use serde::Serialize;
 
 use super::{SharedSnapshot, Snapshot};
-use crate::config::{EnvLookup, Problem, Source};
+use crate::config::{Config, EnvLookup, Problem, Secret, Source};
 use crate::metrics::Metrics;
 
 /// The outcome of the last reload, as the admin status shows it.
@@ -120,13 +120,12 @@ impl Reloader {
     /// Swaps in a validated snapshot.
     pub fn apply(&self, snapshot: Snapshot, now: u64) {
         let current = self.shared.current();
-        let (old, new) = (&current.config, &snapshot.config);
-        if old.storage.path != new.storage.path
-            || old.server.listen != new.server.listen
-            || old.admin.as_ref().map(|a| a.listen) != new.admin.as_ref().map(|a| a.listen)
-            || old.outbound.connect_timeout != new.outbound.connect_timeout
-        {
-            tracing::warn!("storage, listen addresses and the connect time-out change only at the next restart");
+        let waiting = restart_only_changes(&current.config, &snapshot.config);
+        if !waiting.is_empty() {
+            tracing::warn!(
+                settings = waiting.join(", "),
+                "these settings change only at the next restart"
+            );
         }
         for w in snapshot.templates.warnings() {
             tracing::warn!("{w}");
@@ -242,5 +241,81 @@ impl Reloader {
         Ok(Watch {
             _debouncer: debouncer,
         })
+    }
+}
+/// The settings that are read once, when the daemon starts (the store, the listeners, the
+/// outbound client), and differ between `old` and `new`: a reload applies the rest.
+fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
+    let admin_listen = |c: &Config| c.admin.as_ref().map(|a| a.listen);
+    [
+        ("storage.path", old.storage.path != new.storage.path),
+        (
+            "storage.secret",
+            old.storage.secret.as_ref().map(Secret::expose)
+                != new.storage.secret.as_ref().map(Secret::expose),
+        ),
+        (
+            "storage.cache_mb",
+            old.storage.cache_bytes != new.storage.cache_bytes,
+        ),
+        (
+            "storage.durability",
+            old.storage.strict_durability != new.storage.strict_durability,
+        ),
+        (
+            "storage.attempts_log_max_entries",
+            old.storage.attempts_log_max_entries != new.storage.attempts_log_max_entries,
+        ),
+        ("server.listen", old.server.listen != new.server.listen),
+        (
+            "server.header_timeout_ms",
+            old.server.header_timeout != new.server.header_timeout,
+        ),
+        (
+            "server.max_connections",
+            old.server.max_connections != new.server.max_connections,
+        ),
+        ("admin.listen", admin_listen(old) != admin_listen(new)),
+        (
+            "outbound.connect_timeout_ms",
+            old.outbound.connect_timeout != new.outbound.connect_timeout,
+        ),
+        (
+            "outbound.max_answer_bytes",
+            old.outbound.max_answer_bytes != new.outbound.max_answer_bytes,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, changed)| changed.then_some(name))
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::process_env;
+
+    fn config(yaml: &str, dir: &Path) -> Config {
+        Snapshot::load(&Source::text(yaml, dir), &process_env)
+            .unwrap()
+            .config
+    }
+
+    #[test]
+    fn a_reload_names_exactly_the_settings_that_wait_for_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let shipped = include_str!("../../platform.yml");
+        let old = config(shipped, dir.path());
+        assert!(restart_only_changes(&old, &config(shipped, dir.path())).is_empty());
+
+        let moved = shipped.replace("listen: 127.0.0.1:7000", "listen: 127.0.0.1:7100");
+        let new = config(
+            &format!("{moved}\noutbound: {{ max_answer_bytes: 1024 }}\n"),
+            dir.path(),
+        );
+        assert_eq!(
+            restart_only_changes(&old, &new),
+            ["server.listen", "outbound.max_answer_bytes"]
+        );
     }
 }
