@@ -18,10 +18,11 @@ use mfa_bridge::snapshot::{SharedSnapshot, Snapshot};
 use mfa_bridge::store::MemoryStore;
 use tower::ServiceExt;
 
-/// Standalone, single mode, codes delivered to the outbox (a file in the temporary folder).
+/// Standalone, single mode, codes delivered to the outbox (a file in the temporary folder);
+/// the API key is `fuzz-key` (the seeds give it, so that a request can get past the key check).
 const PLATFORM_YML: &str = r#"
 storage: { path: ./data }
-api_keys: [ { name: local, key_sha256: "0000000000000000000000000000000000000000000000000000000000000000" } ]
+api_keys: [ { name: local, key_sha256: "231e9b2f757db8d48ecd0711b60135e1cc57a3a807be9dc12638856f17a7872c" } ]
 mfa:
   mode: single
   endpoints:

@@ -44,7 +44,7 @@ fn map(pairs: Vec<(&str, Value)>) -> Value {
 }
 
 /// The configuration text: a minimal standalone single-mode setup around the endpoint.
-fn platform_yml(url: &str, header: &str, body: &str, content_type: Option<&str>) -> String {
+pub fn platform_yml(url: &str, header: &str, body: &str, content_type: Option<&str>) -> String {
     let mut headers = vec![("X-Fuzz", Value::from(header))];
     if let Some(ct) = content_type {
         headers.push(("Content-Type", Value::from(ct)));
