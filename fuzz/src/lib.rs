@@ -12,8 +12,11 @@ pub mod token;
 /// Every target by name, as scripts/fuzz and the corpus folders name them.
 pub const TARGETS: [&str; 4] = ["template", "config", "token", "body"];
 
+/// A target, set up, as a function of its input.
+pub type Run = Box<dyn Fn(&[u8])>;
+
 /// The target `name`, set up once, as a function of its input (the replay test).
-pub fn target(name: &str) -> Option<Box<dyn Fn(&[u8])>> {
+pub fn target(name: &str) -> Option<Run> {
     Some(match name {
         "template" => {
             let t = template::Target::new();
