@@ -84,3 +84,21 @@ ensure_schemathesis() {
   "$schemathesis_venv/bin/pip" install --quiet --disable-pip-version-check \
     "schemathesis==$schemathesis_version"
 }
+
+# cargo-afl, pinned: builds and runs the fuzz targets of fuzz/ under AFL++ on the stable
+# toolchain (scripts/fuzz, FUZZING.md). `cargo install` builds AFL++ from the source in the
+# crate (a C compiler and make are needed: build-essential when missing).
+cargo_afl_version=0.18.2
+ensure_cargo_afl() {
+  if cargo afl --version 2>/dev/null | grep -qF "$cargo_afl_version"; then
+    return
+  fi
+  if ! command -v cc >/dev/null 2>&1 || ! command -v make >/dev/null 2>&1; then
+    echo "== installing build-essential (for cargo-afl)"
+    apt_install build-essential
+  fi
+  echo "== installing cargo-afl $cargo_afl_version"
+  cargo install --locked cargo-afl --version "$cargo_afl_version"
+  # AFL++ for this rustc (a no-op, answered with an error, when it is built already).
+  cargo afl config --build >/dev/null 2>&1 || true
+}

@@ -1,0 +1,10 @@
+//! The `token` target under AFL++ (FUZZING.md): `mfa_bridge_fuzz::token::Target::run` on every
+//! input.
+
+use std::panic::AssertUnwindSafe;
+
+fn main() {
+    // A panic is what AFL++ records as a crash: the target is not reused after one.
+    let target = &AssertUnwindSafe(mfa_bridge_fuzz::token::Target::new());
+    afl::fuzz!(|data: &[u8]| target.run(data));
+}
