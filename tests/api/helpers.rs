@@ -1443,25 +1443,38 @@ pub async fn raw_http(
     headers: &[(&str, &str)],
     body: &str,
 ) -> TestResponse {
+    let mut request = format!(
+        "{method} {target} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    raw_exchange(
+        port,
+        request.as_bytes(),
+        false,
+        &format!("{method} {target}"),
+    )
+    .await
+}
+
+/// `request` written as it is on a fresh connection (`half_close` then shuts the writing side:
+/// a body broken off), and the answer read to the end and parsed; `what` names the request in
+/// a failure.
+pub async fn raw_exchange(port: u16, request: &[u8], half_close: bool, what: &str) -> TestResponse {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let exchange = async {
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .expect("connect to the daemon");
-        let mut request = format!(
-            "{method} {target} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n",
-            body.len()
-        );
-        for (name, value) in headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
+        stream.write_all(request).await.expect("write the request");
+        if half_close {
+            stream.shutdown().await.expect("half-close");
         }
-        request.push_str("\r\n");
-        request.push_str(body);
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .expect("write the request");
         let mut answer = Vec::new();
         stream
             .read_to_end(&mut answer)
@@ -1471,13 +1484,13 @@ pub async fn raw_http(
     };
     let answer = tokio::time::timeout(Duration::from_secs(15), exchange)
         .await
-        .unwrap_or_else(|_| panic!("{method} {target}: no answer within 15 s"));
+        .unwrap_or_else(|_| panic!("{what}: no answer within 15 s"));
     let split = answer
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .unwrap_or_else(|| {
             panic!(
-                "{method} {target}: not an HTTP answer: {:?}",
+                "{what}: not an HTTP answer: {:?}",
                 String::from_utf8_lossy(&answer)
             )
         });
@@ -1488,7 +1501,7 @@ pub async fn raw_http(
         .next()
         .and_then(|line| line.split(' ').nth(1))
         .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("{method} {target}: no status line in {head:?}"));
+        .unwrap_or_else(|| panic!("{what}: no status line in {head:?}"));
     let mut header_map = reqwest::header::HeaderMap::new();
     for line in lines {
         if let Some((name, value)) = line.split_once(':') {

@@ -4,15 +4,12 @@
 //! cannot read, a username that cannot be decoded. Each refusal comes before anything is sent
 //! to a provider or the upstream, and leaves no session or enrolment behind.
 
-use std::time::Duration;
-
-use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use serde_json::json;
 
 use crate::fakes::PERSONAL_TOKEN;
 use crate::helpers::{
-    admin_auth, phone_for, prometheus_samples, spawn_app, AppOptions, TestApp, TestResponse,
-    API_KEY,
+    admin_auth, phone_for, prometheus_samples, raw_exchange, spawn_app, AppOptions, TestApp,
+    TestResponse, API_KEY,
 };
 
 const TOO_LARGE: &str = "The request body is larger than 65536 bytes.";
@@ -87,49 +84,7 @@ async fn post_typed(
 /// Bytes written as they are on a fresh connection; `half_close` shuts the writing side
 /// afterwards (a body broken off). The answer, parsed.
 async fn raw(app: &TestApp, request: &[u8], half_close: bool) -> TestResponse {
-    let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
-            .await
-            .expect("connect to the daemon");
-        stream.write_all(request).await.expect("write the request");
-        if half_close {
-            stream.shutdown().await.expect("half-close");
-        }
-        let mut answer = Vec::new();
-        stream
-            .read_to_end(&mut answer)
-            .await
-            .expect("read the answer");
-        answer
-    };
-    let answer = tokio::time::timeout(Duration::from_secs(15), exchange)
-        .await
-        .expect("an answer within 15 s");
-    let text = String::from_utf8_lossy(&answer).into_owned();
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("not an HTTP answer: {text:?}"));
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line: {head:?}"));
-    let mut headers = reqwest::header::HeaderMap::new();
-    for line in lines {
-        if let Some((name, value)) = line.split_once(':') {
-            headers.append(
-                reqwest::header::HeaderName::from_bytes(name.trim().as_bytes()).unwrap(),
-                reqwest::header::HeaderValue::from_str(value.trim()).unwrap(),
-            );
-        }
-    }
-    TestResponse {
-        status,
-        headers,
-        text: body.to_string(),
-        json: serde_json::from_str(body).unwrap_or(Value::Null),
-    }
+    raw_exchange(app.port, request, half_close, "a raw request").await
 }
 
 /// A request head for `POST path` with these header lines (each ending in CRLF).
