@@ -3,8 +3,11 @@
 //! validate, compile the templates).
 //!
 //! Input: the YAML text, NUL, `NAME=value` lines (the environment).
+//!
+//! The library (the compiled-in `templates/` and an empty folder over it) is read once: reading
+//! it is not what this target tries, and the per-input work is the text's.
 
-use std::path::PathBuf;
+use std::cell::RefCell;
 
 use mfa_bridge::config::Source;
 use mfa_bridge::snapshot::Snapshot;
@@ -12,7 +15,7 @@ use mfa_bridge::snapshot::Snapshot;
 use crate::input::{env, fields};
 
 pub struct Target {
-    base_dir: PathBuf,
+    source: RefCell<Source>,
     _dir: tempfile::TempDir,
 }
 
@@ -27,7 +30,7 @@ impl Target {
     pub fn new() -> Target {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("a temporary folder: {e}"));
         Target {
-            base_dir: dir.path().to_path_buf(),
+            source: RefCell::new(Source::text(String::new(), dir.path())),
             _dir: dir,
         }
     }
@@ -36,6 +39,8 @@ impl Target {
         let f = fields(data, 2);
         let vars = env(&f[1]);
         let lookup = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        let _ = Snapshot::load(&Source::text(f[0].clone(), &self.base_dir), &lookup);
+        let mut source = self.source.borrow_mut();
+        source.yaml.clone_from(&f[0]);
+        let _ = Snapshot::load(&source, &lookup);
     }
 }

@@ -1,18 +1,20 @@
-//! Template compile and render: a `platform.yml` whose single endpoint's url, header, body
-//! and content type come from the input, loaded through `Snapshot::load`, then rendered with
-//! user data from the input through `Templates::vars_for` and `Templates::render`, as a send
-//! does.
+//! Template compile and render: a configuration whose single endpoint's url, header, body
+//! and content type come from the input, compiled by `Templates::compile` (what
+//! `Snapshot::load` runs once the file is read), then rendered with user data from the input
+//! through `Templates::vars_for` and `Templates::render`, as a send does.
+//!
+//! The configuration around the endpoint is read once, from the text of [`platform_yml`]; each
+//! input replaces the endpoint (the `config` target tries the reading of the text itself).
 //!
 //! Input, NUL-separated: url (after `https://provider.invalid/`), a header value, the body,
 //! the content type (one of four by its first byte), the user's phone, message and language,
 //! the username, the code.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
-use mfa_bridge::config::Source;
-use mfa_bridge::snapshot::Snapshot;
-use mfa_bridge::template::{EndpointId, SendInput};
+use mfa_bridge::config::{Config, Endpoints, Source};
+use mfa_bridge::template::{EndpointId, SendInput, Templates};
 use serde_yaml::{Mapping, Value};
 
 use crate::input::fields;
@@ -25,8 +27,8 @@ const CONTENT_TYPES: [Option<&str>; 4] = [
 ];
 
 pub struct Target {
-    base_dir: PathBuf,
-    _dir: tempfile::TempDir,
+    /// A valid configuration; its single endpoint is replaced per input.
+    config: RefCell<Config>,
 }
 
 impl Default for Target {
@@ -81,17 +83,31 @@ pub fn platform_yml(url: &str, header: &str, body: &str, content_type: Option<&s
 impl Target {
     pub fn new() -> Target {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("a temporary folder: {e}"));
+        let yaml = platform_yml("", "", "", None);
+        let parsed = Config::parse(&Source::text(yaml, dir.path()), &|_| None);
+        let config = match parsed.config {
+            Some(c) if parsed.problems.is_empty() => c,
+            _ => panic!("the base configuration is refused: {:?}", parsed.problems),
+        };
         Target {
-            base_dir: dir.path().to_path_buf(),
-            _dir: dir,
+            config: RefCell::new(config),
         }
     }
 
     pub fn run(&self, data: &[u8]) {
         let f = fields(data, 9);
         let content_type = CONTENT_TYPES[usize::from(f[3].bytes().next().unwrap_or(0)) % 4];
-        let yaml = platform_yml(&f[0], &f[1], &f[2], content_type);
-        let Ok(snapshot) = Snapshot::load(&Source::text(yaml, &self.base_dir), &|_| None) else {
+        let mut config = self.config.borrow_mut();
+        let Endpoints::Single(spec) = &mut config.mfa.endpoints else {
+            panic!("the base configuration has a single endpoint");
+        };
+        spec.url = format!("https://provider.invalid/{}", f[0]);
+        spec.headers = vec![("X-Fuzz".to_string(), f[1].clone())];
+        if let Some(ct) = content_type {
+            spec.headers.push(("Content-Type".to_string(), ct.to_string()));
+        }
+        spec.body = Some(f[2].clone());
+        let Ok(templates) = Templates::compile(&config) else {
             return;
         };
         let mut user_data = BTreeMap::new();
@@ -108,8 +124,8 @@ impl Target {
             code: Some(&f[8]),
             captured: None,
         };
-        if let Ok(vars) = snapshot.templates.vars_for(EndpointId::Single, &input) {
-            let _ = snapshot.templates.render(EndpointId::Single, &vars);
+        if let Ok(vars) = templates.vars_for(EndpointId::Single, &input) {
+            let _ = templates.render(EndpointId::Single, &vars);
         }
     }
 }

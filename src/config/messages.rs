@@ -150,6 +150,12 @@ pub(super) fn parse_messages(
     config
 }
 
+/// The texts of the shipped message files (compiled in), as a configuration without a
+/// `templates/messages/` folder of its own has them.
+pub fn shipped_texts() -> Vec<MessageText> {
+    parse_messages(None, &Library::builtin(), &mut Problems::default()).texts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,7 +26,7 @@ pub use crate::domain::{Channel, Secret, Secrets};
 pub use channel::ChannelEndpoints;
 pub use endpoint::{Capture, EndpointSpec, Endpoints, HttpMethod, Predicate};
 pub use library::{Library, LibraryFile};
-pub use messages::{MessagePart, MessageText, MessagesConfig};
+pub use messages::{shipped_texts, MessagePart, MessageText, MessagesConfig};
 pub use mfa::{
     AttemptPolicy, CodeConfig, DestinationRules, MfaConfig, Mode, SendLimits, TotpConfig,
 };

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use regex::Regex;
@@ -82,8 +83,7 @@ pub(super) fn parse_server(value: Option<&Value>, p: &mut Problems) -> Option<Se
         }
         f.finish(p);
     }
-    let anchored = anchor(&pattern);
-    match Regex::new(&anchored) {
+    match username_regex(&anchor(&pattern)) {
         Ok(username_pattern) => Some(ServerConfig {
             listen,
             username_pattern,
@@ -101,6 +101,20 @@ pub(super) fn parse_server(value: Option<&Value>, p: &mut Problems) -> Option<Se
 }
 
 /// A username pattern always matches the whole name, whether or not it was written anchored.
+/// The username pattern, compiled. The default is compiled once per process: its `{0,99}`
+/// made compiling it a fifth of a configuration load (start, reload, admin check).
+fn username_regex(anchored: &str) -> Result<Regex, regex::Error> {
+    static DEFAULT: OnceLock<Option<(String, Regex)>> = OnceLock::new();
+    let default = DEFAULT.get_or_init(|| {
+        let anchored = anchor(DEFAULT_USERNAME_PATTERN);
+        Regex::new(&anchored).ok().map(|re| (anchored, re))
+    });
+    match default {
+        Some((pattern, re)) if pattern == anchored => Ok(re.clone()),
+        _ => Regex::new(anchored),
+    }
+}
+
 pub(super) fn anchor(pattern: &str) -> String {
     let inner = pattern.strip_prefix('^').unwrap_or(pattern);
     let inner = inner.strip_suffix('$').unwrap_or(inner);

@@ -1,8 +1,10 @@
 //! Message texts (`templates/messages/CHANNEL.LANG.hbs`), compiled per snapshot and chosen by
 //! the user's language: the exact tag, then its base language, then the configured default.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::OnceLock;
 
+use handlebars::template::Template;
 use handlebars::Handlebars;
 
 use crate::config::{Channel, MessagePart, MfaConfig, Problem};
@@ -36,6 +38,32 @@ pub(super) struct Messages {
     pub(super) warnings: Vec<String>,
 }
 
+/// The placeholders a message text may use.
+fn provided() -> BTreeSet<String> {
+    ["code", "ttl_minutes", "app_name"]
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
+
+/// A message text, parsed. The shipped texts are parsed once per process: every load (start,
+/// each reload, each admin preview and check) would otherwise parse them again, and parsing
+/// them was most of a load's time (FUZZING.md).
+fn parse_text(source: &str) -> Result<Template, String> {
+    static SHIPPED: OnceLock<HashMap<String, Template>> = OnceLock::new();
+    let shipped = SHIPPED.get_or_init(|| {
+        let provided = provided();
+        crate::config::shipped_texts()
+            .into_iter()
+            .filter_map(|t| Some((t.source.clone(), parse(&t.source, &provided).ok()?)))
+            .collect()
+    });
+    match shipped.get(source) {
+        Some(tpl) => Ok(tpl.clone()),
+        None => parse(source, &provided()),
+    }
+}
+
 fn template_name(channel: Channel, language: &str, part: MessagePart) -> String {
     format!(
         "{}.{}.{part:?}",
@@ -62,12 +90,8 @@ impl Messages {
     pub(super) fn compile(mfa: &MfaConfig) -> Result<Messages, Vec<Problem>> {
         let mut m = Messages::empty(mfa);
         let mut problems = Vec::new();
-        let provided: BTreeSet<String> = ["code", "ttl_minutes", "app_name"]
-            .into_iter()
-            .map(String::from)
-            .collect();
         for text in &mfa.messages.texts {
-            let tpl = match parse(&text.source, &provided) {
+            let tpl = match parse_text(&text.source) {
                 Ok(t) => t,
                 Err(message) => {
                     problems.push(Problem {
