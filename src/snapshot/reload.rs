@@ -4,11 +4,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use notify_debouncer_mini::notify::RecursiveMode;
-use notify_debouncer_mini::{new_debouncer, DebounceEventResult, Debouncer};
+use notify_debouncer_mini::notify::{self, Event, RecommendedWatcher, RecursiveMode, Watcher as _};
 use serde::Serialize;
+
+use watch::Watched;
+
+mod watch;
 
 use super::{SharedSnapshot, Snapshot};
 use crate::config::{Config, EnvLookup, Problem, Secret, Source};
@@ -62,7 +65,7 @@ pub struct Reloader {
 
 /// Keeps the file watcher alive.
 pub struct Watch {
-    _debouncer: Arc<std::sync::Mutex<Debouncer<notify_debouncer_mini::notify::RecommendedWatcher>>>,
+    _watcher: Arc<Mutex<RecommendedWatcher>>,
 }
 
 impl Reloader {
@@ -144,7 +147,11 @@ impl Reloader {
             Ok(snapshot) => {
                 if snapshot.source_hash == self.shared.current().source_hash {
                     // The file is what runs: a refusal shown before is over.
-                    if explicit || self.status().is_some_and(|s| !s.applied) {
+                    let was_refused = self.status().is_some_and(|s| !s.applied);
+                    if was_refused {
+                        tracing::info!("the configuration on disk is valid again: it is what runs");
+                    }
+                    if explicit || was_refused {
                         self.set_status(ReloadStatus::applied(now));
                     }
                     return true;
@@ -167,58 +174,48 @@ impl Reloader {
         }
     }
 
-    /// Watches the file and `templates/`, and listens for SIGHUP; each reloads.
+    /// Watches the file and `templates/` for changes (see [`watch`]), and listens for SIGHUP;
+    /// each reloads. Events are debounced: a reload follows [`QUIET`] without a change, or
+    /// [`MAX_WAIT`] of changes that do not stop.
     pub fn watch(
         self: &Arc<Self>,
         now: impl Fn() -> u64 + Send + Sync + 'static,
     ) -> Result<Watch, String> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-        let templates = self.templates_dir();
-        // Any change in the folder reloads: the file may be a link whose target folder is
-        // swapped (a Kubernetes ConfigMap), and an unchanged file costs only a hash.
-        let mut debouncer = new_debouncer(
-            Duration::from_millis(150),
-            move |result: DebounceEventResult| {
-                if matches!(&result, Ok(events) if !events.is_empty()) {
+        let watched = Watched::new(&self.path, self.templates_dir());
+        let filter = watched.clone();
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<Event>| match event {
+                Ok(event) if filter.is_changed_by(&event) => {
                     let _ = tx.send(());
                 }
-            },
-        )
-        .map_err(|e| format!("cannot watch the configuration: {e}"))?;
-        let dir = self
-            .path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        debouncer
-            .watcher()
-            .watch(&dir, RecursiveMode::NonRecursive)
-            .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
-        let mut templates_watched = false;
-        if templates.is_dir() {
-            debouncer
-                .watcher()
-                .watch(&templates, RecursiveMode::Recursive)
-                .map_err(|e| format!("cannot watch {}: {e}", templates.display()))?;
-            templates_watched = true;
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "watching the configuration"),
+            })
+            .map_err(|e| format!("cannot watch the configuration: {e}"))?;
+        // The folder, not the file: the file may be renamed over, or be a link whose target
+        // folder is swapped (a Kubernetes ConfigMap).
+        watcher
+            .watch(watched.folder(), RecursiveMode::NonRecursive)
+            .map_err(|e| format!("cannot watch {}: {e}", watched.folder().display()))?;
+        if watched.templates().is_dir() {
+            watcher
+                .watch(watched.templates(), RecursiveMode::Recursive)
+                .map_err(|e| format!("cannot watch {}: {e}", watched.templates().display()))?;
         }
-        let debouncer = Arc::new(std::sync::Mutex::new(debouncer));
-        let watcher = Arc::clone(&debouncer);
+        let watcher = Arc::new(Mutex::new(watcher));
         let now = Arc::new(now);
         let on_change = Arc::clone(self);
         let clock = Arc::clone(&now);
+        let rewatch = Arc::clone(&watcher);
         tokio::spawn(async move {
             while rx.recv().await.is_some() {
-                // `templates/` made after the start is watched from when it appears (its
-                // creation is a change in the folder of the file).
-                if !templates_watched && templates.is_dir() {
-                    if let Ok(mut d) = watcher.lock() {
-                        match d.watcher().watch(&templates, RecursiveMode::Recursive) {
-                            Ok(()) => templates_watched = true,
-                            Err(e) => tracing::warn!("cannot watch {}: {e}", templates.display()),
-                        }
-                    }
+                if !settle(&mut rx).await {
+                    return;
                 }
+                // `templates/` made, replaced or removed since: its watch follows the name.
+                // Before the reload, so that no change between the two goes unseen.
+                watch_templates(&rewatch, watched.templates());
                 let reloader = Arc::clone(&on_change);
                 let t = clock();
                 let _ = tokio::task::spawn_blocking(move || reloader.reload(t, false)).await;
@@ -238,11 +235,46 @@ impl Reloader {
                 let _ = tokio::task::spawn_blocking(move || reloader.reload(t, true)).await;
             }
         });
-        Ok(Watch {
-            _debouncer: debouncer,
-        })
+        Ok(Watch { _watcher: watcher })
     }
 }
+
+/// How long the files must stay unchanged before a reload reads them: an editor's save or a
+/// `git pull` is several events.
+const QUIET: Duration = Duration::from_millis(150);
+
+/// The longest a reload waits for the changes to stop.
+const MAX_WAIT: Duration = Duration::from_secs(2);
+
+/// Waits, after a change, until [`QUIET`] passes without another (at most [`MAX_WAIT`]).
+/// False when the watcher is gone.
+async fn settle(rx: &mut tokio::sync::mpsc::UnboundedReceiver<()>) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < MAX_WAIT {
+        match tokio::time::timeout(QUIET, rx.recv()).await {
+            Ok(Some(())) => continue,
+            Ok(None) => return false,
+            Err(_quiet) => break,
+        }
+    }
+    true
+}
+
+/// Watches `templates/` afresh when it is a folder (the watch of a folder that was removed or
+/// replaced is gone with it). Walking it opens its folders: reads, which are no change.
+fn watch_templates(watcher: &Mutex<RecommendedWatcher>, templates: &Path) {
+    let mut watcher = match watcher.lock() {
+        Ok(w) => w,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    let _not_watched = watcher.unwatch(templates);
+    if templates.is_dir() {
+        if let Err(e) = watcher.watch(templates, RecursiveMode::Recursive) {
+            tracing::warn!("cannot watch {}: {e}", templates.display());
+        }
+    }
+}
+
 /// The settings that are read once, when the daemon starts (the store, the listeners, the
 /// outbound client), and differ between `old` and `new`: a reload applies the rest.
 fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {

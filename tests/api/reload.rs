@@ -659,3 +659,177 @@ async fn a_message_text_in_a_templates_folder_made_after_the_start_is_applied_an
     std::fs::write(&file, "second-edit {{ code }}").unwrap();
     wait_until_sent_with(&app, "second-edit").await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Idle: only a change of the files reloads
+
+/// How long the tests below leave the daemon alone: long enough for a watcher that reacts to
+/// its own reads to have looped many times (it did, ten times a second).
+const IDLE: Duration = Duration::from_secs(3);
+
+/// The lines of the daemon's log that report a refused reload.
+fn refusal_lines(app: &TestApp) -> usize {
+    app.daemon_log()
+        .lines()
+        .filter(|line| line.contains("configuration reload refused"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_platform_yml_left_on_disk_is_refused_once_then_nothing_until_the_next_edit() {
+    let app = reload_app("marker-original").await;
+    assert_eq!(reload_count(&app, "refused").await, 0.0);
+
+    app.rewrite_config("mfa: [unclosed\n", Rewrite::Rename);
+    let status = wait_for_last_reload(&app, "a refused reload", |last| {
+        last["applied"] == json!(false)
+    })
+    .await;
+    let problems = status["lastReload"]["problems"].as_array().unwrap().len();
+    tokio::time::sleep(IDLE).await;
+
+    assert_eq!(
+        reload_count(&app, "refused").await,
+        1.0,
+        "one edit, one refusal; the daemon said:\n{}",
+        configuration_log(&app)
+    );
+    assert_eq!(
+        refusal_lines(&app),
+        problems,
+        "each problem logged once; the daemon said:\n{}",
+        configuration_log(&app)
+    );
+    assert_eq!(
+        status_json(&app).await["lastReload"],
+        status["lastReload"],
+        "no reload since the edit"
+    );
+
+    app.rewrite_config(&yaml_with_marker(&app, "marker-fixed"), Rewrite::Rename);
+    wait_until_sent_with(&app, "marker-fixed").await;
+    assert_applied(&status_json(&app).await);
+    assert_eq!(reload_count(&app, "refused").await, 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_version_published_by_a_symlink_swap_is_refused_once_and_the_next_swap_applies() {
+    let app = reload_app("marker-original").await;
+    let dir = app.config_path().parent().unwrap().to_path_buf();
+    let publish = |version: &str, text: &str| {
+        std::fs::create_dir(dir.join(version)).unwrap();
+        std::fs::write(dir.join(version).join("platform.yml"), text).unwrap();
+        std::os::unix::fs::symlink(version, dir.join("..data_tmp")).unwrap();
+        std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+    };
+    publish("..v1", &yaml_with_marker(&app, "marker-k8s-1"));
+    std::os::unix::fs::symlink("..data/platform.yml", dir.join(".platform.yml.link")).unwrap();
+    std::fs::rename(dir.join(".platform.yml.link"), app.config_path()).unwrap();
+    wait_until_sent_with(&app, "marker-k8s-1").await;
+
+    publish("..v2", "mfa: [unclosed\n");
+    wait_for_last_reload(&app, "a refused reload", |last| {
+        last["applied"] == json!(false)
+    })
+    .await;
+    tokio::time::sleep(IDLE).await;
+    assert_eq!(
+        reload_count(&app, "refused").await,
+        1.0,
+        "one swap, one refusal; the daemon said:\n{}",
+        configuration_log(&app)
+    );
+
+    publish("..v3", &yaml_with_marker(&app, "marker-k8s-3"));
+    wait_until_sent_with(&app, "marker-k8s-3").await;
+}
+
+/// What opens files in `folder` (not its subfolders) and under `templates`, as inotify
+/// reports it.
+struct OpenProbe {
+    _watcher: notify_debouncer_mini::notify::RecommendedWatcher,
+    opened: std::sync::mpsc::Receiver<Vec<std::path::PathBuf>>,
+}
+
+impl OpenProbe {
+    fn new(folder: &std::path::Path, templates: &std::path::Path) -> OpenProbe {
+        use notify_debouncer_mini::notify::{self, event::AccessKind, EventKind, Watcher};
+        let (tx, opened) = std::sync::mpsc::channel();
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                if let Ok(event) = event {
+                    if matches!(event.kind, EventKind::Access(AccessKind::Open(_))) {
+                        let _ = tx.send(event.paths);
+                    }
+                }
+            })
+            .unwrap();
+        watcher
+            .watch(folder, notify::RecursiveMode::NonRecursive)
+            .unwrap();
+        watcher
+            .watch(templates, notify::RecursiveMode::Recursive)
+            .unwrap();
+        OpenProbe {
+            _watcher: watcher,
+            opened,
+        }
+    }
+
+    /// The files opened within `period`.
+    fn opened_within(&self, period: Duration) -> Vec<std::path::PathBuf> {
+        let deadline = Instant::now() + period;
+        let mut paths = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.opened.recv_timeout(left) {
+                Ok(opened) => paths.extend(opened),
+                Err(_) => break,
+            }
+        }
+        paths
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_idle_daemon_does_not_open_platform_yml_nor_its_templates() {
+    let app = spawn_daemon(
+        AppOptions::standalone_single().with_endpoints(json!({"single": {
+            "url": format!("{}/sms", crate::helpers::PROVIDER),
+            "method": "POST",
+            "headers": {"content-type": "application/json"},
+            "body": r#"{"to":"{{ phone }}","text":"{{ message }}"}"#,
+        }})),
+        &[],
+    )
+    .await;
+    let message = app.templates_dir().join("messages/sms.en.hbs");
+    std::fs::create_dir_all(message.parent().unwrap()).unwrap();
+    std::fs::write(&message, "idle-check {{ code }}").unwrap();
+    wait_until_sent_with(&app, "idle-check").await;
+
+    let probe = OpenProbe::new(app.config_path().parent().unwrap(), &app.templates_dir());
+    // The probe sees an open: this test's own.
+    std::fs::read(&message).unwrap();
+    assert!(
+        probe
+            .opened_within(RELOAD_DEADLINE)
+            .iter()
+            .any(|p| p == &message),
+        "the probe sees opens"
+    );
+    // Whatever a reload that the test's open started reads, it reads within the debounce.
+    probe.opened_within(Duration::from_secs(1));
+
+    // Only the files a reload reads: the storage beside them has its own life.
+    let opened: Vec<_> = probe
+        .opened_within(IDLE)
+        .into_iter()
+        .filter(|p| *p == app.config_path() || p.starts_with(app.templates_dir()))
+        .collect();
+    assert!(
+        opened.is_empty(),
+        "idle for {IDLE:?}, the daemon opened {} files: {:?}...",
+        opened.len(),
+        &opened[..opened.len().min(5)]
+    );
+}
