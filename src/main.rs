@@ -19,8 +19,12 @@ use mfa_bridge::snapshot::Snapshot;
 use mfa_bridge::startup::{Application, Settings};
 use mfa_bridge::template::{self, EndpointId};
 
-/// The configuration shipped with the binary: standalone mode, single mode, development outbox.
+/// The configuration shipped with the binary: standalone mode, single mode, development outbox,
+/// and an api key and admin token printed in the README. Run only when asked for (`--dev`).
 const EMBEDDED_CONFIG: &str = include_str!("../platform.yml");
+
+/// Exit code of a command that found no configuration to run on.
+const NO_CONFIGURATION: u8 = 2;
 
 #[derive(Parser)]
 #[command(
@@ -37,19 +41,18 @@ struct Cli {
 enum Command {
     /// Run the daemon.
     Serve {
-        /// platform.yml to use; without it, ./platform.yml, else the embedded default.
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
-    /// Validate a configuration: prints every problem, exits 1 if there is one.
+    /// Validate a configuration: prints which file and every problem, exits 1 if there is one.
     Check {
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
     /// Print the exact request an endpoint would send for sample data, secrets masked.
     Render {
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArgs,
         /// single, challenge, verify, login or access_check.
         #[arg(long)]
         endpoint: String,
@@ -57,6 +60,18 @@ enum Command {
         #[arg(long, default_value = "{}")]
         data: String,
     },
+}
+
+/// Where a command's configuration comes from.
+#[derive(clap::Args)]
+struct ConfigArgs {
+    /// platform.yml to use; without it, ./platform.yml (there is no other default).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Run the development configuration embedded in the binary instead of a platform.yml: its
+    /// api key and admin token are public, codes go to data/outbox.jsonl. Never in production.
+    #[arg(long, conflicts_with = "config")]
+    dev: bool,
 }
 
 fn main() -> ExitCode {
@@ -70,17 +85,17 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { config } => serve(config.as_deref()),
-        Command::Check { config } => check(config.as_deref()),
+        Command::Serve { config } => serve(&config),
+        Command::Check { config } => check(&config),
         Command::Render {
             config,
             endpoint,
             data,
-        } => render(config.as_deref(), &endpoint, &data),
+        } => render(&config, &endpoint, &data),
     }
 }
 
-/// The given file, else ./platform.yml, else the embedded default (which is not watched).
+/// The given file, else ./platform.yml; `None` when neither is given nor there.
 fn config_path(path: Option<&Path>) -> Option<PathBuf> {
     let default = Path::new("platform.yml");
     match path {
@@ -91,27 +106,97 @@ fn config_path(path: Option<&Path>) -> Option<PathBuf> {
 }
 
 /// The configuration of [`config_path`], `${NAME}` references read from the environment.
+/// Without a file, the refusal says where it looked and what to do ([`no_configuration`]).
 fn load(path: Option<&Path>) -> Result<Snapshot, String> {
-    let source = match config_path(path) {
-        Some(p) => Source::read(&p),
-        None => {
-            tracing::info!("no platform.yml here: using the embedded default configuration");
-            Ok(Source::text(EMBEDDED_CONFIG, Path::new(".")))
-        }
+    let Some(file) = config_path(path) else {
+        return Err(no_configuration());
     };
-    source
+    Source::read(&file)
         .and_then(|source| Snapshot::load(&source, &process_env))
         .map_err(|e| e.to_string())
 }
 
-fn serve(path: Option<&Path>) -> ExitCode {
-    let snapshot = match load(path) {
-        Ok(s) => s,
-        Err(problems) => {
-            eprintln!("{problems}");
-            return ExitCode::FAILURE;
+impl ConfigArgs {
+    /// What the configuration is called in messages: the file as given (the absolute path of
+    /// ./platform.yml when none was), or the embedded one.
+    fn name(&self) -> String {
+        match (self.dev, config_path(self.config.as_deref())) {
+            (true, _) => "the embedded development configuration".to_string(),
+            (false, Some(p)) if self.config.is_none() => {
+                std::path::absolute(&p).unwrap_or(p).display().to_string()
+            }
+            (false, Some(p)) => p.display().to_string(),
+            (false, None) => "no configuration".to_string(),
         }
+    }
+
+    /// The file, or the embedded configuration with `--dev`.
+    fn load(&self) -> Result<Snapshot, String> {
+        if self.dev {
+            return Snapshot::load(&Source::text(EMBEDDED_CONFIG, Path::new(".")), &process_env)
+                .map_err(|e| e.to_string());
+        }
+        load(self.config.as_deref())
+    }
+
+    /// The start-up warning of `serve --dev`, repeated at each start.
+    fn warn_dev(&self) {
+        if !self.dev {
+            return;
+        }
+        tracing::warn!(
+            "--dev: running the DEVELOPMENT configuration embedded in the binary: its api key \
+             and admin token are the public ones of the README, codes go to data/outbox.jsonl \
+             instead of phones, data is stored in ./data. Never in production: give a \
+             platform.yml (--config FILE)."
+        );
+        if Path::new("platform.yml").exists() {
+            tracing::warn!("--dev: ./platform.yml is not read");
+        }
+    }
+}
+
+/// Why a command without `--config` and without ./platform.yml does not run.
+fn no_configuration() -> String {
+    let here = std::env::current_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|_| ".".to_string());
+    format!(
+        "no configuration: no --config given and no platform.yml in {here}\n\
+         Give the file (--config /path/to/platform.yml), run from the folder that holds it, or \
+         add --dev to run the development configuration embedded in the binary (its api key and \
+         admin token are public: never in production)."
+    )
+}
+
+/// Why the configuration does not load, with the file named, and the exit code: 2 when there
+/// was no configuration, 1 when it is invalid or cannot be read.
+fn refusal(args: &ConfigArgs, problems: &str) -> (String, ExitCode) {
+    match config_path(args.config.as_deref()) {
+        None if !args.dev => (problems.to_string(), ExitCode::from(NO_CONFIGURATION)),
+        // "cannot read" names the file already.
+        Some(p) if !args.dev && !p.is_file() => (problems.to_string(), ExitCode::FAILURE),
+        _ => (
+            format!("{}: configuration is invalid:\n{problems}", args.name()),
+            ExitCode::FAILURE,
+        ),
+    }
+}
+
+/// Prints [`refusal`] on stderr.
+fn refused(args: &ConfigArgs, problems: &str) -> ExitCode {
+    let (text, code) = refusal(args, problems);
+    eprintln!("{text}");
+    code
+}
+
+fn serve(args: &ConfigArgs) -> ExitCode {
+    let snapshot = match args.load() {
+        Ok(s) => s,
+        Err(problems) => return refused(args, &problems),
     };
+    args.warn_dev();
+    tracing::info!(configuration = %args.name(), "starting");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -124,7 +209,12 @@ fn serve(path: Option<&Path>) -> ExitCode {
     };
     runtime.block_on(async {
         let settings = Settings {
-            config_path: config_path(path),
+            // The embedded configuration is not a file: nothing to watch or edit.
+            config_path: if args.dev {
+                None
+            } else {
+                config_path(args.config.as_deref())
+            },
             clock: Arc::new(mfa_bridge::clock::SystemClock),
             env: Arc::new(process_env),
         };
@@ -145,8 +235,9 @@ fn serve(path: Option<&Path>) -> ExitCode {
     })
 }
 
-fn check(path: Option<&Path>) -> ExitCode {
-    match load(path) {
+fn check(args: &ConfigArgs) -> ExitCode {
+    let name = args.name();
+    match args.load() {
         Ok(s) => {
             let mode = if s.config.is_proxy() {
                 "proxy"
@@ -165,7 +256,7 @@ fn check(path: Option<&Path>) -> ExitCode {
                 methods.push("totp");
             }
             println!(
-                "configuration is valid ({mode} mode, {sms_mode} code mode, {} channel{preset}; methods: {})",
+                "{name}: configuration is valid ({mode} mode, {sms_mode} code mode, {} channel{preset}; methods: {})",
                 mfa.channel.name(),
                 methods.join(", ")
             );
@@ -175,20 +266,19 @@ fn check(path: Option<&Path>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(problems) => {
-            println!("{problems}");
-            ExitCode::FAILURE
+            let (text, code) = refusal(args, &problems);
+            println!("{text}");
+            code
         }
     }
 }
 
-fn render(path: Option<&Path>, endpoint: &str, data: &str) -> ExitCode {
-    let snapshot = match load(path) {
+fn render(args: &ConfigArgs, endpoint: &str, data: &str) -> ExitCode {
+    let snapshot = match args.load() {
         Ok(s) => s,
-        Err(problems) => {
-            eprintln!("{problems}");
-            return ExitCode::FAILURE;
-        }
+        Err(problems) => return refused(args, &problems),
     };
+    eprintln!("rendering with {}", args.name());
     let Some(id) = EndpointId::from_name(endpoint) else {
         let names: Vec<&str> = EndpointId::ALL.iter().map(|e| e.name()).collect();
         eprintln!(

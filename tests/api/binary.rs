@@ -300,3 +300,223 @@ async fn serve_substitutes_an_env_secret_into_the_provider_request() {
         app.daemon_log()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Which configuration: --config FILE, else ./platform.yml, else nothing (--dev: the embedded one)
+
+/// `mfa-bridge ARGS` run in `folder`.
+fn run_in(folder: &Path, args: &[&str]) -> (Output, String) {
+    let output = bin()
+        .current_dir(folder)
+        .args(args)
+        .output()
+        .expect("run mfa-bridge");
+    let text = output_text(&output);
+    (output, text)
+}
+
+/// What a command says in a folder without platform.yml, `folder` being where it looked.
+fn assert_refused_for_lack_of_a_configuration(output: &Output, text: &str, folder: &Path) {
+    assert_eq!(output.status.code(), Some(2), "output:\n{text}");
+    let folder = folder.canonicalize().unwrap();
+    assert!(
+        text.contains(&format!(
+            "no configuration: no --config given and no platform.yml in {}\n",
+            folder.display()
+        )),
+        "says where it looked:\n{text}"
+    );
+    assert!(
+        text.contains(
+            "Give the file (--config /path/to/platform.yml), run from the folder that holds it, \
+             or add --dev to run the development configuration embedded in the binary (its api \
+             key and admin token are public: never in production)."
+        ),
+        "says what to do:\n{text}"
+    );
+    assert!(!text.contains("configuration is valid"), "{text}");
+}
+
+#[test]
+fn serve_without_a_configuration_file_refuses_to_start_and_says_where_it_looked() {
+    let folder = tempfile::tempdir().unwrap();
+
+    let (output, text) = run_in(folder.path(), &["serve"]);
+
+    assert_refused_for_lack_of_a_configuration(&output, &text, folder.path());
+    assert!(
+        !folder.path().join("data").exists(),
+        "nothing is written: {:?}",
+        std::fs::read_dir(folder.path())
+            .unwrap()
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn check_and_render_without_a_configuration_file_refuse_the_same_way() {
+    let folder = tempfile::tempdir().unwrap();
+
+    let (output, text) = run_in(folder.path(), &["check"]);
+    assert_refused_for_lack_of_a_configuration(&output, &text, folder.path());
+
+    let (output, text) = run_in(folder.path(), &["render", "--endpoint", "single"]);
+    assert_refused_for_lack_of_a_configuration(&output, &text, folder.path());
+}
+
+#[test]
+fn check_names_the_file_it_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), &valid_config(dir.path()));
+
+    let (output, text) = run_in(dir.path(), &["check"]);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let found = dir.path().canonicalize().unwrap().join("platform.yml");
+    let absolute = std::path::absolute(&path).unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "{}: configuration is valid (proxy mode, ",
+            absolute.display()
+        )) || text.starts_with(&format!(
+            "{}: configuration is valid (proxy mode, ",
+            found.display()
+        )),
+        "without --config, the absolute path of ./platform.yml:\n{text}"
+    );
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (output, text) = run_in(
+        elsewhere.path(),
+        &["check", "--config", path.to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.starts_with(&format!(
+            "{}: configuration is valid (proxy mode, ",
+            path.display()
+        )),
+        "with --config, the file as given:\n{text}"
+    );
+}
+
+#[test]
+fn check_names_the_file_of_an_invalid_configuration_before_its_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = valid_config(dir.path());
+    config["mfa"]["endpoints"]["single"]
+        .as_object_mut()
+        .unwrap()
+        .remove("url");
+    let path = write_config(dir.path(), &config);
+
+    let (output, text) = check(&config);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.lines()
+            .next()
+            .is_some_and(|l| l.ends_with("platform.yml: configuration is invalid:")),
+        "{text}"
+    );
+
+    let (output, text) = run_in(
+        dir.path(),
+        &[
+            "check",
+            "--config",
+            path.with_file_name("missing.yml").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.starts_with(&format!(
+            "{}: cannot read: ",
+            path.with_file_name("missing.yml").display()
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_repository_folder_holds_the_platform_yml_of_the_readme_commands() {
+    let (output, text) = run_in(Path::new(env!("CARGO_MANIFEST_DIR")), &["check"]);
+
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.starts_with(&format!(
+            "{}/platform.yml: configuration is valid (standalone mode, ",
+            env!("CARGO_MANIFEST_DIR")
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn check_dev_checks_the_embedded_development_configuration_and_dev_excludes_config() {
+    let folder = tempfile::tempdir().unwrap();
+
+    let (output, text) = run_in(folder.path(), &["check", "--dev"]);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.starts_with(
+            "the embedded development configuration: configuration is valid (standalone mode, "
+        ),
+        "{text}"
+    );
+
+    let (output, text) = run_in(
+        folder.path(),
+        &["serve", "--dev", "--config", "platform.yml"],
+    );
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("the argument '--dev' cannot be used with '--config <CONFIG>'"),
+        "{text}"
+    );
+}
+
+#[test]
+fn serve_dev_warns_at_each_start_that_it_runs_the_public_development_configuration() {
+    use std::io::BufRead;
+    let folder = tempfile::tempdir().unwrap();
+    // A platform.yml beside it is not read: the warning says so.
+    std::fs::write(folder.path().join("platform.yml"), "not: read\n").unwrap();
+    let mut daemon = bin()
+        .current_dir(folder.path())
+        .args(["serve", "--dev"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start mfa-bridge serve --dev");
+    // The warnings come before the listeners are opened (the shipped ports may be taken: the
+    // daemon then stops, after them).
+    let stderr = std::io::BufReader::new(daemon.stderr.take().unwrap());
+    let mut lines = Vec::new();
+    for line in stderr.lines() {
+        let line = strip_ansi(&line.unwrap());
+        let starting = line.contains("starting");
+        lines.push(line);
+        if starting {
+            break;
+        }
+    }
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let log = lines.join("\n");
+
+    assert!(
+        lines.iter().any(|l| l.contains(" WARN ")
+            && l.contains(
+                "--dev: running the DEVELOPMENT configuration embedded in the binary: its api \
+                 key and admin token are the public ones of the README, codes go to \
+                 data/outbox.jsonl instead of phones, data is stored in ./data. Never in \
+                 production: give a platform.yml (--config FILE)."
+            )),
+        "{log}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" WARN ") && l.contains("--dev: ./platform.yml is not read")),
+        "{log}"
+    );
+}
