@@ -199,8 +199,11 @@ fn bind_vars(
         let path = format!("{at}.{name}");
         match (given_map.remove(name), &d.default) {
             (Some(v), _) if v.is_empty() => {
-                // An unset ${ENV} reference is already reported on this path.
-                if !p.0.iter().any(|problem| problem.path == path) {
+                if p.0.iter().any(|problem| problem.path == path) {
+                    // An unset ${ENV} reference, reported on this path already: the var is
+                    // given, so the preset's templates that use it are not blamed as well.
+                    values.insert(name.clone(), v);
+                } else {
                     p.push(&path, format!("must not be empty ({})", d.meaning));
                 }
             }

@@ -166,9 +166,18 @@ pub(crate) fn integer(
             None
         }
         None => {
+            // A negative or fractional number is shown as written; anything else by its kind.
+            let found = match value {
+                Value::Number(n) => n.to_string(),
+                other => kind(other).to_string(),
+            };
             problems.push(
                 path,
-                format!("must be a whole number, found {}", kind(value)),
+                format!(
+                    "must be a whole number from {} to {}, found {found}",
+                    range.start(),
+                    range.end()
+                ),
             );
             None
         }

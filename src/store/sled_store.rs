@@ -37,6 +37,23 @@ fn backend(e: sled::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// Why the database of `dir` does not open. sled locks it for one process at a time and says
+/// so only in the text of an I/O error ("could not acquire lock on ..."): that one is told as
+/// what it means to the operator.
+fn open_error(dir: &Path, e: sled::Error) -> StoreError {
+    match &e {
+        sled::Error::Io(io) if io.to_string().starts_with("could not acquire lock") => {
+            let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+            StoreError::Backend(format!(
+                "the data directory {} is in use: another mfa-bridge (or another process) \
+                 holds its lock. Stop it, or give this daemon another storage.path",
+                shown.display()
+            ))
+        }
+        _ => backend(e),
+    }
+}
+
 fn expiry_key(deadline: u64, key: &SessionKey) -> [u8; 40] {
     let mut k = [0u8; 40];
     k[..8].copy_from_slice(&deadline.to_be_bytes());
@@ -72,7 +89,7 @@ impl SledStore {
             .cache_capacity(cache_bytes)
             .flush_every_ms(Some(200))
             .open()
-            .map_err(backend)?;
+            .map_err(|e| open_error(dir, e))?;
         let profiles = db.open_tree("profiles").map_err(backend)?;
         let sessions = db.open_tree("sessions").map_err(backend)?;
         let expiry = db.open_tree("session_expiry").map_err(backend)?;
@@ -327,6 +344,26 @@ mod tests {
             .with_attempts_log_cap(super::super::contract_tests::ATTEMPTS_LOG_CAP);
         (Arc::new(store), Box::new(dir))
     });
+
+    #[test]
+    fn a_data_directory_open_elsewhere_is_named_as_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = SledStore::open(dir.path()).unwrap();
+
+        let Err(e) = SledStore::open(dir.path()) else {
+            panic!("a second open of the same directory succeeded");
+        };
+
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "storage failure: the data directory {} is in use: another mfa-bridge (or \
+                 another process) holds its lock. Stop it, or give this daemon another \
+                 storage.path",
+                dir.path().display()
+            )
+        );
+    }
 
     #[tokio::test]
     async fn profiles_survive_reopening() {

@@ -520,3 +520,98 @@ fn serve_dev_warns_at_each_start_that_it_runs_the_public_development_configurati
         "{log}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The operator's messages, word for word
+
+/// `check` of `config`: its exit code and everything it printed.
+fn check_output(config: &Value) -> (Option<i32>, String, std::path::PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = write_config(dir.path(), config);
+    let output = bin()
+        .arg("check")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .expect("run mfa-bridge check");
+    (output.status.code(), output_text(&output), path, dir)
+}
+
+#[test]
+fn an_unset_env_in_preset_vars_is_blamed_on_the_operators_var_and_on_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("store");
+    let options = AppOptions::standalone_single()
+        .with_user_data(json!({"required": ["phone"], "allowed": ["phone", "language"]}))
+        .with_endpoints(json!({
+            "preset": "twilio-sms",
+            "base_url": PROVIDER,
+            "vars": {
+                "account_sid": "AC0123",
+                "auth_token": format!("${{{UNSET_VAR}}}"),
+                "from": "+15005550006",
+            },
+        }));
+
+    let (code, text, path, _dir) = check_output(&config_value(&options, &storage));
+
+    assert_eq!(code, Some(1), "{text}");
+    assert_eq!(
+        text,
+        format!(
+            "{}: configuration is invalid:\n\
+             mfa.endpoints.vars.auth_token: environment variable {UNSET_VAR} is not set\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn a_negative_number_is_refused_with_the_range_and_the_number_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = valid_config(dir.path());
+    config["mfa"]["code"] = json!({"length": 6, "ttl_seconds": -5});
+    config["mfa"]["sessions"] = json!({"ttl_seconds": 0.5});
+
+    let (code, text, path, _dir) = check_output(&config);
+
+    assert_eq!(code, Some(1), "{text}");
+    assert_eq!(
+        text,
+        format!(
+            "{}: configuration is invalid:\n\
+             mfa.code.ttl_seconds: must be a whole number from 1 to 86400, found -5\n\
+             mfa.sessions.ttl_seconds: must be a whole number from 1 to 86400, found 0.5\n",
+            path.display()
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_daemon_on_the_same_data_directory_says_it_is_in_use_and_what_to_do() {
+    let app = spawn_daemon(AppOptions::standalone_single(), &[]).await;
+
+    let second = bin()
+        .args(["serve", "--config"])
+        .arg(app.config_path())
+        .output()
+        .expect("run a second mfa-bridge serve");
+    let stderr = strip_ansi(&String::from_utf8_lossy(&second.stderr));
+
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    let storage = app.config_path().parent().unwrap().join("store");
+    assert_eq!(
+        stderr.lines().last(),
+        Some(
+            format!(
+                "storage failure: the data directory {} is in use: another mfa-bridge (or \
+                 another process) holds its lock. Stop it, or give this daemon another \
+                 storage.path",
+                storage.display()
+            )
+            .as_str()
+        ),
+        "{stderr}"
+    );
+    app.activate_default("alice").await.mfa_token();
+}
