@@ -156,6 +156,38 @@ impl ConfigArgs {
     }
 }
 
+/// The warning for a configuration that accepts the credentials of the embedded development
+/// configuration (the shipped platform.yml's, printed in the README: anyone can use them).
+fn public_credentials(snapshot: &Snapshot) -> Option<String> {
+    let dev = Snapshot::load(&Source::text(EMBEDDED_CONFIG, Path::new(".")), &process_env).ok()?;
+    let mut found: Vec<String> = snapshot
+        .config
+        .api_keys
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| {
+            dev.config
+                .api_keys
+                .iter()
+                .any(|d| d.key_sha256 == k.key_sha256)
+        })
+        .map(|(i, k)| format!("api_keys[{i}] ({})", k.name))
+        .collect();
+    if let (Some(admin), Some(dev_admin)) = (&snapshot.config.admin, &dev.config.admin) {
+        if admin.token_sha256 == dev_admin.token_sha256 {
+            found.push("admin.token_sha256".to_string());
+        }
+    }
+    (!found.is_empty()).then(|| {
+        format!(
+            "{} accept the public development credentials of the README: replace them before \
+             anyone else can reach the daemon (store only the SHA-256 of a new secret: printf %s \
+             SECRET | sha256sum)",
+            found.join(" and ")
+        )
+    })
+}
+
 /// Why a command without `--config` and without ./platform.yml does not run.
 fn no_configuration() -> String {
     let here = std::env::current_dir()
@@ -196,6 +228,9 @@ fn serve(args: &ConfigArgs) -> ExitCode {
         Err(problems) => return refused(args, &problems),
     };
     args.warn_dev();
+    if let Some(w) = public_credentials(&snapshot).filter(|_| !args.dev) {
+        tracing::warn!("{w}");
+    }
     tracing::info!(configuration = %args.name(), "starting");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -261,6 +296,9 @@ fn check(args: &ConfigArgs) -> ExitCode {
                 methods.join(", ")
             );
             for w in s.templates.warnings() {
+                println!("warning: {w}");
+            }
+            if let Some(w) = public_credentials(&s) {
                 println!("warning: {w}");
             }
             ExitCode::SUCCESS

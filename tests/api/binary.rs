@@ -397,6 +397,7 @@ fn check_names_the_file_it_checked() {
         )),
         "with --config, the file as given:\n{text}"
     );
+    assert!(!text.contains("public development credentials"), "{text}");
 }
 
 #[test]
@@ -436,6 +437,11 @@ fn check_names_the_file_of_an_invalid_configuration_before_its_problems() {
     );
 }
 
+/// The warning of a configuration that accepts the shipped (public) api key and admin token.
+const PUBLIC_CREDENTIALS: &str = "api_keys[0] (local-development) and admin.token_sha256 accept \
+    the public development credentials of the README: replace them before anyone else can reach \
+    the daemon (store only the SHA-256 of a new secret: printf %s SECRET | sha256sum)";
+
 #[test]
 fn the_repository_folder_holds_the_platform_yml_of_the_readme_commands() {
     let (output, text) = run_in(Path::new(env!("CARGO_MANIFEST_DIR")), &["check"]);
@@ -447,6 +453,48 @@ fn the_repository_folder_holds_the_platform_yml_of_the_readme_commands() {
             env!("CARGO_MANIFEST_DIR")
         )),
         "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l == format!("warning: {PUBLIC_CREDENTIALS}")),
+        "the shipped credentials are public:\n{text}"
+    );
+}
+
+#[test]
+fn serve_on_the_shipped_platform_yml_warns_at_start_that_its_credentials_are_public() {
+    use std::io::BufRead;
+    let folder = tempfile::tempdir().unwrap();
+    let shipped = include_str!("../../platform.yml")
+        .replace("listen: 127.0.0.1:7000", "listen: 127.0.0.1:0")
+        .replace("listen: 127.0.0.1:7001", "listen: 127.0.0.1:0");
+    std::fs::write(folder.path().join("platform.yml"), shipped).unwrap();
+    let mut daemon = bin()
+        .current_dir(folder.path())
+        .arg("serve")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start mfa-bridge serve");
+    let stderr = std::io::BufReader::new(daemon.stderr.take().unwrap());
+    let mut lines = Vec::new();
+    for line in stderr.lines() {
+        let line = strip_ansi(&line.unwrap());
+        let listening = line.contains(" listening on ");
+        lines.push(line);
+        if listening {
+            break;
+        }
+    }
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" WARN ") && l.ends_with(PUBLIC_CREDENTIALS)),
+        "{}",
+        lines.join("\n")
     );
 }
 
