@@ -601,13 +601,22 @@ fn an_unset_env_in_preset_vars_is_blamed_on_the_operators_var_and_on_nothing_els
             },
         }));
 
-    let (code, text, path, _dir) = check_output(&config_value(&options, &storage));
+    let mut config = config_value(&options, &storage);
+    config["mfa"]["user_data"] = json!({"required": [], "allowed": ["phone", "email", "language"]});
+    config["mfa"]["channels"] = json!({"email": {
+        "preset": "postmark-email",
+        "base_url": PROVIDER,
+        "vars": {"server_token": format!("${{{UNSET_VAR}}}"), "from": "no-reply@example.com"},
+    }});
+
+    let (code, text, path, _dir) = check_output(&config);
 
     assert_eq!(code, Some(1), "{text}");
     assert_eq!(
         text,
         format!(
             "{}: configuration is invalid:\n\
+             mfa.channels.email.vars.server_token: environment variable {UNSET_VAR} is not set\n\
              mfa.endpoints.vars.auth_token: environment variable {UNSET_VAR} is not set\n",
             path.display()
         )
