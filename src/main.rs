@@ -111,6 +111,9 @@ fn load(path: Option<&Path>) -> Result<Snapshot, String> {
     let Some(file) = config_path(path) else {
         return Err(no_configuration());
     };
+    // Absolute, as the reloads read it: relative paths in it (storage.path) then resolve the
+    // same at start and at each reload.
+    let file = std::path::absolute(&file).unwrap_or(file);
     Source::read(&file)
         .and_then(|source| Snapshot::load(&source, &process_env))
         .map_err(|e| e.to_string())

@@ -833,3 +833,67 @@ async fn the_idle_daemon_does_not_open_platform_yml_nor_its_templates() {
         &opened[..opened.len().min(5)]
     );
 }
+
+/// The README's way: `serve` in the folder of platform.yml, no --config. The storage path
+/// (`./data`) resolves the same at start and at a reload, so an edit elsewhere does not warn
+/// that it waits for a restart.
+#[test]
+fn a_reload_of_a_platform_yml_found_in_the_current_folder_warns_of_no_restart_setting() {
+    use std::io::BufRead;
+    let folder = tempfile::tempdir().unwrap();
+    let shipped = include_str!("../../platform.yml")
+        .replace("listen: 127.0.0.1:7000", "listen: 127.0.0.1:0")
+        .replace("listen: 127.0.0.1:7001", "listen: 127.0.0.1:0");
+    let config = folder.path().join("platform.yml");
+    std::fs::write(&config, &shipped).unwrap();
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_mfa-bridge"))
+        .current_dir(folder.path())
+        .arg("serve")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start mfa-bridge serve");
+    let (lines, seen) = std::sync::mpsc::channel();
+    let stderr = std::io::BufReader::new(daemon.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let mut log = Vec::new();
+    let wait_for = |what: &str, log: &mut Vec<String>| {
+        let deadline = Instant::now() + RELOAD_DEADLINE;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match seen.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(what);
+                    log.push(line);
+                    if found {
+                        return true;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        false
+    };
+    let started = wait_for(" listening on ", &mut log);
+    let reloaded = started && {
+        std::fs::write(
+            &config,
+            shipped.replace("ttl_seconds: 300", "ttl_seconds: 120"),
+        )
+        .unwrap();
+        wait_for("configuration reloaded", &mut log)
+    };
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+
+    let log = log.join("\n");
+    assert!(reloaded, "the edit was not applied:\n{log}");
+    assert!(
+        !log.contains("change only at the next restart"),
+        "nothing that waits for a restart changed:\n{log}"
+    );
+}
