@@ -9,6 +9,7 @@
 mod contract_tests;
 mod memory;
 mod records;
+pub(crate) mod seal;
 mod secret;
 mod sled_store;
 mod worker;
@@ -18,9 +19,10 @@ use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryStore;
 pub use records::{
-    AttemptRecord, Profile, SessionKindV1, SessionV1, StoredCode, StoredProfile,
-    StoredRecoveryCode, StoredSession, TotpRecord,
+    AttemptRecord, Profile, SealedProfile, SealedSession, SessionKindV1, SessionV1, StoredCode,
+    StoredProfile, StoredRecoveryCode, StoredSession, TotpRecord,
 };
+pub use seal::{Seal, Sealed};
 pub use secret::server_secret;
 pub use sled_store::SledStore;
 
