@@ -242,6 +242,7 @@ fn standalone_with_email() -> AppOptions {
         )
 }
 
+const REFUSED_PHONE: &str = "0041791000999";
 const MESSAGE: &str = "Grüezi Zorbatronic";
 const LANGUAGE: &str = "rm-CH-x-sealed";
 
@@ -313,8 +314,15 @@ async fn no_phone_number_or_email_address_is_found_in_the_storage_files_in_stand
     assert_eq!(email.body_json()["to"], json!(email_for("carol")));
     let carol_code = code_in(email.body_json()["text"].as_str().unwrap_or_default());
 
+    // dave: refused (not E.164), so the attempts log has a refusal about a phone number.
+    app.activate("dave", &app.personal(), &json!({"phone": REFUSED_PHONE}))
+        .await
+        .assert_error(400, "invalid-parameters-format");
+
     app.restart(Stop::Terminate).await;
-    let found = personal_values_found(&app, &personal_values_of(&["alice", "bob", "carol"]));
+    let mut values = personal_values_of(&["alice", "bob", "carol"]);
+    values.push(("a refused phone number", REFUSED_PHONE.to_string()));
+    let found = personal_values_found(&app, &values);
 
     assert!(
         found.is_empty(),
@@ -369,4 +377,33 @@ async fn no_phone_number_is_found_in_the_storage_files_in_proxy_mode_with_challe
     app.confirm("bob", &pending_enrolment, &app.code_from_last_send())
         .await
         .assert_status(200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_another_storage_secret_sealed_user_data_is_refused_and_the_log_says_why() {
+    let first = "first-storage-secret-1c9d7e2a4b6f8031";
+    let mut app = spawn_daemon(
+        AppOptions::standalone_single().with_storage_secret(first),
+        &[],
+    )
+    .await;
+    app.enroll("alice").await;
+
+    let other = "other-storage-secret-5e0a3f7b9c2d4618";
+    app.restart_with(
+        AppOptions::standalone_single().with_storage_secret(other),
+        Stop::Terminate,
+    )
+    .await;
+    let login = app.login("alice").await;
+
+    login.assert_error(500, "unexpected-error");
+    let log = app.stop().await;
+    assert!(
+        log.contains(
+            r#"the sealed personal values of the profile of "alice" do not open: the server secret (storage.secret, or the data directory's server-secret file) is not the one they were sealed with"#
+        ),
+        "{log}"
+    );
+    assert!(!log.contains(&phone_for("alice")[4..]), "{log}");
 }
