@@ -2,6 +2,8 @@
 //!
 //! Records are versioned types serialized as JSON (`records.rs`). Secrets are never stored in
 //! clear: session keys, codes and recovery codes are keyed hashes computed by [`crate::mfa`].
+//! Personal values (user data, captured values) are sealed by the sled store on write and
+//! opened on read (`seal.rs`), so the flows see them as they were given.
 //! Updates that must happen once (consuming a session, using a code) are compare-and-swap on
 //! the stored bytes.
 
