@@ -27,20 +27,15 @@ impl ChannelAt {
     /// The channel named in a route: the primary one, one of `mfa.channels`, or (with
     /// `or_new`, for a write that adds it) a channel `mfa.channels` does not hold yet.
     pub(super) fn named(snapshot: &Snapshot, name: &str, or_new: bool) -> Result<Self, AdminError> {
-        let configured = snapshot.channel_named(Some(name));
-        match (Channel::from_name(name), configured) {
-            (Some(channel), Ok((cfg, _))) => Ok(ChannelAt {
-                channel,
-                primary: cfg.channel == snapshot.config.mfa.channel
-                    && channel == snapshot.config.mfa.channel,
-            }),
-            (Some(channel), Err(_)) if or_new => Ok(ChannelAt {
-                channel,
-                primary: false,
-            }),
-            (_, Err(message)) => Err(AdminError::NotFound(message)),
-            (None, Ok(_)) => Err(AdminError::NotFound(format!("Unknown channel '{name}'."))),
-        }
+        let channel = match (snapshot.channel_named(Some(name)), Channel::from_name(name)) {
+            (Ok((cfg, _)), _) => cfg.channel,
+            (Err(_), Some(channel)) if or_new => channel,
+            (Err(message), _) => return Err(AdminError::NotFound(message)),
+        };
+        Ok(ChannelAt {
+            channel,
+            primary: channel == snapshot.config.mfa.channel,
+        })
     }
 
     /// The dotted path of its node: `mfa.endpoints` or `mfa.channels.CHANNEL`.
@@ -186,9 +181,10 @@ pub(super) async fn get_channel(
     let raw = running_raw(&snapshot);
     let written = at.written(&raw);
     let mut shown = summary(&snapshot, cfg, &at);
-    shown["preset"] = match (is_preset(written), &cfg.preset) {
-        (true, Some(running)) => preset_view(written, running, &snapshot.config.secrets),
-        _ => Json_::Null,
+    shown["preset"] = if is_preset(written) {
+        preset_view(written, cfg.preset.as_ref(), &snapshot.config.secrets)
+    } else {
+        Json_::Null
     };
     shown["written"] = if is_preset(written) {
         Json_::Null

@@ -73,10 +73,11 @@ pub(super) async fn list_endpoints(
         return Ok(Json(json!({ "endpoints": endpoints })));
     }
     let cfg = &snapshot.config.mfa;
-    let shown = match &cfg.preset {
-        Some(running) => preset_view(at.written(&raw), running, &snapshot.config.secrets),
-        None => Json_::Null,
-    };
+    let shown = preset_view(
+        at.written(&raw),
+        cfg.preset.as_ref(),
+        &snapshot.config.secrets,
+    );
     let rendered = requests_of(&snapshot, cfg, &snapshot.templates, &at);
     Ok(Json(json!({
         "preset": shown,

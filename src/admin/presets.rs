@@ -20,10 +20,11 @@ use crate::domain::Secrets;
 
 /// A preset as the API shows it. `vars` are as written in `platform.yml` (`${ENV}` references
 /// unresolved); `values` are every var in force, the preset's defaults included, with `${ENV}`
-/// secrets masked.
+/// secrets masked. `running` is the preset the daemon runs on: absent (no description, no
+/// values) when the file names a preset that a refused reload left unapplied.
 pub(super) fn preset_view(
     written: Option<&Value>,
-    running: &PresetUse,
+    running: Option<&PresetUse>,
     secrets: &Secrets,
 ) -> Json_ {
     let field = |key: &str| {
@@ -32,19 +33,28 @@ pub(super) fn preset_view(
             .and_then(|v| serde_json::to_value(v).ok())
             .unwrap_or(Json_::Null)
     };
+    let name = match field("preset") {
+        Json_::String(name) => name,
+        _ => running.map(|p| p.name.clone()).unwrap_or_default(),
+    };
+    // The running preset describes this one only if it is the same.
+    let running = running.filter(|p| p.name == name);
     let vars = match field("vars") {
         Json_::Null => json!({}),
         v => v,
     };
     let values: Map<String, Json_> = running
-        .vars
-        .iter()
-        .map(|(k, v)| (k.clone(), json!(secrets.mask(v))))
-        .collect();
+        .map(|p| {
+            p.vars
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(secrets.mask(v))))
+                .collect()
+        })
+        .unwrap_or_default();
     json!({
-        "name": running.name,
-        "description": running.description,
-        "reference": running.reference,
+        "name": name,
+        "description": running.map(|p| p.description.clone()).unwrap_or_default(),
+        "reference": running.map(|p| p.reference.clone()).unwrap_or_default(),
         "base_url": field("base_url"),
         "vars": vars,
         "values": values,
@@ -78,15 +88,14 @@ fn shown(state: &AdminState, name: &str) -> Result<Json_, AdminError> {
     let (cfg, templates) = snapshot
         .channel(at.channel)
         .ok_or_else(|| not_a_preset(&at))?;
-    let running = match (&cfg.preset, is_preset(written)) {
-        (Some(p), true) => p,
-        _ => return Err(not_a_preset(&at)),
-    };
+    if !is_preset(written) {
+        return Err(not_a_preset(&at));
+    }
     let mut out = json!({
         "channel": at.channel.name(),
         "path": at.path(),
         "mode": cfg.mode.name(),
-        "preset": preset_view(written, running, &snapshot.config.secrets),
+        "preset": preset_view(written, cfg.preset.as_ref(), &snapshot.config.secrets),
     });
     let rendered = requests_of(&snapshot, cfg, templates, &at);
     out["data"] = rendered["data"].clone();
@@ -191,4 +200,42 @@ pub(super) async fn patch_preset(
         preset_node(Some(current), parse_request(merged)?)
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(base_url: Option<&str>, vars: Json_) -> PresetRequest {
+        PresetRequest {
+            name: "plivo-sms".into(),
+            base_url: base_url.map(String::from),
+            vars: vars.as_object().cloned(),
+        }
+    }
+
+    #[test]
+    fn a_preset_write_changes_the_node_in_place_and_drops_what_is_not_given() {
+        let current: Value = serde_yaml::from_str(
+            "preset: twilio-sms\nvars: { from: x }\nbase_url: http://a.example\n",
+        )
+        .unwrap();
+
+        let Ok(node) = preset_node(Some(&current), request(None, json!({"src": "1"}))) else {
+            panic!("a valid request")
+        };
+
+        assert_eq!(
+            serde_yaml::to_string(&node).unwrap(),
+            "preset: plivo-sms\nvars:\n  src: '1'\n",
+            "the keys keep their order; base_url, not given, is gone"
+        );
+        let Ok(fresh) = preset_node(None, request(Some("http://b.example"), json!({}))) else {
+            panic!("a valid request")
+        };
+        assert_eq!(
+            serde_yaml::to_string(&fresh).unwrap(),
+            "preset: plivo-sms\nbase_url: http://b.example\n"
+        );
+    }
 }
