@@ -59,6 +59,9 @@ enum Command {
         /// Sample variables as a JSON object, e.g. '{"phone": "+41791231212"}'.
         #[arg(long, default_value = "{}")]
         data: String,
+        /// sms or email: the channel whose endpoint to render (the primary one by default).
+        #[arg(long)]
+        channel: Option<String>,
     },
 }
 
@@ -91,7 +94,8 @@ fn main() -> ExitCode {
             config,
             endpoint,
             data,
-        } => render(&config, &endpoint, &data),
+            channel,
+        } => render(&config, &endpoint, &data, channel.as_deref()),
     }
 }
 
@@ -314,12 +318,11 @@ fn check(args: &ConfigArgs) -> ExitCode {
     }
 }
 
-fn render(args: &ConfigArgs, endpoint: &str, data: &str) -> ExitCode {
+fn render(args: &ConfigArgs, endpoint: &str, data: &str, channel: Option<&str>) -> ExitCode {
     let snapshot = match args.load() {
         Ok(s) => s,
         Err(problems) => return refused(args, &problems),
     };
-    eprintln!("rendering with {}", args.name());
     let Some(id) = EndpointId::from_name(endpoint) else {
         let names: Vec<&str> = EndpointId::ALL.iter().map(|e| e.name()).collect();
         eprintln!(
@@ -335,8 +338,16 @@ fn render(args: &ConfigArgs, endpoint: &str, data: &str) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match template::preview(&snapshot.templates, &snapshot.config.secrets, id, &data) {
+    let templates = match snapshot.channel_named(channel) {
+        Ok((_, templates)) => templates,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match template::preview(templates, &snapshot.config.secrets, id, &data) {
         Ok(preview) => {
+            eprintln!("rendered with {}", args.name());
             for w in &preview.warnings {
                 eprintln!("warning: {w}");
             }

@@ -672,3 +672,23 @@ async fn a_second_daemon_on_the_same_data_directory_says_it_is_in_use_and_what_t
     );
     app.activate_default("alice").await.mfa_token();
 }
+
+#[test]
+fn render_names_the_configuration_it_rendered_with() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = r#"{"phone": "+41791231212"}"#;
+
+    let output = bin()
+        .current_dir(folder.path())
+        .args(["render", "--dev", "--endpoint", "single", "--data", data])
+        .output()
+        .expect("run mfa-bridge render --dev");
+
+    assert!(output.status.success(), "{}", output_text(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr).lines().next(),
+        Some("rendered with the embedded development configuration")
+    );
+    let shown: Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
+    assert_eq!(shown["request"]["url"], json!("outbox:sms"), "{shown}");
+}
