@@ -258,3 +258,63 @@ fn token_hash(p: &mut Problems, path: &str, v: &Value) -> Option<[u8; 32]> {
         }
     }
 }
+
+#[cfg(test)]
+mod admin_tests {
+    use super::*;
+
+    const HASH: &str = "0000000000000000000000000000000000000000000000000000000000000001";
+
+    fn admin(yaml: &str) -> (Option<AdminConfig>, Vec<String>) {
+        let value: Value = serde_yaml::from_str(&yaml.replace("HASH", HASH)).unwrap();
+        let mut p = Problems::default();
+        let config = parse_admin(&value, &mut p);
+        (config, p.0.iter().map(|x| x.to_string()).collect())
+    }
+
+    fn names(config: Option<AdminConfig>) -> Vec<String> {
+        config.unwrap().tokens.into_iter().map(|t| t.name).collect()
+    }
+
+    #[test]
+    fn token_sha256_is_the_token_named_admin_and_tokens_add_named_ones() {
+        assert_eq!(names(admin("token_sha256: HASH").0), ["admin"]);
+        let (config, problems) =
+            admin("{ token_sha256: HASH, tokens: [ { name: helpdesk, token_sha256: HASH } ] }");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(names(config), ["admin", "helpdesk"]);
+        assert_eq!(
+            names(admin("tokens: [ { name: ops, token_sha256: HASH } ]").0),
+            ["ops"]
+        );
+    }
+
+    #[test]
+    fn admin_tokens_are_refused_missing_duplicate_or_malformed_with_their_path() {
+        let (config, problems) = admin("listen: 127.0.0.1:7001");
+        assert!(config.is_none());
+        assert_eq!(
+            problems,
+            ["admin.token_sha256: missing: give admin.token_sha256 or admin.tokens (a list of {name, token_sha256})"]
+        );
+        let (_, problems) =
+            admin("{ token_sha256: HASH, tokens: [ { name: admin, token_sha256: HASH } ] }");
+        assert_eq!(
+            problems,
+            ["admin.tokens[0].name: duplicate admin token name 'admin' (admin.token_sha256 is the token named 'admin')"]
+        );
+        let (config, problems) =
+            admin("tokens: [ { name: ops, token_sha256: xyz }, { token_sha256: HASH, role: x } ]");
+        assert!(config.is_none());
+        assert_eq!(
+            problems,
+            [
+                "admin.tokens[0].token_sha256: must be 64 hexadecimal characters (printf %s TOKEN | sha256sum)",
+                "admin.tokens[1].name: missing",
+                "admin.tokens[1].role: unknown key (expected one of: name, token_sha256)",
+            ]
+        );
+        let (_, problems) = admin("tokens: { ops: HASH }");
+        assert_eq!(problems, ["admin.tokens: must be a list, found a mapping"]);
+    }
+}

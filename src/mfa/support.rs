@@ -92,7 +92,7 @@ impl std::fmt::Debug for EnrolmentCode {
 
 impl Mfa {
     /// Everything the operator may see of `username`; `None` when nothing is known of the
-    /// user (no enrolment, no pending session, no tally, no logged attempt).
+    /// user (no enrolment, no pending session, no tally, no request of the user's logged).
     pub async fn support_view(
         &self,
         snap: &Snapshot,
@@ -153,7 +153,11 @@ impl Mfa {
             .store
             .find_attempts(&AttemptFilter::of_user(username.as_str()), LAST_ATTEMPTS)
             .await?;
-        if enrolment.is_none() && sessions.is_empty() && tally.is_none() && attempts.is_empty() {
+        // An admin's own requests about a name do not make it a user (a full page of them
+        // may hide older entries of the user's: then it counts as known).
+        let attempted =
+            attempts.iter().any(|a| a.admin.is_none()) || attempts.len() >= LAST_ATTEMPTS;
+        if enrolment.is_none() && sessions.is_empty() && tally.is_none() && !attempted {
             return Ok(None);
         }
         Ok(Some(UserView {

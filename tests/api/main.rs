@@ -36,3 +36,4 @@ mod templates;
 mod tokens;
 mod totp;
 mod upgrade;
+mod users;
