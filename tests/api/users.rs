@@ -8,6 +8,7 @@ use crate::helpers::{
     admin_auth, code_step_up, other_code, phone_for, sha256_hex, spawn_app, AppOptions, Auth,
     TestApp, TestResponse, ADMIN_TOKEN, API_KEY, INVALID_SESSION,
 };
+use crate::openapi_check::{assert_conforms, description};
 
 const HELPDESK_TOKEN: &str = "helpdesk-token-7a21c9";
 
@@ -31,14 +32,12 @@ fn helpdesk() -> Auth {
     Auth::bearer(HELPDESK_TOKEN)
 }
 
+/// Every answer of these routes is checked against docs/openapi.yaml.
 async fn lookup(app: &TestApp, username: &str) -> TestResponse {
-    app.admin(
-        "GET",
-        &format!("/api/users/{username}"),
-        &admin_auth(),
-        None,
-    )
-    .await
+    let path = format!("/api/users/{username}");
+    let r = app.admin("GET", &path, &admin_auth(), None).await;
+    assert_conforms(&description(), "/api/users/{username}", "GET", &r);
+    r
 }
 
 async fn action(
@@ -48,13 +47,11 @@ async fn action(
     what: &str,
     body: Value,
 ) -> TestResponse {
-    app.admin(
-        "POST",
-        &format!("/api/users/{username}/{what}"),
-        auth,
-        Some(&body),
-    )
-    .await
+    let path = format!("/api/users/{username}/{what}");
+    let r = app.admin("POST", &path, auth, Some(&body)).await;
+    let described = format!("/api/users/{{username}}/{what}");
+    assert_conforms(&description(), &described, "POST", &r);
+    r
 }
 
 /// The attempts log with this query, newest first.
@@ -68,6 +65,7 @@ async fn attempts(app: &TestApp, query: &str) -> Vec<Value> {
         )
         .await;
     r.assert_status(200);
+    assert_conforms(&description(), "/api/attempts", "GET", &r);
     r.json["attempts"].as_array().cloned().unwrap_or_default()
 }
 
