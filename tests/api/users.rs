@@ -142,7 +142,17 @@ async fn an_unknown_user_is_404_unknown_user_and_a_bad_username_is_400() {
         let r = app.admin(method, path, &admin_auth(), body.as_ref()).await;
         let message = r.assert_error(404, "unknown-user");
         assert!(message.contains("'nobody'"), "{message}");
+        let described = path.replace("nobody", "{username}");
+        assert_conforms(&description(), &described, method, &r);
     }
+    // Refused for want of a token: not an admin action, not in the log.
+    let r = app
+        .admin("POST", "/api/users/nobody/reset", &Auth::None, None)
+        .await;
+    r.assert_error(401, "unauthorized");
+    let logged = attempts(&app, "user=nobody").await;
+    assert_eq!(logged.len(), 3, "the three refused actions: {logged:?}");
+    assert!(logged.iter().all(|a| a["admin"] == "admin"), "{logged:?}");
     let r = lookup(&app, "-bad~name").await;
     let message = r.assert_error(400, "invalid-parameters-format");
     assert!(message.contains("username"), "{message}");
