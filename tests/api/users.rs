@@ -430,3 +430,68 @@ async fn the_attempts_log_filters_by_user_outcome_route_and_time() {
     let message = r.assert_error(400, "invalid-parameters-format");
     assert!(message.starts_with("from "), "{message}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_of_one_method_keeps_the_others_and_ends_the_old_logins() {
+    let options = AppOptions::standalone_single()
+        .with_user_data(json!({
+            "required": [],
+            "allowed": ["phone", "email", "language", "message"],
+            "phone_fields": ["phone"],
+        }))
+        .with_mfa(
+            "channels",
+            json!({"email": {"single": {
+                "url": format!("{}/email", crate::helpers::PROVIDER),
+                "method": "POST",
+                "headers": {"content-type": "application/json"},
+                "body": r#"{"to":"{{ email }}","text":"{{ message }}"}"#,
+            }}}),
+        );
+    let app = app_with(options).await;
+    let both =
+        json!({"method": "sms+email", "phone": phone_for("alice"), "email": "alice@example.com"});
+    let token = app
+        .activate("alice", &Auth::bearer(API_KEY), &both)
+        .await
+        .mfa_token();
+    let sms = app
+        .provider
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path == "/sms")
+        .expect("the SMS of the enrolment");
+    let code = regex::Regex::new(r"Code ([0-9]+)")
+        .unwrap()
+        .captures(&sms.body_text())
+        .unwrap()[1]
+        .to_string();
+    app.confirm("alice", &token, &code).await.recovery_codes();
+    assert_eq!(
+        lookup(&app, "alice").await.json["methods"],
+        json!(["sms", "email"])
+    );
+    let pending = app.mfa_login("alice").await;
+
+    let r = action(
+        &app,
+        &admin_auth(),
+        "alice",
+        "reset",
+        json!({"method": "email"}),
+    )
+    .await;
+
+    r.assert_status(200);
+    assert_eq!(
+        (&r.json["enabled"], &r.json["methods"]),
+        (&json!(true), &json!(["sms"]))
+    );
+    let status = app.status("alice", &Auth::bearer(API_KEY)).await;
+    assert_eq!(status.json["methods"], json!(["sms"]), "{}", status.text);
+    app.challenge("alice", &pending)
+        .await
+        .assert_error_message(403, "forbidden", INVALID_SESSION);
+    let entry = last_admin_entry(&app, "alice").await;
+    assert_eq!(entry["reason"], "method email removed");
+}
