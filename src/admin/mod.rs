@@ -1,6 +1,5 @@
 //! The admin listener: API (status, endpoints, templates, preview, test send, attempts log,
-//! users),
-//! the web panel, `/health` and `/metrics`. Off the public port.
+//! users), the web panel, `/health` and `/metrics`. Off the public port.
 //!
 //! Every write is validated exactly as a reload is, written to disk atomically (temporary file,
 //! fsync, rename) with `${ENV}` references kept as written, then applied. An invalid write
@@ -129,10 +128,10 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 /// The name of the admin token a request came with (`admin.tokens`): what the attempts log
 /// records for an admin action. Put in the request's extensions by [`require_token`].
 #[derive(Debug, Clone)]
-pub(crate) struct AdminName(pub String);
+struct AdminName(String);
 
 /// Every API route needs one of the admin tokens of the configuration in force; the request
-/// carries the token's name on ([`AdminName`]).
+/// goes on with the token's name ([`AdminName`]).
 async fn require_token(
     State(state): State<AdminState>,
     headers: HeaderMap,
