@@ -37,3 +37,4 @@ mod templates;
 mod tokens;
 mod totp;
 mod upgrade;
+mod users;
