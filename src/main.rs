@@ -181,9 +181,18 @@ fn public_credentials(snapshot: &Snapshot) -> Option<String> {
         .map(|(i, k)| format!("api_keys[{i}] ({})", k.name))
         .collect();
     if let (Some(admin), Some(dev_admin)) = (&snapshot.config.admin, &dev.config.admin) {
-        if admin.token_sha256 == dev_admin.token_sha256 {
-            found.push("admin.token_sha256".to_string());
-        }
+        found.extend(
+            admin
+                .tokens
+                .iter()
+                .filter(|t| {
+                    dev_admin
+                        .tokens
+                        .iter()
+                        .any(|d| d.token_sha256 == t.token_sha256)
+                })
+                .map(|t| format!("admin token '{}'", t.name)),
+        );
     }
     (!found.is_empty()).then(|| {
         format!(

@@ -7,6 +7,7 @@ use axum::Json;
 use serde_json::json;
 
 use crate::config::Problem;
+use crate::http::Outcome;
 use crate::mfa::FlowError;
 use crate::snapshot::reload::ProblemView;
 
@@ -14,6 +15,10 @@ use crate::snapshot::reload::ProblemView;
 pub(super) enum AdminError {
     Unauthorized,
     NotFound(String),
+    /// Nothing is known of the user an admin route names (404 `unknown-user`).
+    UnknownUser(String),
+    /// The user has no MFA enrolment for the action to change (409 `mfa-not-active`).
+    NotEnrolled(String),
     BadRequest(String),
     /// A body (or a file asked for) over its size limit.
     TooLarge(String),
@@ -42,6 +47,8 @@ impl IntoResponse for AdminError {
                 None,
             ),
             AdminError::NotFound(m) => (StatusCode::NOT_FOUND, "unknown-resource", m, None),
+            AdminError::UnknownUser(m) => (StatusCode::NOT_FOUND, "unknown-user", m, None),
+            AdminError::NotEnrolled(m) => (StatusCode::CONFLICT, "mfa-not-active", m, None),
             AdminError::BadRequest(m) => (
                 StatusCode::BAD_REQUEST,
                 "invalid-parameters-format",
@@ -78,11 +85,17 @@ impl IntoResponse for AdminError {
                 )
             }
         };
+        let outcome = Outcome {
+            id: id.to_string(),
+            message: message.clone(),
+        };
         let mut error = json!({ "id": id, "message": message });
         if let Some(p) = problems {
             error["problems"] = json!(p.iter().map(ProblemView::from).collect::<Vec<_>>());
         }
         let mut response = (status, Json(json!({ "error": error }))).into_response();
+        // For the attempts log of admin actions, as the public port's errors carry it.
+        response.extensions_mut().insert(outcome);
         if status == StatusCode::PAYLOAD_TOO_LARGE {
             // The rest of the body is never read: the connection cannot carry another request.
             response.headers_mut().insert(

@@ -1,6 +1,5 @@
 //! The admin listener: API (status, endpoints, channels and presets, templates, preview, test
-//! send, attempts log),
-//! the web panel, `/health` and `/metrics`. Off the public port.
+//! send, attempts log, users), the web panel, `/health` and `/metrics`. Off the public port.
 //!
 //! Every write is validated exactly as a reload is, written to disk atomically (temporary file,
 //! fsync, rename) with `${ENV}` references kept as written, then applied. An invalid write
@@ -17,6 +16,7 @@ mod openapi;
 mod presets;
 mod preview;
 mod templates;
+mod users;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -45,6 +45,7 @@ use templates::{get_template, list_templates, put_template};
 const INDEX_HTML: &str = include_str!("panel/index.html");
 const PANEL_JS: &str = include_str!("panel/panel.js");
 const PANEL_CSS: &str = include_str!("panel/panel.css");
+const USERS_JS: &str = include_str!("panel/users.js");
 
 /// What every admin handler reads: the running application, the file it came from, the
 /// `${NAME}` lookup of its configuration.
@@ -84,7 +85,16 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/test-send", post(test_send))
         .route("/api/attempts", get(list_attempts))
         .route("/api/attempts/{id}", get(get_attempt))
+        .route("/api/users/{username}", get(users::lookup))
+        .route("/api/users/{username}/reset", post(users::reset))
+        .route("/api/users/{username}/clear-wait", post(users::clear_wait))
+        .route(
+            "/api/users/{username}/enrolment-code",
+            post(users::enrolment_code),
+        )
         .route("/metrics", get(metrics))
+        // Inside the token check: an action is recorded with the token's name.
+        .route_layer(middleware::from_fn_with_state(state.clone(), users::record))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .merge(api)
@@ -98,6 +108,10 @@ pub fn router(state: AdminState) -> Router {
         .route(
             "/panel.js",
             get(|| async { asset("text/javascript; charset=utf-8", PANEL_JS) }),
+        )
+        .route(
+            "/users.js",
+            get(|| async { asset("text/javascript; charset=utf-8", USERS_JS) }),
         )
         .route(
             "/panel.css",
@@ -122,25 +136,41 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-/// Every API route needs the admin token of the configuration in force.
+/// The name of the admin token a request came with (`admin.tokens`): what the attempts log
+/// records for an admin action. Put in the request's extensions by [`require_token`].
+#[derive(Debug, Clone)]
+struct AdminName(String);
+
+/// Every API route needs one of the admin tokens of the configuration in force; the request
+/// goes on with the token's name ([`AdminName`]).
 async fn require_token(
     State(state): State<AdminState>,
     headers: HeaderMap,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let snapshot = state.app.snapshot();
-    let expected = snapshot.config.admin.as_ref().map(|a| a.token_sha256);
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| -> [u8; 32] { Sha256::digest(t.trim().as_bytes()).into() });
-    match (expected, given) {
-        (Some(expected), Some(given)) if bool::from(expected.ct_eq(&given)) => {
+    let (Some(admin), Some(given)) = (snapshot.config.admin.as_ref(), given) else {
+        return AdminError::Unauthorized.into_response();
+    };
+    // Every token is compared, in constant time, whichever matches.
+    let mut matched = None;
+    for token in &admin.tokens {
+        if bool::from(token.token_sha256.ct_eq(&given)) && matched.is_none() {
+            matched = Some(token.name.clone());
+        }
+    }
+    match matched {
+        Some(name) => {
+            request.extensions_mut().insert(AdminName(name));
             next.run(request).await
         }
-        _ => AdminError::Unauthorized.into_response(),
+        None => AdminError::Unauthorized.into_response(),
     }
 }
 

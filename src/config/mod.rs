@@ -33,7 +33,9 @@ pub use mfa::{
 pub use outbound::OutboundConfig;
 pub use preset::PresetUse;
 pub use problem::{ConfigErrors, Problem};
-pub use server::{AdminConfig, ServerConfig, DEFAULT_USERNAME_PATTERN};
+pub use server::{
+    AdminConfig, AdminToken, ServerConfig, DEFAULT_ADMIN_TOKEN_NAME, DEFAULT_USERNAME_PATTERN,
+};
 pub use storage::StorageConfig;
 pub use upstream::{ApiKey, UpstreamConfig};
 pub use user_data::UserDataRules;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use regex::Regex;
 use serde_yaml::Value;
 
-use super::walk::{integer, string, Fields, Problems};
+use super::walk::{integer, kind, string, Fields, Problems};
 
 pub const DEFAULT_USERNAME_PATTERN: &str = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$";
 
@@ -34,17 +34,36 @@ pub const DEFAULT_MAX_TEMPLATE_BYTES: usize = 256 * 1024;
 #[derive(Clone)]
 pub struct AdminConfig {
     pub listen: SocketAddr,
-    pub token_sha256: [u8; 32],
+    /// The admin tokens, each with the name the attempts log records for its actions; at
+    /// least one. `admin.token_sha256` is the token named `admin`.
+    pub tokens: Vec<AdminToken>,
     /// How long the attempts log keeps an entry.
     pub attempts_log_days: u64,
     /// The largest template file the admin API reads or writes.
     pub max_template_bytes: usize,
 }
 
+/// One admin token: its name and the SHA-256 of the token. Its `Debug` shows the name only.
+#[derive(Clone)]
+pub struct AdminToken {
+    pub name: String,
+    pub token_sha256: [u8; 32],
+}
+
+impl fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AdminToken({})", self.name)
+    }
+}
+
+/// The name `admin.token_sha256` stands for.
+pub const DEFAULT_ADMIN_TOKEN_NAME: &str = "admin";
+
 impl fmt::Debug for AdminConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AdminConfig")
             .field("listen", &self.listen)
+            .field("tokens", &self.tokens)
             .field("attempts_log_days", &self.attempts_log_days)
             .field("max_template_bytes", &self.max_template_bytes)
             .finish_non_exhaustive()
@@ -136,22 +155,7 @@ pub(super) fn parse_admin(v: &Value, p: &mut Problems) -> Option<AdminConfig> {
             }
         }),
     };
-    let token = f
-        .require(p, "token_sha256")
-        .and_then(|v| string(p, "admin.token_sha256", v))
-        .and_then(|s| {
-            let mut out = [0u8; 32];
-            match hex::decode_to_slice(s.trim(), &mut out) {
-                Ok(()) => Some(out),
-                Err(_) => {
-                    p.push(
-                        "admin.token_sha256",
-                        "must be 64 hexadecimal characters (printf %s TOKEN | sha256sum)",
-                    );
-                    None
-                }
-            }
-        });
+    let tokens = parse_admin_tokens(&mut f, p);
     let days = match f.get("attempts_log_days") {
         None => Some(7),
         Some(v) => integer(p, "admin.attempts_log_days", v, 1..=365),
@@ -162,8 +166,155 @@ pub(super) fn parse_admin(v: &Value, p: &mut Problems) -> Option<AdminConfig> {
     f.finish(p);
     Some(AdminConfig {
         listen: listen?,
-        token_sha256: token?,
+        tokens: tokens?,
         attempts_log_days: days?,
         max_template_bytes,
     })
+}
+
+/// `admin.token_sha256` (the token named `admin`) and `admin.tokens` (`[{name, token_sha256}]`):
+/// at least one token, names unique. `None` (with problems recorded) when they are not usable.
+fn parse_admin_tokens(f: &mut Fields<'_>, p: &mut Problems) -> Option<Vec<AdminToken>> {
+    let mut tokens = Vec::new();
+    let mut broken = false;
+    if let Some(v) = f.get("token_sha256") {
+        match token_hash(p, "admin.token_sha256", v) {
+            Some(token_sha256) => tokens.push(AdminToken {
+                name: DEFAULT_ADMIN_TOKEN_NAME.to_string(),
+                token_sha256,
+            }),
+            None => broken = true,
+        }
+    }
+    if let Some(v) = f.get("tokens") {
+        let Value::Sequence(items) = v else {
+            p.push("admin.tokens", format!("must be a list, found {}", kind(v)));
+            return None;
+        };
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("admin.tokens[{i}]");
+            let Some(mut t) = Fields::of(p, &path, item) else {
+                broken = true;
+                continue;
+            };
+            let name = t
+                .require(p, "name")
+                .and_then(|v| string(p, &format!("{path}.name"), v))
+                .and_then(|name| admin_token_name(p, &format!("{path}.name"), name));
+            let hash = t
+                .require(p, "token_sha256")
+                .and_then(|v| token_hash(p, &format!("{path}.token_sha256"), v));
+            t.finish(p);
+            let (Some(name), Some(token_sha256)) = (name, hash) else {
+                broken = true;
+                continue;
+            };
+            if tokens.iter().any(|t| t.name == name) {
+                p.push(
+                    &format!("{path}.name"),
+                    format!(
+                        "duplicate admin token name '{name}' (admin.token_sha256 is the token named '{DEFAULT_ADMIN_TOKEN_NAME}')"
+                    ),
+                );
+                broken = true;
+                continue;
+            }
+            tokens.push(AdminToken { name, token_sha256 });
+        }
+    }
+    if tokens.is_empty() && !broken {
+        p.push(
+            "admin.token_sha256",
+            "missing: give admin.token_sha256 or admin.tokens (a list of {name, token_sha256})",
+        );
+    }
+    (!broken && !tokens.is_empty()).then_some(tokens)
+}
+
+/// An admin token's name: what the attempts log records, 1 to 64 printable characters.
+fn admin_token_name(p: &mut Problems, path: &str, name: String) -> Option<String> {
+    let fine = !name.trim().is_empty()
+        && name.chars().count() <= 64
+        && !name.chars().any(char::is_control);
+    if fine {
+        Some(name)
+    } else {
+        p.push(path, "must be 1 to 64 printable characters");
+        None
+    }
+}
+
+fn token_hash(p: &mut Problems, path: &str, v: &Value) -> Option<[u8; 32]> {
+    let s = string(p, path, v)?;
+    let mut out = [0u8; 32];
+    match hex::decode_to_slice(s.trim(), &mut out) {
+        Ok(()) => Some(out),
+        Err(_) => {
+            p.push(
+                path,
+                "must be 64 hexadecimal characters (printf %s TOKEN | sha256sum)",
+            );
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod admin_tests {
+    use super::*;
+
+    const HASH: &str = "0000000000000000000000000000000000000000000000000000000000000001";
+
+    fn admin(yaml: &str) -> (Option<AdminConfig>, Vec<String>) {
+        let value: Value = serde_yaml::from_str(&yaml.replace("HASH", HASH)).unwrap();
+        let mut p = Problems::default();
+        let config = parse_admin(&value, &mut p);
+        (config, p.0.iter().map(|x| x.to_string()).collect())
+    }
+
+    fn names(config: Option<AdminConfig>) -> Vec<String> {
+        config.unwrap().tokens.into_iter().map(|t| t.name).collect()
+    }
+
+    #[test]
+    fn token_sha256_is_the_token_named_admin_and_tokens_add_named_ones() {
+        assert_eq!(names(admin("token_sha256: HASH").0), ["admin"]);
+        let (config, problems) =
+            admin("{ token_sha256: HASH, tokens: [ { name: helpdesk, token_sha256: HASH } ] }");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(names(config), ["admin", "helpdesk"]);
+        assert_eq!(
+            names(admin("tokens: [ { name: ops, token_sha256: HASH } ]").0),
+            ["ops"]
+        );
+    }
+
+    #[test]
+    fn admin_tokens_are_refused_missing_duplicate_or_malformed_with_their_path() {
+        let (config, problems) = admin("listen: 127.0.0.1:7001");
+        assert!(config.is_none());
+        assert_eq!(
+            problems,
+            ["admin.token_sha256: missing: give admin.token_sha256 or admin.tokens (a list of {name, token_sha256})"]
+        );
+        let (_, problems) =
+            admin("{ token_sha256: HASH, tokens: [ { name: admin, token_sha256: HASH } ] }");
+        assert_eq!(
+            problems,
+            ["admin.tokens[0].name: duplicate admin token name 'admin' (admin.token_sha256 is the token named 'admin')"]
+        );
+        let (config, problems) =
+            admin("tokens: [ { name: ops, token_sha256: xyz }, { token_sha256: HASH, role: x } ]");
+        assert!(config.is_none());
+        assert_eq!(
+            problems,
+            [
+                "admin.tokens[0].token_sha256: must be 64 hexadecimal characters (printf %s TOKEN | sha256sum)",
+                "admin.tokens[1].name: missing",
+                "admin.tokens[1].role: unknown key (expected one of: name, token_sha256)",
+            ]
+        );
+        let (_, problems) = admin("tokens: { ops: HASH }");
+        assert_eq!(problems, ["admin.tokens: must be a list, found a mapping"]);
+    }
 }

@@ -27,8 +27,8 @@ use routes::{
     activate, challenge, confirm, deactivate, login, recover, recovery_codes, status, verify,
 };
 
-pub use error::ApiError;
 use error::Unreadable;
+pub use error::{ApiError, Outcome};
 
 #[derive(Clone)]
 pub struct AppState {

@@ -87,6 +87,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
             outcome: outcome_id.to_string(),
             reason: outcome.map_or_else(String::new, |o| cut(&o.message, MAX_REASON_CHARS)),
             duration_ms: (ms * 10.0).round() / 10.0,
+            admin: None,
         };
         if let Err(e) = state.mfa.store().log_attempt(record).await {
             tracing::error!(error = %e, "writing the attempts log failed");

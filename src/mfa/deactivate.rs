@@ -45,34 +45,44 @@ impl Mfa {
             tracing::info!(user = %username, "MFA deactivated");
             return Ok(None);
         };
-        let removed = m.enrolled_as();
-        let left = self
-            .update_profile(username, None, |current| {
-                let Some(current) = current else {
-                    return Ok((Change::Keep, None));
-                };
-                let left: Vec<Method> = enrolled_methods(snap, current)
-                    .into_iter()
-                    .filter(|e| !removed.contains(e))
-                    .collect();
-                if left.is_empty() {
-                    return Ok((Change::Delete, Some(left)));
-                }
-                let mut p = current.clone();
-                p.methods = left.clone();
-                if m == Method::Totp {
-                    p.totp = None;
-                }
-                // Sessions opened for the old enrolment die with it.
-                p.enrolment = secrets::new_id();
-                Ok((Change::Put(p), Some(left)))
-            })
-            .await?;
-        let Some(left) = left else {
+        let Some(left) = self.remove_method(snap, username, m).await? else {
             return Ok(Some(Vec::new()));
         };
         tracing::info!(user = %username, method = m.name(), "MFA method removed");
         Ok(Some(left))
+    }
+
+    /// Removes `m` from `username`'s enrolment (the last method takes the enrolment with it),
+    /// with no proof asked: the caller checked it. Answers the methods left; `None` when
+    /// nothing was enrolled any more, `Some([])` when the enrolment went.
+    pub(super) async fn remove_method(
+        &self,
+        snap: &Snapshot,
+        username: &Username,
+        m: Method,
+    ) -> Result<Option<Vec<Method>>, FlowError> {
+        let removed = m.enrolled_as();
+        self.update_profile(username, None, |current| {
+            let Some(current) = current else {
+                return Ok((Change::Keep, None));
+            };
+            let left: Vec<Method> = enrolled_methods(snap, current)
+                .into_iter()
+                .filter(|e| !removed.contains(e))
+                .collect();
+            if left.is_empty() {
+                return Ok((Change::Delete, Some(left)));
+            }
+            let mut p = current.clone();
+            p.methods = left.clone();
+            if m == Method::Totp {
+                p.totp = None;
+            }
+            // Sessions opened for the old enrolment die with it.
+            p.enrolment = secrets::new_id();
+            Ok((Change::Put(p), Some(left)))
+        })
+        .await
     }
 
     /// `GET /{username}/mfa`.
@@ -99,7 +109,7 @@ impl Mfa {
                     p.value
                         .recovery_codes
                         .iter()
-                        .filter(|c| c.used_at.is_none())
+                        .filter(|c| c.used_at.is_none() && c.is_own())
                         .count(),
                 ),
             },

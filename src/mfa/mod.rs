@@ -11,7 +11,7 @@
 //! One concept per file: `access` (who may call, attempts), `step_up`, `recovery`,
 //! `session` and `state` (pending sessions, typed), `update` (the compare-and-swap helpers
 //! and the durability rule), `code`, `send`, `enrol` (activate, confirm), `login` (login,
-//! challenge, verify), `deactivate` (and status), `method`, [`error`], [`outcome`].
+//! challenge, verify), `deactivate` (and status), `method`, `support` (what the admin API does for a user), [`error`], [`outcome`].
 
 mod access;
 mod code;
@@ -28,6 +28,7 @@ mod send;
 mod session;
 mod state;
 mod step_up;
+mod support;
 #[cfg(test)]
 mod testing;
 pub mod totp;
@@ -48,6 +49,10 @@ pub use method::enrolled_methods;
 pub use outcome::{Activation, Confirmed, LoginOutcome, Status, Verified};
 pub use recovery::RECOVERY_CODE_COUNT;
 pub use send::accepted;
+pub use support::{
+    EnrolmentCode, EnrolmentView, PendingView, Reset, UserView, WaitView,
+    DEFAULT_ENROLMENT_CODE_SECONDS, LAST_ATTEMPTS, MAX_ENROLMENT_CODE_SECONDS,
+};
 
 use secrets::Keys;
 

@@ -93,7 +93,7 @@ impl Mfa {
                 .recovery_codes
                 .iter()
                 .enumerate()
-                .filter(|(_, c)| c.used_at.is_none())
+                .filter(|(_, c)| c.usable_at(now))
                 .map(|(i, c)| (i, c.hash.as_str()))
                 .collect();
             let Some(found) = secrets::find_hash(&hash, unused.iter().map(|(_, h)| *h)) else {
@@ -122,6 +122,7 @@ impl Mfa {
                     .keys
                     .recovery_hash(username.as_str(), &secrets::normalize_recovery_code(c)),
                 used_at: None,
+                expires_at: None,
             })
             .collect()
     }

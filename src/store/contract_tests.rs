@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{AttemptRecord, Profile, SessionKey, SessionKindV1, SessionV1, Store};
+use super::{AttemptFilter, AttemptRecord, Profile, SessionKey, SessionKindV1, SessionV1, Store};
 
 /// The attempts-log cap every engine is opened with in the contract.
 pub(super) const ATTEMPTS_LOG_CAP: usize = 5;
@@ -24,6 +24,9 @@ macro_rules! store_contract {
         store_contract!(@case $open, many_concurrent_flushes_all_complete);
         store_contract!(@case $open, the_attempts_log_reads_newest_first_and_sweeps_by_time);
         store_contract!(@case $open, the_attempts_log_keeps_its_cap_dropping_the_oldest);
+        store_contract!(@case $open, the_sessions_of_a_user_are_hers_only);
+        store_contract!(@case $open, a_counter_reads_as_last_stored);
+        store_contract!(@case $open, the_attempts_log_finds_by_user_outcome_route_and_time);
     };
     (@case $open:expr, $case:ident) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -196,6 +199,7 @@ fn attempt_at(time: u64) -> AttemptRecord {
         outcome: "ok".into(),
         reason: String::new(),
         duration_ms: 0.0,
+        admin: None,
     }
 }
 
@@ -230,4 +234,109 @@ pub(super) async fn the_attempts_log_keeps_its_cap_dropping_the_oldest(store: Ar
     store.log_attempt(attempt_at(23)).await.unwrap();
     assert_eq!(logged_times(&store).await, [23, 22, 21, 20, 19]);
     assert_eq!(ATTEMPTS_LOG_CAP, 5);
+}
+
+pub(super) async fn the_sessions_of_a_user_are_hers_only(store: Arc<dyn Store>) {
+    let mut bob = session(100);
+    bob.username = "bob".into();
+    // A name that holds another's as a part of it is not that other user.
+    let mut alice2 = session(100);
+    alice2.username = "alice2".into();
+    store
+        .insert_session(&SessionKey([1; 32]), &session(100))
+        .await
+        .unwrap();
+    store
+        .insert_session(&SessionKey([2; 32]), &bob)
+        .await
+        .unwrap();
+    store
+        .insert_session(&SessionKey([3; 32]), &alice2)
+        .await
+        .unwrap();
+    store
+        .insert_session(&SessionKey([4; 32]), &session(200))
+        .await
+        .unwrap();
+    let mut keys: Vec<[u8; 32]> = store
+        .sessions_of("alice")
+        .await
+        .unwrap()
+        .iter()
+        .map(|(k, s)| {
+            assert_eq!(s.value.username, "alice");
+            k.0
+        })
+        .collect();
+    keys.sort();
+    assert_eq!(keys, [[1; 32], [4; 32]]);
+    assert!(store.sessions_of("carol").await.unwrap().is_empty());
+    // What is listed can be removed with the bytes it was read from.
+    for (key, read) in store.sessions_of("alice").await.unwrap() {
+        assert!(store.swap_session(&key, &read, None).await.unwrap());
+    }
+    assert!(store.sessions_of("alice").await.unwrap().is_empty());
+    assert_eq!(store.pending_sessions(), 2);
+}
+
+pub(super) async fn a_counter_reads_as_last_stored(store: Arc<dyn Store>) {
+    assert_eq!(store.counter(b"k").await.unwrap(), None);
+    store
+        .update_counter(b"k", &mut |_| Some(vec![7, 8]))
+        .await
+        .unwrap();
+    assert_eq!(store.counter(b"k").await.unwrap(), Some(vec![7, 8]));
+    store.update_counter(b"k", &mut |_| None).await.unwrap();
+    assert_eq!(store.counter(b"k").await.unwrap(), None);
+}
+
+pub(super) async fn the_attempts_log_finds_by_user_outcome_route_and_time(store: Arc<dyn Store>) {
+    for (time, username, outcome) in [
+        (10, "alice", "ok"),
+        (11, "bob", "invalid-code"),
+        (12, "alice", "invalid-code"),
+        (13, "alice", "ok"),
+    ] {
+        let mut record = attempt_at(time);
+        record.username = username.into();
+        record.outcome = outcome.into();
+        store.log_attempt(record).await.unwrap();
+    }
+    let times = |found: Vec<AttemptRecord>| found.iter().map(|a| a.time).collect::<Vec<_>>();
+    let alice = AttemptFilter::of_user("alice");
+    assert_eq!(
+        times(store.find_attempts(&alice, 10).await.unwrap()),
+        [13, 12, 10]
+    );
+    assert_eq!(
+        times(store.find_attempts(&alice, 2).await.unwrap()),
+        [13, 12]
+    );
+    let wrong = AttemptFilter {
+        outcome: Some("invalid-code".into()),
+        ..AttemptFilter::all()
+    };
+    assert_eq!(
+        times(store.find_attempts(&wrong, 10).await.unwrap()),
+        [12, 11]
+    );
+    let window = AttemptFilter {
+        from: Some(11),
+        to: Some(12),
+        route: Some("/R".into()),
+        ..AttemptFilter::all()
+    };
+    assert_eq!(
+        times(store.find_attempts(&window, 10).await.unwrap()),
+        [12, 11]
+    );
+    let elsewhere = AttemptFilter {
+        route: Some("/login".into()),
+        ..AttemptFilter::all()
+    };
+    assert!(store
+        .find_attempts(&elsewhere, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -10,8 +10,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    decode, encode, AttemptRecord, CounterExpired, Profile, SessionKey, SessionV1, Store,
-    StoreError, StoredProfile, StoredSession, Versioned,
+    decode, encode, AttemptFilter, AttemptRecord, CounterExpired, Profile, SessionKey, SessionV1,
+    Store, StoreError, StoredProfile, StoredSession, Versioned,
 };
 
 #[derive(Default)]
@@ -178,6 +178,25 @@ impl Store for MemoryStore {
         ))
     }
 
+    async fn sessions_of(
+        &self,
+        username: &str,
+    ) -> Result<Vec<(SessionKey, Versioned<SessionV1>)>, StoreError> {
+        let tables = self.tables();
+        let mut found = Vec::new();
+        for (key, raw) in &tables.sessions {
+            let session = read_session(raw)?;
+            if session.value.username == username {
+                found.push((SessionKey(*key), session));
+            }
+        }
+        Ok(found)
+    }
+
+    async fn counter(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tables().counters.get(key).cloned())
+    }
+
     async fn update_counter(
         &self,
         key: &[u8],
@@ -223,6 +242,22 @@ impl Store for MemoryStore {
             .attempts_log
             .values()
             .rev()
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn find_attempts(
+        &self,
+        filter: &AttemptFilter,
+        limit: usize,
+    ) -> Result<Vec<AttemptRecord>, StoreError> {
+        Ok(self
+            .tables()
+            .attempts_log
+            .values()
+            .rev()
+            .filter(|a| filter.matches(a))
             .take(limit)
             .cloned()
             .collect())

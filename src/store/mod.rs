@@ -7,6 +7,7 @@
 //! Updates that must happen once (consuming a session, using a code) are compare-and-swap on
 //! the stored bytes.
 
+mod attempt_filter;
 #[cfg(test)]
 mod contract_tests;
 mod memory;
@@ -19,6 +20,7 @@ mod worker;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub use attempt_filter::AttemptFilter;
 pub use memory::MemoryStore;
 pub use records::{
     AttemptRecord, Profile, SealedProfile, SealedSession, SessionKindV1, SessionV1, StoredCode,
@@ -87,6 +89,16 @@ pub trait Store: Send + Sync + 'static {
         new: Option<&SessionV1>,
     ) -> Result<bool, StoreError>;
 
+    /// Every pending session of `username`, with its key. A scan of all sessions: for the
+    /// admin API (a user's lookup and reset), never on a public request's path.
+    async fn sessions_of(
+        &self,
+        username: &str,
+    ) -> Result<Vec<(SessionKey, Versioned<SessionV1>)>, StoreError>;
+
+    /// The counter under `key` as stored (`None`: absent).
+    async fn counter(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
     /// Atomically replaces the counter under `key` by `update(current)` (`None`: absent or
     /// delete). `update` may be called more than once under contention; the value it returned
     /// last is the one stored. Not flushed: see [`Store::flush`].
@@ -110,6 +122,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// The newest `limit` entries of the attempts log, newest first.
     async fn attempts(&self, limit: usize) -> Result<Vec<AttemptRecord>, StoreError>;
+
+    /// The newest `limit` entries of the attempts log that `filter` keeps, newest first.
+    async fn find_attempts(
+        &self,
+        filter: &AttemptFilter,
+        limit: usize,
+    ) -> Result<Vec<AttemptRecord>, StoreError>;
 
     async fn attempt(&self, id: &str) -> Result<Option<AttemptRecord>, StoreError>;
 

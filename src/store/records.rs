@@ -131,6 +131,22 @@ pub struct StoredRecoveryCode {
     pub hash: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used_at: Option<u64>,
+    /// For an enrolment code an admin issued (`POST /api/users/{username}/enrolment-code`):
+    /// when it stops working. Such a code is not one of the user's set of recovery codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
+}
+
+impl StoredRecoveryCode {
+    /// Not used yet, and not expired at `now`.
+    pub fn usable_at(&self, now: u64) -> bool {
+        self.used_at.is_none() && self.expires_at.is_none_or(|e| now < e)
+    }
+
+    /// One of the user's own set (not an enrolment code an admin issued).
+    pub fn is_own(&self) -> bool {
+        self.expires_at.is_none()
+    }
 }
 
 /// A pending MFA session, stored under the keyed hash of its mfaToken.
@@ -294,6 +310,9 @@ pub struct AttemptRecord {
     /// The error message given to the client (empty on success).
     pub reason: String,
     pub duration_ms: f64,
+    /// For an admin action (`/api/users/...`): the name of the admin token that made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin: Option<String>,
 }
 
 #[cfg(test)]
@@ -303,7 +322,7 @@ mod tests {
     /// Bytes as the first release wrote them: they read, and write back unchanged.
     #[test]
     fn version_1_records_round_trip_byte_for_byte() {
-        let profile = r#"{"v":"1","user_data":{"phone":"+41791231212"},"recovery_codes":[{"hash":"aa"},{"hash":"bb","used_at":5}],"enrolled_at":1,"enrolment":"e1","methods":["sms","totp"],"totp":{"sealed":"s","last_step":7}}"#;
+        let profile = r#"{"v":"1","user_data":{"phone":"+41791231212"},"recovery_codes":[{"hash":"aa"},{"hash":"bb","used_at":5},{"hash":"cc","expires_at":9}],"enrolled_at":1,"enrolment":"e1","methods":["sms","totp"],"totp":{"sealed":"s","last_step":7}}"#;
         let read: StoredProfile = serde_json::from_str(profile).unwrap();
         assert_eq!(serde_json::to_string(&read).unwrap(), profile);
         let legacy =
@@ -328,6 +347,7 @@ mod tests {
             recovery_codes: vec![StoredRecoveryCode {
                 hash: "aa".into(),
                 used_at: None,
+                expires_at: None,
             }],
             enrolled_at: 1,
             enrolment: "e1".into(),

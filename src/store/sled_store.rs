@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use super::seal::Seal;
 use super::worker::{Flusher, LogWriter};
 use super::{
-    decode, encode, AttemptRecord, CounterExpired, Profile, SessionKey, SessionV1, Store,
-    StoreError, StoredProfile, StoredSession, Versioned,
+    decode, encode, AttemptFilter, AttemptRecord, CounterExpired, Profile, SessionKey, SessionV1,
+    Store, StoreError, StoredProfile, StoredSession, Versioned,
 };
 
 #[derive(Clone)]
@@ -142,6 +142,51 @@ impl SledStore {
             value,
             raw: raw.to_vec(),
         })
+    }
+
+    fn sessions_of_blocking(
+        &self,
+        username: &str,
+    ) -> Result<Vec<(SessionKey, Versioned<SessionV1>)>, StoreError> {
+        // Only the records that can be the user's are decoded: their JSON names the user so.
+        let needle = [b"\"username\":".as_slice(), &encode(&username)?].concat();
+        let mut found = Vec::new();
+        for entry in self.sessions.iter() {
+            let (key, raw) = entry.map_err(backend)?;
+            if !raw.windows(needle.len()).any(|w| w == needle.as_slice()) {
+                continue;
+            }
+            let session = self.read_session(raw)?;
+            if session.value.username == username && key.len() == 32 {
+                let mut k = [0u8; 32];
+                k.copy_from_slice(&key);
+                found.push((SessionKey(k), session));
+            }
+        }
+        Ok(found)
+    }
+
+    fn find_attempts_blocking(
+        &self,
+        filter: &AttemptFilter,
+        limit: usize,
+    ) -> Result<Vec<AttemptRecord>, StoreError> {
+        // Keys start with the time (big-endian): the range is walked, not the whole log.
+        let (from, to) = filter.time_range();
+        let start = [from.to_be_bytes(), [0u8; 8]].concat();
+        let end = [to.to_be_bytes(), [0xffu8; 8]].concat();
+        let mut out = Vec::new();
+        for entry in self.attempts_log.range(start..=end).rev() {
+            if out.len() >= limit {
+                break;
+            }
+            let (_, raw) = entry.map_err(backend)?;
+            let record: AttemptRecord = decode(&raw)?;
+            if filter.matches(&record) {
+                out.push(record);
+            }
+        }
+        Ok(out)
     }
 
     fn sweep_counters(&self, now: u64, expired: CounterExpired) -> Result<usize, StoreError> {
@@ -276,6 +321,21 @@ impl Store for SledStore {
         Ok(swapped)
     }
 
+    async fn sessions_of(
+        &self,
+        username: &str,
+    ) -> Result<Vec<(SessionKey, Versioned<SessionV1>)>, StoreError> {
+        let store = self.clone();
+        let username = username.to_string();
+        tokio::task::spawn_blocking(move || store.sessions_of_blocking(&username))
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+
+    async fn counter(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.counters.get(key).map_err(backend)?.map(|v| v.to_vec()))
+    }
+
     async fn update_counter(
         &self,
         key: &[u8],
@@ -314,6 +374,19 @@ impl Store for SledStore {
             out.push(decode(&raw)?);
         }
         Ok(out)
+    }
+
+    async fn find_attempts(
+        &self,
+        filter: &AttemptFilter,
+        limit: usize,
+    ) -> Result<Vec<AttemptRecord>, StoreError> {
+        self.log_writer.drain().await?;
+        let store = self.clone();
+        let filter = filter.clone();
+        tokio::task::spawn_blocking(move || store.find_attempts_blocking(&filter, limit))
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?
     }
 
     async fn attempt(&self, id: &str) -> Result<Option<AttemptRecord>, StoreError> {

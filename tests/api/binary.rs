@@ -438,7 +438,7 @@ fn check_names_the_file_of_an_invalid_configuration_before_its_problems() {
 }
 
 /// The warning of a configuration that accepts the shipped (public) api key and admin token.
-const PUBLIC_CREDENTIALS: &str = "api_keys[0] (local-development) and admin.token_sha256 accept \
+const PUBLIC_CREDENTIALS: &str = "api_keys[0] (local-development) and admin token 'admin' accept \
     the public development credentials of the README: replace them before anyone else can reach \
     the daemon (store only the SHA-256 of a new secret: printf %s SECRET | sha256sum)";
 

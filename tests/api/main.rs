@@ -37,4 +37,5 @@ mod templates;
 mod tokens;
 mod totp;
 mod upgrade;
+mod users;
 mod walk_through;

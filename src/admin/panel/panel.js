@@ -11,6 +11,7 @@
   const STATUS_EVERY_MS = 20000;
   const REQUEST_TIMEOUT_MS = 15000;
   const DEFAULT_SAMPLE = { phone: '+41791231212' };
+  const VIEWS = ['endpoints', 'templates', 'attempts', 'users'];
 
   const $ = (id) => document.getElementById(id);
 
@@ -155,6 +156,7 @@
     state.current = null;
     state.original = null;
     state.attemptsLoaded = false;
+    if (window.mfaPanelUsers) window.mfaPanelUsers.reset();
     $('signin-error').textContent = why || '';
     message(why ? '' : 'Signed out.', why ? '' : 'ok');
     showSignIn();
@@ -164,7 +166,7 @@
     show($('status-bar'), false);
     show($('reload-problems'), false);
     show($('nav'), false);
-    for (const v of ['endpoints', 'templates', 'attempts']) show($('view-' + v), false);
+    for (const v of VIEWS) show($('view-' + v), false);
     show($('view-signin'), true);
     $('signin-token').value = '';
     $('signin-token').focus();
@@ -232,8 +234,8 @@
     const hash = decodeURIComponent(location.hash.replace(/^#/, ''));
     const [view, ...rest] = hash.split('/');
     const sub = rest.join('/');
-    const name = ['endpoints', 'templates', 'attempts'].includes(view) ? view : 'endpoints';
-    for (const v of ['endpoints', 'templates', 'attempts']) {
+    const name = VIEWS.includes(view) ? view : 'endpoints';
+    for (const v of VIEWS) {
       show($('view-' + v), v === name);
       const tab = $('tab-' + v);
       if (v === name) tab.setAttribute('aria-current', 'page');
@@ -241,6 +243,7 @@
     }
     if (name === 'endpoints') openEndpointsView(sub);
     else if (name === 'templates') openTemplatesView(sub);
+    else if (name === 'users') openUsersView(sub);
     else openAttemptsView(sub);
     if (!initial) {
       const h = $(name + '-title');
@@ -898,11 +901,40 @@
     if (sub) openAttempt(sub);
   }
 
+  // A datetime-local value (the browser's time zone) as seconds since 1970; '' stays ''.
+  function localSeconds(value) {
+    if (!value) return '';
+    const ms = new Date(value).getTime();
+    return isNaN(ms) ? null : String(Math.floor(ms / 1000));
+  }
+
+  // The query of the filter form, or null (with the problem shown) when a time is unreadable.
+  function attemptsQuery() {
+    const q = new URLSearchParams({ limit: '200' });
+    for (const [param, id] of [['user', 'attempts-user'], ['outcome', 'attempts-outcome'], ['route', 'attempts-route']]) {
+      const v = $(id).value.trim();
+      if (v) q.set(param, v);
+    }
+    for (const [param, id] of [['from', 'attempts-from'], ['to', 'attempts-to']]) {
+      const v = localSeconds($(id).value);
+      if (v === null) {
+        $('attempts-filter-error').textContent = `“${param}” is not a date and time.`;
+        return null;
+      }
+      if (v) q.set(param, v);
+    }
+    $('attempts-filter-error').textContent = '';
+    return q;
+  }
+
   async function loadAttempts() {
-    const res = await api('GET', '/api/attempts?limit=200');
+    const q = attemptsQuery();
+    if (!q) return;
+    const res = await api('GET', '/api/attempts?' + q.toString());
     const body = $('attempts-body');
     if (!res.ok) {
-      if (res.status !== 401) message('Cannot read the attempts log: ' + errorText(res), 'error');
+      if (res.status === 400) $('attempts-filter-error').textContent = errorText(res);
+      else if (res.status !== 401) message('Cannot read the attempts log: ' + errorText(res), 'error');
       return;
     }
     const attempts = (res.data && res.data.attempts) || [];
@@ -914,12 +946,27 @@
         el('td', { class: 'nowrap' }, a.username ?? ''),
         el('td', { class: 'nowrap' }, el('code', null, a.route ?? '')),
         el('td', { class: 'nowrap' }, el('span', { class: 'badge ' + (ok ? 'badge-ok' : 'badge-bad') }, a.outcome ?? '')),
-        el('td', { class: 'reason' }, a.reason ?? ''));
+        el('td', { class: 'reason' }, a.reason ?? ''),
+        el('td', { class: 'nowrap', 'data-testid': 'attempt-admin' }, a.admin ?? ''));
       tr.addEventListener('click', () => openAttempt(String(a.id)));
       return tr;
     }));
     show($('attempts-empty'), attempts.length === 0);
     state.attemptsLoaded = true;
+  }
+
+  // The attempts log of one user (the Users page links it).
+  function showAttemptsOf(username) {
+    $('attempts-filter').reset();
+    $('attempts-user').value = username;
+    if (location.hash === '#attempts') loadAttempts();
+    else location.hash = '#attempts';
+  }
+
+  // The Users page (users.js) opens once its script has run.
+  function openUsersView(sub) {
+    if (window.mfaPanelUsers) window.mfaPanelUsers.open(sub);
+    else window.addEventListener('mfa-panel-users-ready', () => window.mfaPanelUsers.open(sub), { once: true });
   }
 
   async function openAttempt(id) {
@@ -938,8 +985,8 @@
       return;
     }
     const d = res.data || {};
-    const order = ['id', 'time', 'username', 'method', 'route', 'status', 'outcome', 'reason', 'durationMs'];
-    const labels = { id: 'Id', time: 'Time', username: 'User', method: 'Method', route: 'Route', status: 'HTTP status', outcome: 'Outcome', reason: 'Reason', durationMs: 'Duration' };
+    const order = ['id', 'time', 'username', 'method', 'route', 'status', 'outcome', 'reason', 'admin', 'durationMs'];
+    const labels = { id: 'Id', time: 'Time', username: 'User', method: 'Method', route: 'Route', status: 'HTTP status', outcome: 'Outcome', reason: 'Reason', admin: 'Admin token', durationMs: 'Duration' };
     const keys = order.filter((k) => k in d).concat(Object.keys(d).filter((k) => !order.includes(k)));
     dl.replaceChildren(...keys.flatMap((k) => {
       let v = d[k];
@@ -950,6 +997,9 @@
     }));
     show(card, true);
   }
+
+  // What the Users page (users.js) uses of the panel.
+  window.mfaPanel = { api, el, show, message, fmtTime, errorText, showAttemptsOf };
 
   // ---------------------------------------------------------------- wiring
 
@@ -1017,6 +1067,8 @@
     });
 
     $('attempts-refresh').addEventListener('click', loadAttempts);
+    $('attempts-filter').addEventListener('submit', (ev) => { ev.preventDefault(); loadAttempts(); });
+    $('attempts-clear').addEventListener('click', () => { $('attempts-filter').reset(); loadAttempts(); });
 
     window.addEventListener('hashchange', () => route(false));
     window.addEventListener('beforeunload', (ev) => {

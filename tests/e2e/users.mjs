@@ -1,0 +1,451 @@
+// End-to-end test of the admin panel's Users page and the attempts-log filters, in headless
+// Chromium (run by scripts/e2e after panel.mjs).
+//
+// It starts a fake SMS provider on 127.0.0.1:0, writes a temporary platform.yml (standalone,
+// single mode, an admin listener opened by two named tokens), starts the daemon built by
+// `cargo build` exactly as panel.mjs does, enrols a user through the public API and makes one
+// wrong verify, then drives the panel with the token named `helpdesk`: look the user up, issue an
+// enrolment code, cancel then confirm a reset in its dialog, and filter the attempts log by user,
+// route and outcome (the reset shows with the token's name). Nothing goes beyond 127.0.0.1.
+//
+// Environment: MFA_BRIDGE_BIN (default target/debug/mfa-bridge), CHROMIUM (default
+// /usr/bin/chromium), E2E_ARTIFACTS (default target/e2e-artifacts).
+// Prints `N passed, M failed` last; exits 1 on any failure.
+
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BIN = process.env.MFA_BRIDGE_BIN || path.join(ROOT, 'target', 'debug', 'mfa-bridge');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const ARTIFACTS = path.resolve(ROOT, process.env.E2E_ARTIFACTS || path.join('target', 'e2e-artifacts'));
+
+const WAIT_MS = 10_000;           // one UI expectation
+const START_MS = 60_000;          // daemon start (ports in its log)
+const WHOLE_RUN_MS = 240_000;     // the whole run, then everything is torn down
+
+const USER = 'e2e-alice';
+const OTHER_USER = 'e2e-bob';
+const PHONE = '+41791231212';
+const ADMIN_TOKEN = 'admin-' + crypto.randomBytes(16).toString('hex');
+const HELPDESK_TOKEN = 'helpdesk-' + crypto.randomBytes(16).toString('hex');
+const API_KEY = 'key-' + crypto.randomBytes(16).toString('hex');
+const sha256 = (s) => crypto.createHash('sha256').update(s).digest('hex');
+
+// ------------------------------------------------------------------ bookkeeping (as panel.mjs)
+
+const results = [];
+let skipRest = false;
+let cleaningUp = null;
+const resources = { daemon: null, context: null, provider: null, tmp: null, daemonLog: [] };
+let page = null;
+
+function log(...args) { console.log(...args); }
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+function slug(s) { return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 50); }
+
+async function shot(file) {
+  if (!page) return;
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, file), timeout: WAIT_MS });
+}
+
+async function step(name, fn, { critical = false } = {}) {
+  if (skipRest) {
+    results.push({ name, outcome: 'skipped' });
+    log(`SKIP  ${name}`);
+    return;
+  }
+  const started = Date.now();
+  try {
+    await fn();
+    results.push({ name, outcome: 'passed' });
+    log(`PASS  ${name} (${Date.now() - started} ms)`);
+  } catch (err) {
+    results.push({ name, outcome: 'failed', error: err });
+    log(`FAIL  ${name} (${Date.now() - started} ms)\n      ${String(err && err.stack || err).split('\n').slice(0, 6).join('\n      ')}`);
+    await shot(`users-failure-${results.length}-${slug(name)}.png`).catch(() => {});
+    if (critical) skipRest = true;
+  }
+}
+
+// Polls `fn` until it returns a truthy value, at most `timeout` ms.
+async function waitFor(what, fn, timeout = WAIT_MS, interval = 100) {
+  const deadline = Date.now() + timeout;
+  let last;
+  let lastErr;
+  while (Date.now() < deadline) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (err) { lastErr = err; }
+    await sleep(interval);
+  }
+  throw new Error(`timed out after ${timeout} ms waiting for ${what}` +
+    (lastErr ? ` (last error: ${lastErr.message})` : last !== undefined ? ` (last value: ${JSON.stringify(last)})` : ''));
+}
+
+// ------------------------------------------------------------------ fake provider, daemon (as panel.mjs)
+
+function startProvider() {
+  const received = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ method: req.method, url: req.url, body: Buffer.concat(chunks).toString('utf8') });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: 'sent', id: `msg-${received.length}` }));
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve({ server, received, port: server.address().port }));
+  });
+}
+
+function writeConfig(dir, providerPort) {
+  const cfg = `# Written by tests/e2e/users.mjs for one run.
+server:
+  listen: 127.0.0.1:0
+admin:
+  listen: 127.0.0.1:0
+  token_sha256: ${sha256(ADMIN_TOKEN)}
+  tokens:
+    - name: helpdesk
+      token_sha256: ${sha256(HELPDESK_TOKEN)}
+storage:
+  backend: sled
+  path: ${JSON.stringify(path.join(dir, 'data'))}
+api_keys:
+  - name: e2e
+    key_sha256: ${sha256(API_KEY)}
+mfa:
+  mode: single
+  send_limits: { min_interval_seconds: 0, per_user_per_hour: 100, per_destination_per_day: 100 }
+  endpoints:
+    single:
+      url: 'http://127.0.0.1:${providerPort}/sms'
+      method: POST
+      headers:
+        content-type: application/json
+      body: '{"to": "{{ phone }}", "text": "Your code is {{ code }}"}'
+`;
+  const file = path.join(dir, 'platform.yml');
+  fs.writeFileSync(file, cfg);
+  return file;
+}
+
+function daemonEnv() {
+  const env = { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', NO_COLOR: '1', NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost' };
+  for (const k of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'ALL_PROXY', 'all_proxy']) delete env[k];
+  return env;
+}
+
+function startDaemon(configFile, cwd) {
+  const child = spawn(BIN, ['serve', '--config', configFile], { cwd, env: daemonEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  resources.daemon = child;
+  let publicUrl = null;
+  let adminUrl = null;
+  let buffered = '';
+  const onData = (chunk) => {
+    const text = chunk.toString('utf8');
+    resources.daemonLog.push(text);
+    buffered += text;
+    let nl;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      // eslint-disable-next-line no-control-regex
+      const line = buffered.slice(0, nl).replace(/\x1b\[[0-9;]*m/g, '');
+      buffered = buffered.slice(nl + 1);
+      const admin = line.match(/admin listening on (http:\/\/[^\s"]+)/);
+      const pub = line.match(/(?<!admin )listening on (http:\/\/[^\s"]+)/);
+      if (admin) adminUrl = admin[1];
+      else if (pub) publicUrl = pub[1];
+    }
+  };
+  child.stderr.on('data', onData);
+  child.stdout.on('data', onData);
+  let exited = null;
+  child.on('exit', (code, signal) => { exited = { code, signal }; });
+  return waitFor('the daemon to log both listening addresses', () => {
+    if (exited) throw new Error(`the daemon exited (${JSON.stringify(exited)}) before listening:\n${resources.daemonLog.join('').slice(-3000)}`);
+    return publicUrl && adminUrl ? { publicUrl, adminUrl } : null;
+  }, START_MS);
+}
+
+async function stopDaemon() {
+  const child = resources.daemon;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const t = await Promise.race([gone.then(() => 'exited'), sleep(5000).then(() => 'timeout')]);
+  if (t === 'timeout') {
+    child.kill('SIGKILL');
+    await Promise.race([gone, sleep(2000)]);
+  }
+}
+
+async function http_(method, url, { headers = {}, json } = {}) {
+  const init = { method, headers: { ...headers }, redirect: 'manual', signal: AbortSignal.timeout(WAIT_MS) };
+  if (json !== undefined) { init.headers['content-type'] = 'application/json'; init.body = JSON.stringify(json); }
+  const res = await fetch(url, init);
+  const body = await res.text();
+  let data = null;
+  try { data = JSON.parse(body); } catch (_) { /* not JSON */ }
+  return { status: res.status, headers: res.headers, body, data };
+}
+
+async function cleanup() {
+  if (cleaningUp) return cleaningUp;
+  cleaningUp = (async () => {
+    if (resources.context) {
+      await Promise.race([resources.context.close().catch(() => {}), sleep(10_000)]);
+      resources.context = null;
+    }
+    await stopDaemon().catch(() => {});
+    if (resources.provider) {
+      resources.provider.server.closeAllConnections?.();
+      await Promise.race([new Promise((r) => resources.provider.server.close(r)), sleep(3000)]);
+    }
+    try {
+      fs.mkdirSync(ARTIFACTS, { recursive: true });
+      fs.writeFileSync(path.join(ARTIFACTS, 'users-daemon.log'), resources.daemonLog.join(''));
+    } catch (_) { /* best effort */ }
+    if (resources.tmp) fs.rmSync(resources.tmp, { recursive: true, force: true });
+  })();
+  return cleaningUp;
+}
+
+function summary() {
+  const passed = results.filter((r) => r.outcome === 'passed').length;
+  const failed = results.filter((r) => r.outcome === 'failed').length;
+  const skipped = results.filter((r) => r.outcome === 'skipped').length;
+  return { passed, failed, skipped };
+}
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, async () => {
+    log(`\n${sig}: stopping`);
+    await cleanup();
+    const s = summary();
+    log(`${s.passed} passed, ${Math.max(1, s.failed)} failed`);
+    process.exit(1);
+  });
+}
+
+const watchdog = setTimeout(async () => {
+  log(`\nthe whole run took more than ${WHOLE_RUN_MS / 1000} s: stopping`);
+  await cleanup();
+  const s = summary();
+  log(`${s.passed} passed, ${s.failed + 1} failed`);
+  process.exit(1);
+}, WHOLE_RUN_MS);
+
+// ------------------------------------------------------------------ the test
+
+async function main() {
+  assert(fs.existsSync(BIN), `no daemon binary at ${BIN} (cargo build first)`);
+  assert(fs.existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}`);
+  resources.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mfa-bridge-e2e-users-'));
+  const provider = await startProvider();
+  resources.provider = provider;
+  const configFile = writeConfig(resources.tmp, provider.port);
+  const lastCode = () => {
+    const last = provider.received[provider.received.length - 1];
+    const m = last && /Your code is ([0-9]+)/.exec(last.body);
+    assert(m, 'no code in the last provider request');
+    return m[1];
+  };
+
+  let urls;
+  await step('daemon starts and logs its public and admin addresses', async () => {
+    urls = await startDaemon(configFile, resources.tmp);
+  }, { critical: true });
+  const ADMIN = urls && urls.adminUrl.replace(/\/$/, '');
+  const PUBLIC = urls && urls.publicUrl.replace(/\/$/, '');
+  const key = { authorization: `Bearer ${API_KEY}` };
+  const adminAuth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+  const lookup = async (u) => http_('GET', `${ADMIN}/api/users/${u}`, { headers: adminAuth });
+
+  let pendingToken;
+  await step('two users enrol through the public API; one makes a wrong verify', async () => {
+    for (const u of [USER, OTHER_USER]) {
+      const a = await http_('POST', `${PUBLIC}/${u}/mfa/activate`, { headers: key, json: { phone: PHONE } });
+      assert(a.status === 302, `activate ${u}: ${a.status} ${a.body}`);
+      const c = await http_('POST', `${PUBLIC}/${u}/mfa/confirm`, { headers: { authorization: a.data.mfaToken }, json: { code: lastCode() } });
+      assert(c.status === 200, `confirm ${u}: ${c.status} ${c.body}`);
+    }
+    const l = await http_('POST', `${PUBLIC}/${USER}/login`, { headers: key });
+    assert(l.status === 302, `login: ${l.status} ${l.body}`);
+    pendingToken = l.data.mfaToken;
+    await http_('POST', `${PUBLIC}/${USER}/mfa/challenge`, { headers: { authorization: pendingToken } });
+    const wrong = lastCode() === '000000' ? '000001' : '000000';
+    const v = await http_('POST', `${PUBLIC}/${USER}/mfa/verify`, { headers: { authorization: pendingToken }, json: { code: wrong } });
+    assert(v.status === 400 && v.data.error.id === 'invalid-code', `wrong verify: ${v.status} ${v.body}`);
+  }, { critical: true });
+
+  const profile = fs.mkdtempSync(path.join(resources.tmp, 'chromium-'));
+  const outside = [];
+  const pageErrors = [];
+  await step('headless Chromium starts', async () => {
+    resources.context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1366, height: 900 },
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--disable-domain-reliability', '--no-pings',
+        '--disable-client-side-phishing-detection', '--proxy-server=http://127.0.0.1:9'],
+      timeout: 30_000,
+    });
+    resources.context.setDefaultTimeout(WAIT_MS);
+    await resources.context.route('**/*', (route) => {
+      const u = new URL(route.request().url());
+      if (['http:', 'https:', 'ws:', 'wss:'].includes(u.protocol) && u.hostname !== '127.0.0.1') {
+        outside.push(u.href);
+        return route.abort('blockedbyclient');
+      }
+      return route.continue();
+    });
+    page = resources.context.pages()[0] || await resources.context.newPage();
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) {
+        pageErrors.push('console: ' + m.text());
+      }
+    });
+  }, { critical: true });
+
+  const byId = (id) => page.getByTestId(id);
+  const text = async (id) => (await byId(id).textContent()) || '';
+
+  await step('sign in with the helpdesk token and open the Users page', async () => {
+    await page.goto(ADMIN + '/', { waitUntil: 'load' });
+    await byId('signin-token').fill(HELPDESK_TOKEN);
+    await byId('signin-submit').click();
+    await byId('status-bar').waitFor({ state: 'visible' });
+    await byId('tab-users').click();
+    await byId('view-users').waitFor({ state: 'visible' });
+  }, { critical: true });
+
+  await step('an unknown user is said so', async () => {
+    await byId('user-search-name').fill('e2e-nobody');
+    await byId('user-search-submit').click();
+    await waitFor('the unknown-user message', async () => /No user “e2e-nobody”/.test(await text('user-search-error')));
+    assert(await byId('user-workspace').isHidden(), 'a workspace shows for an unknown user');
+  });
+
+  await step('look the user up: MFA on, SMS, recovery codes, the pending login and the wrong code', async () => {
+    await byId('user-search-name').fill(USER);
+    await byId('user-search-name').press('Enter');
+    await byId('user-workspace').waitFor({ state: 'visible' });
+    await waitFor('the user title', async () => (await text('user-title')) === USER);
+    assert((await text('user-field-mfa')).trim() === 'on', `MFA shows ${await text('user-field-mfa')}`);
+    assert((await text('user-methods')).includes('SMS'), 'no SMS reset button');
+    assert((await text('user-field-recovery-codes-left')).trim() === '10', `recovery codes: ${await text('user-field-recovery-codes-left')}`);
+    assert(/1 wrong attempt/.test(await text('user-field-wait')), `wait shows ${await text('user-field-wait')}`);
+    const sessions = page.getByTestId('user-session');
+    assert((await sessions.count()) === 1, `${await sessions.count()} pending sessions`);
+    assert(/login/.test(await sessions.first().textContent()), 'the pending session is not a login');
+    const attempts = await page.getByTestId('user-attempts').textContent();
+    assert(attempts.includes('invalid-code') && attempts.includes('/{username}/mfa/verify'), `last attempts: ${attempts}`);
+    const all = await page.locator('#view-users').textContent();
+    assert(!all.includes(PHONE), 'the phone number shows on the Users page');
+    await shot('users-lookup.png');
+  }, { critical: true });
+
+  await step('issue an enrolment code: shown once, with its expiry in the summary', async () => {
+    await byId('user-enrolment-code').click();
+    await byId('user-code-card').waitFor({ state: 'visible' });
+    const code = (await text('user-code')).trim();
+    assert(/^[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}$/.test(code), `code shows ${JSON.stringify(code)}`);
+    await waitFor('the enrolment code line', async () => /usable until/.test(await text('user-field-enrolment-code')));
+  });
+
+  await step('a reset asks first, naming the user and what goes; cancel changes nothing', async () => {
+    await byId('user-reset-all').click();
+    await byId('user-confirm').waitFor({ state: 'visible' });
+    const asked = await text('user-confirm-text');
+    assert(asked.includes(`“${USER}”`) && asked.includes('SMS') && /recovery code/.test(asked) && /1 pending session/.test(asked),
+      `the dialog says ${JSON.stringify(asked)}`);
+    assert((await text('user-confirm-title')).includes(USER), 'the dialog title does not name the user');
+    await shot('users-confirm.png');
+    await byId('user-confirm-cancel').click();
+    await byId('user-confirm').waitFor({ state: 'hidden' });
+    await waitFor('the nothing-changed note', async () => /Nothing was changed/.test(await text('user-result')));
+    const r = await lookup(USER);
+    assert(r.data && r.data.enabled === true, `after cancel: ${r.body}`);
+  });
+
+  await step('a confirmed reset turns MFA off and ends the pending login', async () => {
+    await byId('user-reset-all').click();
+    await byId('user-confirm').waitFor({ state: 'visible' });
+    await byId('user-confirm-ok').click();
+    await waitFor('the reset result', async () => /MFA is off/.test(await text('user-result')));
+    await waitFor('the summary to show MFA off', async () => (await text('user-field-mfa')).trim() === 'off');
+    assert(await byId('user-reset-all').isDisabled(), 'reset stays enabled with MFA off');
+    const r = await lookup(USER);
+    assert(r.data && r.data.enabled === false && r.data.sessions.length === 0, `after reset: ${r.body}`);
+    const c = await http_('POST', `${PUBLIC}/${USER}/mfa/challenge`, { headers: { authorization: pendingToken } });
+    assert(c.status === 403, `the old login session still works: ${c.status} ${c.body}`);
+  });
+
+  const rows = () => page.getByTestId('attempt-row');
+  const applyFilter = async (values) => {
+    for (const [id, v] of Object.entries(values)) await byId(id).fill(v);
+    await byId('attempts-apply').click();
+  };
+
+  await step('the attempts log filters by user and route: the reset shows with the token name', async () => {
+    await byId('user-attempts-all').click();
+    await byId('view-attempts').waitFor({ state: 'visible' });
+    assert((await byId('attempts-user').inputValue()) === USER, 'the user filter is not set from the Users page');
+    await waitFor('only the user in the log', async () => {
+      const n = await rows().count();
+      return n > 0 && (await rows().filter({ hasText: OTHER_USER }).count()) === 0;
+    });
+    await applyFilter({ 'attempts-route': '/api/users' });
+    await waitFor('the two admin actions', async () => (await rows().count()) === 2);
+    const first = rows().first();
+    const row = await first.textContent();
+    assert(row.includes('/api/users/{username}/reset') && row.includes('helpdesk') && row.includes('ok'), `reset row: ${row}`);
+    const second = await rows().nth(1).textContent();
+    assert(second.includes('/api/users/{username}/enrolment-code'), `second row: ${second}`);
+    await shot('users-attempts-filter.png');
+  });
+
+  await step('the attempts log filters by outcome and time range, and clears', async () => {
+    await applyFilter({ 'attempts-route': '', 'attempts-outcome': 'invalid-code' });
+    await waitFor('the one wrong code', async () => (await rows().count()) === 1 && /mfa\/verify/.test(await rows().first().textContent()));
+    await applyFilter({ 'attempts-outcome': '', 'attempts-from': '2001-01-01T00:00', 'attempts-to': '2001-01-02T00:00' });
+    await waitFor('nothing in 2001', async () => (await rows().count()) === 0 && await byId('attempts-empty').isVisible());
+    await byId('attempts-clear').click();
+    await waitFor('both users again', async () => (await rows().filter({ hasText: OTHER_USER }).count()) > 0);
+  });
+
+  await step('no page error, and nothing reached beyond 127.0.0.1', async () => {
+    assert(pageErrors.length === 0, `page errors: ${pageErrors.join(' | ')}`);
+    assert(outside.length === 0, `requests beyond loopback: ${outside.join(', ')}`);
+  });
+}
+
+let crashed = null;
+try {
+  await main();
+} catch (err) {
+  crashed = err;
+  log(`ERROR ${String(err && err.stack || err)}`);
+} finally {
+  clearTimeout(watchdog);
+  await cleanup();
+}
+const s = summary();
+const failed = s.failed + (crashed ? 1 : 0);
+log(`${s.passed} passed, ${failed} failed` + (s.skipped ? `, ${s.skipped} skipped` : ''));
+process.exit(failed > 0 || s.passed === 0 ? 1 : 0);
