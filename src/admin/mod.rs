@@ -6,6 +6,7 @@
 //! answers 400 with every problem and changes nothing.
 
 mod attempts;
+pub mod backup;
 mod config_file;
 mod endpoints;
 mod error;
@@ -72,6 +73,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/test-send", post(test_send))
         .route("/api/attempts", get(list_attempts))
         .route("/api/attempts/{id}", get(get_attempt))
+        .route("/api/backup", post(backup::backup))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()

@@ -34,6 +34,11 @@ impl Keys {
         }
     }
 
+    /// The server secret's fingerprint, written in backups (see [`crate::store::backup`]).
+    pub fn fingerprint(&self) -> String {
+        crate::store::backup::key_fingerprint(&self.secret)
+    }
+
     /// HMAC-SHA256 over `parts`, each length-prefixed, under a purpose label.
     fn mac(&self, purpose: &str, parts: &[&[u8]]) -> [u8; 32] {
         // RFC 2104 pads a key shorter than the block (64 bytes for SHA-256) with zeros: the
