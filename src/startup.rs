@@ -2,6 +2,8 @@
 //! real ports, so that tests use the same start-up path as production: `main` and the tests'
 //! `spawn_app` both load through [`Snapshot::load`], then call [`Application::build`].
 
+pub mod backups;
+pub mod logger;
 mod open_files;
 mod serve;
 

@@ -6,6 +6,7 @@
 //! answers 400 with every problem and changes nothing.
 
 mod attempts;
+pub mod backup;
 mod channels;
 mod config_file;
 mod destination;
@@ -92,6 +93,7 @@ pub fn router(state: AdminState) -> Router {
             "/api/users/{username}/enrolment-code",
             post(users::enrolment_code),
         )
+        .route("/api/backup", post(backup::backup))
         .route("/metrics", get(metrics))
         // Inside the token check: an action is recorded with the token's name.
         .route_layer(middleware::from_fn_with_state(state.clone(), users::record))

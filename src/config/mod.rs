@@ -10,6 +10,7 @@ mod channel;
 mod endpoint;
 mod env;
 mod library;
+mod log;
 mod messages;
 mod mfa;
 mod outbound;
@@ -26,6 +27,7 @@ pub use crate::domain::{Channel, Secret, Secrets};
 pub use channel::ChannelEndpoints;
 pub use endpoint::{Capture, EndpointSpec, Endpoints, HttpMethod, Predicate};
 pub use library::{Library, LibraryFile};
+pub use log::{LogConfig, LogFormat};
 pub use messages::{shipped_texts, MessagePart, MessageText, MessagesConfig};
 pub use mfa::{
     AttemptPolicy, CodeConfig, DestinationRules, MfaConfig, Mode, SendLimits, TotpConfig,
@@ -118,6 +120,8 @@ pub struct Config {
     pub admin: Option<AdminConfig>,
     /// Values that came from `${ENV}` references: masked wherever a request is shown.
     pub secrets: Secrets,
+    /// How the process log is written (read at start).
+    pub log: LogConfig,
 }
 
 impl Config {
@@ -188,6 +192,7 @@ fn parse_root(
         .require(p, "mfa")
         .and_then(|v| mfa::parse_mfa(v, library, p));
     let admin = f.get("admin").and_then(|v| server::parse_admin(v, p));
+    let log = log::parse_log(f.get("log"), p);
     f.finish(p);
 
     let api_keys = api_keys.unwrap_or_default();
@@ -207,6 +212,7 @@ fn parse_root(
             mfa,
             admin,
             secrets: Secrets::new(secrets),
+            log,
         }),
         _ => None,
     };

@@ -79,6 +79,11 @@ impl Mfa {
         &self.store
     }
 
+    /// The fingerprint of the server secret that keys the stored records (for backups).
+    pub fn key_fingerprint(&self) -> String {
+        self.keys.fingerprint()
+    }
+
     /// The time on the service's clock (seconds since the epoch).
     pub fn now(&self) -> u64 {
         self.clock.now()

@@ -31,6 +31,11 @@ impl Keys {
         }
     }
 
+    /// The server secret's fingerprint, written in backups (see [`crate::store::backup`]).
+    pub fn fingerprint(&self) -> String {
+        crate::store::backup::key_fingerprint(&self.secret)
+    }
+
     /// HMAC-SHA256 over `parts`, each length-prefixed, under a purpose label (the store's
     /// one derivation).
     fn mac(&self, purpose: &str, parts: &[&[u8]]) -> [u8; 32] {

@@ -308,6 +308,7 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
             old.server.max_connections != new.server.max_connections,
         ),
         ("admin.listen", admin_listen(old) != admin_listen(new)),
+        ("log.format", old.log.format != new.log.format),
         (
             "outbound.connect_timeout_ms",
             old.outbound.connect_timeout != new.outbound.connect_timeout,

@@ -10,8 +10,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    decode, encode, AttemptFilter, AttemptRecord, CounterExpired, Profile, SessionKey, SessionV1,
-    Store, StoreError, StoredProfile, StoredSession, Versioned,
+    decode, encode, AttemptFilter, AttemptRecord, BackupRecord, Collection, CounterExpired,
+    Profile, SessionKey, SessionV1, Store, StoreError, StoredProfile, StoredSession, Versioned,
 };
 
 #[derive(Default)]
@@ -289,6 +289,52 @@ impl Store for MemoryStore {
 
     async fn flush(&self) -> Result<(), StoreError> {
         self.flushes.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn export(&self) -> Result<Vec<BackupRecord>, StoreError> {
+        let tables = self.tables();
+        let record = |collection, key: &[u8], value: &[u8]| BackupRecord {
+            collection,
+            key: key.to_vec(),
+            value: value.to_vec(),
+        };
+        let mut out: Vec<BackupRecord> = Vec::new();
+        out.extend(
+            (tables.profiles.iter()).map(|(k, v)| record(Collection::Profiles, k.as_bytes(), v)),
+        );
+        out.extend((tables.sessions.iter()).map(|(k, v)| record(Collection::Sessions, k, v)));
+        out.extend((tables.counters.iter()).map(|(k, v)| record(Collection::Counters, k, v)));
+        for (k, v) in &tables.attempts_log {
+            out.push(record(Collection::AttemptsLog, k, &encode(v)?));
+        }
+        // As sled's: in key order within each collection.
+        out.sort_by(|a, b| (a.collection as u8, &a.key).cmp(&(b.collection as u8, &b.key)));
+        Ok(out)
+    }
+
+    async fn import(&self, records: Vec<BackupRecord>) -> Result<(), StoreError> {
+        let mut tables = self.tables();
+        for r in records {
+            let bad_key = || StoreError::Corrupt(format!("a {:?} key of a backup", r.collection));
+            match r.collection {
+                Collection::Profiles => {
+                    let name = String::from_utf8(r.key.clone()).map_err(|_| bad_key())?;
+                    tables.profiles.insert(name, r.value);
+                }
+                Collection::Sessions => {
+                    let key: [u8; 32] = r.key.as_slice().try_into().map_err(|_| bad_key())?;
+                    tables.sessions.insert(key, r.value);
+                }
+                Collection::Counters => {
+                    tables.counters.insert(r.key, r.value);
+                }
+                Collection::AttemptsLog => {
+                    let key: [u8; 16] = r.key.as_slice().try_into().map_err(|_| bad_key())?;
+                    tables.attempts_log.insert(key, decode(&r.value)?);
+                }
+            }
+        }
         Ok(())
     }
 }

@@ -8,6 +8,7 @@
 //! the stored bytes.
 
 mod attempt_filter;
+pub mod backup;
 #[cfg(test)]
 mod contract_tests;
 mod memory;
@@ -21,13 +22,14 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub use attempt_filter::AttemptFilter;
+pub use backup::{BackupRecord, Collection};
 pub use memory::MemoryStore;
 pub use records::{
     AttemptRecord, Profile, SealedProfile, SealedSession, SessionKindV1, SessionV1, StoredCode,
     StoredProfile, StoredRecoveryCode, StoredSession, TotpRecord,
 };
 pub use seal::{Seal, Sealed};
-pub use secret::server_secret;
+pub use secret::{server_secret, server_secret_if_any};
 pub use sled_store::SledStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +142,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// What an answer depends on is on disk (with periodic durability, it will be soon).
     async fn flush(&self) -> Result<(), StoreError>;
+
+    /// Every record, as all of them were at one moment while the daemon runs (for
+    /// `mfa-bridge backup`, [`backup`]). A store whose own tools do this better (a database
+    /// server's dump) answers [`StoreError::Backend`] saying which.
+    async fn export(&self) -> Result<Vec<BackupRecord>, StoreError>;
+
+    /// Writes the records of a backup into this store (for `mfa-bridge restore`, into an empty
+    /// one); derived indexes are rebuilt, not read.
+    async fn import(&self, records: Vec<BackupRecord>) -> Result<(), StoreError>;
 
     /// Everything written so far is on disk, whatever the durability (at shutdown).
     async fn flush_all(&self) -> Result<(), StoreError> {

@@ -32,20 +32,39 @@ pub fn server_secret(data_dir: &Path, configured: Option<&Secret>) -> std::io::R
             tracing::info!(file = %path.display(), "generated a new server secret");
             Ok(secret)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let mut text = String::new();
-            std::fs::File::open(&path)?.read_to_string(&mut text)?;
-            let mut secret = [0u8; 32];
-            hex::decode_to_slice(text.trim(), &mut secret).map_err(|_| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("{} is not 64 hexadecimal characters", path.display()),
-                )
-            })?;
-            Ok(secret)
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_secret_file(&path),
         Err(e) => Err(e),
     }
+}
+
+/// The configured secret, or the one in the data directory if there is one: as
+/// [`server_secret`], but creating nothing (for a restore, which must use the secret the backup
+/// was made under).
+pub fn server_secret_if_any(
+    data_dir: &Path,
+    configured: Option<&Secret>,
+) -> std::io::Result<Option<[u8; 32]>> {
+    if let Some(s) = configured {
+        return Ok(Some(Sha256::digest(s.expose().as_bytes()).into()));
+    }
+    match read_secret_file(&data_dir.join(FILE)) {
+        Ok(secret) => Ok(Some(secret)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn read_secret_file(path: &Path) -> std::io::Result<[u8; 32]> {
+    let mut text = String::new();
+    std::fs::File::open(path)?.read_to_string(&mut text)?;
+    let mut secret = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut secret).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{} is not 64 hexadecimal characters", path.display()),
+        )
+    })?;
+    Ok(secret)
 }
 
 #[cfg(test)]

@@ -1,16 +1,18 @@
 //! The [`Store`] on sled, in the data directory.
 
+mod backup;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use async_trait::async_trait;
 
 use super::seal::Seal;
 use super::worker::{Flusher, LogWriter};
 use super::{
-    decode, encode, AttemptFilter, AttemptRecord, CounterExpired, Profile, SessionKey, SessionV1,
-    Store, StoreError, StoredProfile, StoredSession, Versioned,
+    decode, encode, AttemptFilter, AttemptRecord, BackupRecord, CounterExpired, Profile,
+    SessionKey, SessionV1, Store, StoreError, StoredProfile, StoredSession, Versioned,
 };
 
 #[derive(Clone)]
@@ -35,6 +37,10 @@ pub struct SledStore {
     /// Seals the personal values of profiles and sessions (none: kept in clear, for tests of
     /// the store alone).
     seal: Option<Seal>,
+    /// Writes of profiles, sessions and counters hold it shared; an export holds it alone, so
+    /// that it copies them all as they were at one moment: what a crash at that moment would
+    /// have left, which every flow is written to survive.
+    gate: Arc<RwLock<()>>,
 }
 
 fn backend(e: sled::Error) -> StoreError {
@@ -121,7 +127,14 @@ impl SledStore {
             log_writer: LogWriter::start(attempts_log_for_writer)?,
             sync: true,
             seal: None,
+            gate: Arc::new(RwLock::new(())),
         })
+    }
+
+    /// Held while writing a profile, a session or a counter (see `gate`).
+    fn writing(&self) -> RwLockReadGuard<'_, ()> {
+        // The guarded data is `()`: a panic elsewhere left nothing half-written here.
+        self.gate.read().unwrap_or_else(|e| e.into_inner())
     }
 
     fn read_profile(
@@ -190,6 +203,7 @@ impl SledStore {
     }
 
     fn sweep_counters(&self, now: u64, expired: CounterExpired) -> Result<usize, StoreError> {
+        let _writing = self.writing();
         let mut removed = 0;
         for entry in self.counters.iter() {
             let (key, raw) = entry.map_err(backend)?;
@@ -207,6 +221,7 @@ impl SledStore {
     }
 
     fn sweep_blocking(&self, now: u64) -> Result<usize, StoreError> {
+        let _writing = self.writing();
         let end = expiry_key(now, &SessionKey([0xff; 32]));
         let mut removed = 0;
         for entry in self.expiry.range(..=end.as_slice()) {
@@ -258,15 +273,17 @@ impl Store for SledStore {
             )?)?),
             None => None,
         };
-        let swapped = self
-            .profiles
-            .compare_and_swap(
-                username.as_bytes(),
-                expected.map(|e| e.raw.as_slice()),
-                new_raw,
-            )
-            .map_err(backend)?
-            .is_ok();
+        let swapped = {
+            let _writing = self.writing();
+            self.profiles
+                .compare_and_swap(
+                    username.as_bytes(),
+                    expected.map(|e| e.raw.as_slice()),
+                    new_raw,
+                )
+                .map_err(backend)?
+                .is_ok()
+        };
         if swapped {
             // Enrolments must survive a crash: on disk before the answer.
             self.flusher.flush().await?;
@@ -287,6 +304,7 @@ impl Store for SledStore {
         session: &SessionV1,
     ) -> Result<(), StoreError> {
         let raw = encode(&StoredSession::sealed(session, self.seal.as_ref())?)?;
+        let _writing = self.writing();
         self.expiry
             .insert(expiry_key(session.expires_at, key), &[])
             .map_err(backend)?;
@@ -307,6 +325,7 @@ impl Store for SledStore {
             None => None,
         };
         let deleting = new_raw.is_none();
+        let _writing = self.writing();
         let swapped = self
             .sessions
             .compare_and_swap(key.0, Some(expected.raw.as_slice()), new_raw)
@@ -341,6 +360,7 @@ impl Store for SledStore {
         key: &[u8],
         update: &mut (dyn for<'a> FnMut(Option<&'a [u8]>) -> Option<Vec<u8>> + Send),
     ) -> Result<(), StoreError> {
+        let _writing = self.writing();
         self.counters
             .update_and_fetch(key, &mut *update)
             .map_err(backend)?;
@@ -420,6 +440,22 @@ impl Store for SledStore {
     async fn flush_all(&self) -> Result<(), StoreError> {
         self.log_writer.drain().await?;
         self.flusher.flush().await
+    }
+
+    async fn export(&self) -> Result<Vec<BackupRecord>, StoreError> {
+        // What was logged before this call is in the copy: the writer catches up first.
+        self.log_writer.drain().await?;
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.export_blocking())
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+
+    async fn import(&self, records: Vec<BackupRecord>) -> Result<(), StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.import_blocking(records))
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?
     }
 }
 
