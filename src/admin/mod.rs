@@ -6,6 +6,7 @@
 //! answers 400 with every problem and changes nothing.
 
 mod attempts;
+mod backup;
 mod config_file;
 mod endpoints;
 mod error;

@@ -1,0 +1,317 @@
+use proptest::prelude::*;
+use serde_yaml::{Mapping, Value};
+
+use super::*;
+
+/// The shipped, commented configuration.
+const SHIPPED: &str = include_str!("../../../platform.yml");
+
+fn parse(text: &str) -> Value {
+    serde_yaml::from_str(text).expect("valid YAML")
+}
+
+/// The value at the dotted `path`, made a mapping on the way where needed.
+fn at<'a>(value: &'a mut Value, path: &str) -> &'a mut Value {
+    path.split('.').fold(value, |v, key| {
+        if !v.is_mapping() {
+            *v = Value::Mapping(Mapping::new());
+        }
+        let map = v.as_mapping_mut().expect("a mapping");
+        map.entry(key.into()).or_insert(Value::Null)
+    })
+}
+
+/// The shipped file with `path` set to `value`, rewritten; the result and the intended value.
+fn set(path: &str, value: Value) -> (String, Value) {
+    let mut intended = parse(SHIPPED);
+    *at(&mut intended, path) = value;
+    let text = rewrite(SHIPPED, &intended).expect("an edit in place");
+    assert_eq!(parse(&text), intended);
+    (text, intended)
+}
+
+/// The shipped file with `key` removed from the mapping at `parent`, rewritten.
+fn remove(parent: &str, key: &str) -> String {
+    let mut intended = parse(SHIPPED);
+    at(&mut intended, parent)
+        .as_mapping_mut()
+        .expect("a mapping")
+        .remove(key);
+    let text = rewrite(SHIPPED, &intended).expect("an edit in place");
+    assert_eq!(parse(&text), intended);
+    text
+}
+
+/// The lines of `after` that are not in `before` and those of `before` not in `after`, in
+/// order, as a line diff would show them (both files share a prefix and a suffix).
+fn changed_lines(before: &str, after: &str) -> (Vec<String>, Vec<String>) {
+    let (b, a): (Vec<&str>, Vec<&str>) = (before.lines().collect(), after.lines().collect());
+    let prefix = b.iter().zip(&a).take_while(|(x, y)| x == y).count();
+    let suffix = b[prefix..]
+        .iter()
+        .rev()
+        .zip(a[prefix..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let own = |lines: &[&str]| -> Vec<String> {
+        lines[prefix..lines.len() - suffix]
+            .iter()
+            .map(|l| l.to_string())
+            .collect()
+    };
+    (own(&b), own(&a))
+}
+
+#[test]
+fn an_unchanged_document_is_answered_as_written() {
+    assert_eq!(rewrite(SHIPPED, &parse(SHIPPED)).as_deref(), Ok(SHIPPED));
+}
+
+#[test]
+fn a_changed_field_rewrites_its_line_alone() {
+    let (text, _) = set(
+        "mfa.endpoints.single.body",
+        Value::String(r#"{"to": "{{ phone }}", "msg": "{{ message }}"}"#.into()),
+    );
+    let (gone, came) = changed_lines(SHIPPED, &text);
+    assert_eq!(
+        gone,
+        vec![r#"      body: '{"to": "{{ phone }}", "text": "{{ message }}"}'"#]
+    );
+    assert_eq!(
+        came,
+        vec![r#"      body: '{"to": "{{ phone }}", "msg": "{{ message }}"}'"#]
+    );
+}
+
+#[test]
+fn a_value_in_flow_style_stays_in_flow_style() {
+    let (text, _) = set("mfa.code.length", Value::from(8));
+    let (gone, came) = changed_lines(SHIPPED, &text);
+    assert_eq!(gone, vec!["  code: { length: 6, ttl_seconds: 300 }"]);
+    assert_eq!(came, vec!["  code: { length: 8, ttl_seconds: 300 }"]);
+
+    let (text, _) = set("mfa.user_data.allowed", parse("[phone, language, email]"));
+    let (_, came) = changed_lines(SHIPPED, &text);
+    assert_eq!(came, vec!["    allowed: [phone, language, email]"]);
+}
+
+#[test]
+fn a_flow_value_too_long_for_its_line_is_written_in_block_style() {
+    let long = "x".repeat(120);
+    let (text, _) = set(
+        "mfa.sessions",
+        parse(&format!("{{ttl_seconds: 60, note: {long}}}")),
+    );
+    let (_, came) = changed_lines(SHIPPED, &text);
+    assert_eq!(
+        came,
+        vec![
+            "  sessions:".to_string(),
+            "    ttl_seconds: 60".to_string(),
+            format!("    note: {long}")
+        ]
+    );
+}
+
+#[test]
+fn a_removed_key_takes_its_lines_and_its_comment_and_nothing_else() {
+    let text = remove("mfa", "send_limits");
+    let (gone, came) = changed_lines(SHIPPED, &text);
+    assert!(came.is_empty(), "{came:?}");
+    assert_eq!(gone.len(), 1);
+    assert!(gone[0].starts_with("  send_limits: "));
+
+    // The comment directly above a removed entry goes with it.
+    let text = remove("mfa", "attempts");
+    let (gone, came) = changed_lines(SHIPPED, &text);
+    assert!(came.is_empty(), "{came:?}");
+    assert!(gone[0].starts_with("  # Brute-force"));
+    assert!(gone[1].starts_with("  attempts: "));
+    assert_eq!(gone.len(), 2);
+}
+
+#[test]
+fn a_mapping_left_empty_is_written_as_an_empty_mapping() {
+    let text = remove("mfa.endpoints.single", "headers");
+    let (gone, came) = changed_lines(SHIPPED, &text);
+    assert_eq!(
+        gone,
+        vec!["      headers:", "        content-type: application/json"]
+    );
+    assert!(came.is_empty());
+
+    let mut intended = parse(SHIPPED);
+    *at(&mut intended, "mfa.endpoints.single.headers") = Value::Mapping(Mapping::new());
+    let text = rewrite(SHIPPED, &intended).expect("an edit in place");
+    let (_, came) = changed_lines(SHIPPED, &text);
+    assert_eq!(came, vec!["      headers: {}"]);
+}
+
+#[test]
+fn a_new_key_goes_after_the_last_entry_of_its_mapping() {
+    let endpoint = parse("{url: 'outbox:challenge', method: POST}");
+    let (text, _) = set("mfa.endpoints.challenge", endpoint);
+    let (gone, came) = changed_lines(SHIPPED, &text);
+    assert!(gone.is_empty());
+    assert_eq!(
+        came,
+        vec![
+            "    challenge:",
+            "      url: outbox:challenge",
+            "      method: POST"
+        ]
+    );
+    let at_line = text.lines().position(|l| l == "    challenge:");
+    let body_line = text.lines().position(|l| l.starts_with("      body: "));
+    assert_eq!(at_line, body_line.map(|b| b + 1));
+}
+
+#[test]
+fn values_that_need_quoting_are_quoted_and_read_back() {
+    for value in [
+        "a: b",
+        "a #b",
+        "#start",
+        "line one\nline two\n",
+        "two\nlines",
+        "grüezi 🌍 日本",
+        " leading space",
+        "yes",
+        "0123",
+        "",
+        "${TWILIO_AUTH_TOKEN}",
+        "- dash",
+        "'quoted'",
+        "\"double\"",
+        "back\\slash",
+        "{ not: a mapping }",
+        "trailing space ",
+        "tab\there",
+    ] {
+        let (text, _) = set("mfa.endpoints.single.body", Value::String(value.into()));
+        for comment in SHIPPED.lines().filter(|l| l.trim_start().starts_with('#')) {
+            assert!(text.contains(comment), "{comment} lost for {value:?}");
+        }
+        // Also in flow style, as a value and as a new key.
+        set("mfa.code.note", Value::String(value.into()));
+        if !value.is_empty() {
+            set(&format!("mfa.messages.{value}"), Value::from(1));
+        }
+    }
+}
+
+#[test]
+fn a_comment_on_a_changed_line_is_kept() {
+    let text = "a: 1  # the answer\nb:   # a mapping\n  c: 2\n";
+    let intended = parse("{a: 2, b: [x, y]}");
+    let out = rewrite(text, &intended).expect("an edit in place");
+    assert_eq!(out, "a: 2  # the answer\nb:   # a mapping\n  - x\n  - y\n");
+}
+
+#[test]
+fn quoted_keys_and_windows_line_breaks_are_read() {
+    let text = "'a key': 1\r\n\"b\\\"\": 2\r\nc: 3\r\n";
+    let mut intended = parse(text);
+    *at(&mut intended, "c") = Value::from(4);
+    let out = rewrite(text, &intended).expect("an edit in place");
+    assert_eq!(out, "'a key': 1\r\n\"b\\\"\": 2\r\nc: 4\r\n");
+}
+
+#[test]
+fn a_sequence_written_at_its_keys_indentation_is_one_entry() {
+    let text = "list:\n- a\n- b\n# after\nnext: 1\n";
+    let out = rewrite(text, &parse("{list: [a, b], next: 2}")).expect("an edit in place");
+    assert_eq!(out, "list:\n- a\n- b\n# after\nnext: 2\n");
+    let out = rewrite(text, &parse("{list: [c], next: 1}")).expect("an edit in place");
+    assert_eq!(out, "list:\n  - c\n# after\nnext: 1\n");
+}
+
+#[test]
+fn a_document_that_is_not_a_block_mapping_is_written_anew() {
+    let out = rewrite("{a: 1, b: 2}\n", &parse("{a: 1, b: 3}")).expect("written anew");
+    assert_eq!(parse(&out), parse("{a: 1, b: 3}"));
+    let out = rewrite("---\na: 1 # kept\n", &parse("{a: 1, b: 2}")).expect("in place");
+    assert_eq!(out, "---\na: 1 # kept\nb: 2\n");
+}
+
+#[test]
+fn a_document_that_is_not_yaml_is_refused() {
+    assert!(rewrite("a: [\n", &parse("{a: 1}")).is_err());
+}
+
+#[test]
+fn an_edit_that_would_break_an_alias_is_refused_not_written() {
+    let text = "base: &base\n  x: 1\ncopy: *base\n";
+    let error = rewrite(text, &parse("{base: {x: 2}, copy: {x: 1}}"));
+    assert!(error.is_err(), "{error:?}");
+}
+
+/// The dotted paths of every mapping entry of a value.
+fn paths(value: &Value, prefix: &str, out: &mut Vec<String>) {
+    if let Value::Mapping(map) = value {
+        for (key, child) in map {
+            if let Some(key) = key.as_str() {
+                let path = if prefix.is_empty() {
+                    key.to_string()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                paths(child, &path, out);
+                out.push(path);
+            }
+        }
+    }
+}
+
+/// A value the property test writes: scalars with awkward text, and small collections.
+fn any_value() -> impl Strategy<Value = Value> {
+    let scalar = prop_oneof![
+        "[ -~]{0,12}".prop_map(Value::String),
+        "[a-z:#'\"\n é{}\\[\\],&*!|>%@-]{0,10}".prop_map(Value::String),
+        any::<i64>().prop_map(Value::from),
+        any::<bool>().prop_map(Value::Bool),
+        Just(Value::Null),
+    ];
+    scalar.prop_recursive(2, 8, 3, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Sequence),
+            prop::collection::vec(("[a-z_]{1,6}", inner), 0..3).prop_map(|pairs| {
+                Value::Mapping(pairs.into_iter().map(|(k, v)| (k.into(), v)).collect())
+            }),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Random edits of the shipped file (a value set, a key added, a key removed, one to three
+    /// at a time) are made in place: the result reads back as the intended value, and every
+    /// comment not inside a changed node is still there.
+    #[test]
+    fn random_edits_of_the_shipped_file_read_back_as_intended(
+        edits in prop::collection::vec((any::<prop::sample::Index>(), 0..3u8, any_value()), 1..4)
+    ) {
+        let mut intended = parse(SHIPPED);
+        let mut all = Vec::new();
+        paths(&intended, "", &mut all);
+        for (index, kind, value) in edits {
+            let path = index.get(&all).clone();
+            match kind {
+                0 => *at(&mut intended, &path) = value,
+                1 => *at(&mut intended, &format!("{path}.added")) = value,
+                _ => {
+                    let (parent, key) = path.rsplit_once('.').unwrap_or(("", &path));
+                    let parent = if parent.is_empty() { &mut intended } else { at(&mut intended, parent) };
+                    if let Some(map) = parent.as_mapping_mut() {
+                        map.remove(key);
+                    }
+                }
+            }
+        }
+        let text = rewrite(SHIPPED, &intended);
+        prop_assert!(text.is_ok(), "{text:?}");
+        prop_assert_eq!(parse(&text.unwrap_or_default()), intended);
+    }
+}
