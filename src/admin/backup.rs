@@ -6,13 +6,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Copies `path` to a new backup named for `now` (seconds since the epoch), then removes the
-/// oldest backups beyond `kept`. Keeps nothing, and removes nothing, when `kept` is 0. Answers
-/// the new backup.
-pub(super) fn keep(path: &Path, now: u64, kept: usize) -> io::Result<Option<PathBuf>> {
-    if kept == 0 {
-        return Ok(None);
-    }
+/// Copies `path` to a new backup named for `now` (seconds since the epoch) and answers it.
+pub(super) fn keep(path: &Path, now: u64) -> io::Result<PathBuf> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let name = file_name(path)?;
     let stamp = stamp(now);
@@ -24,13 +19,19 @@ pub(super) fn keep(path: &Path, now: u64, kept: usize) -> io::Result<Option<Path
         .find(|candidate| !candidate.exists())
         .ok_or_else(|| io::Error::other("no free backup name"))?;
     std::fs::copy(path, &backup)?;
-    let mut existing = backups(dir, &name)?;
+    Ok(backup)
+}
+
+/// Removes the oldest backups of `path` beyond the newest `kept`.
+pub(super) fn prune(path: &Path, kept: usize) -> io::Result<()> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let mut existing = backups(dir, &file_name(path)?)?;
     existing.sort();
     let surplus = existing.len().saturating_sub(kept);
     for (_, old) in existing.into_iter().take(surplus) {
         std::fs::remove_file(old)?;
     }
-    Ok(Some(backup))
+    Ok(())
 }
 
 fn file_name(path: &Path) -> io::Result<String> {
@@ -143,7 +144,8 @@ mod tests {
         std::fs::write(&mine, "the operator's own").expect("write");
         for (i, now) in [100, 100, 100, 200, 300].into_iter().enumerate() {
             std::fs::write(&path, format!("version {i}")).expect("write");
-            keep(&path, now, 3).expect("a backup");
+            keep(&path, now).expect("a backup");
+            prune(&path, 3).expect("pruned");
         }
         let mut left: Vec<String> = std::fs::read_dir(dir.path())
             .expect("list")
@@ -163,7 +165,7 @@ mod tests {
         let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).expect("read");
         assert_eq!(read("platform.yml.1970-01-01T00-01-40Z-3.bak"), "version 2");
         assert_eq!(read("platform.yml.1970-01-01T00-05-00Z.bak"), "version 4");
-        assert!(keep(&path, 400, 0).expect("nothing kept").is_none());
-        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 5);
+        prune(&path, 0).expect("pruned");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 2);
     }
 }

@@ -79,8 +79,9 @@ pub(super) fn set_endpoint(
 
 /// Validates a whole new configuration as a reload would, writes it atomically, applies it.
 /// The text written is the file's own with only the changed nodes rewritten; the file as it
-/// stood is kept as a backup first. The caller holds the configuration lock since it read the
-/// file.
+/// stood is kept as a backup first (none when `admin.config_backups` is 0), and the oldest
+/// backups beyond that bound are removed after. A text that does not change is not written
+/// again. The caller holds the configuration lock since it read the file.
 pub(super) fn write_config(state: &AdminState, raw: &Value) -> Result<(), AdminError> {
     let reloader = reloader(state)?;
     let path = reloader.path();
@@ -96,16 +97,23 @@ pub(super) fn write_config(state: &AdminState, raw: &Value) -> Result<(), AdminE
     let snapshot = Snapshot::load(&Source::text(text.clone(), base), &*state.env)
         .map_err(|errors| AdminError::Invalid(errors.0))?;
     let now = state.app.mfa.now();
-    let kept = snapshot
-        .config
-        .admin
-        .as_ref()
-        .map_or(0, |a| a.config_backups);
-    backup::keep(path, now, kept).map_err(|e| {
-        AdminError::Internal(format!("keeping a backup of the configuration failed: {e}"))
-    })?;
-    files::write_atomically(path, text.as_bytes())
-        .map_err(|e| AdminError::Internal(format!("writing the configuration failed: {e}")))?;
+    if text != written {
+        let kept = snapshot
+            .config
+            .admin
+            .as_ref()
+            .map_or(0, |a| a.config_backups);
+        if kept > 0 {
+            backup::keep(path, now).map_err(|e| {
+                AdminError::Internal(format!("keeping a backup of the configuration failed: {e}"))
+            })?;
+        }
+        files::write_atomically(path, text.as_bytes())
+            .map_err(|e| AdminError::Internal(format!("writing the configuration failed: {e}")))?;
+        if let Err(e) = backup::prune(path, kept) {
+            tracing::warn!("removing old backups of the configuration failed: {e}");
+        }
+    }
     reloader.apply(snapshot, now);
     Ok(())
 }

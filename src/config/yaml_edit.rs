@@ -22,7 +22,8 @@ use serde_yaml::{Mapping, Value};
 #[error("{0}")]
 pub struct EditError(pub String);
 
-/// The longest line a flow-style value is kept on; a longer one is written in block style.
+/// The longest line a flow-style value is kept on (or half as long again as the line was, if
+/// the operator wrote a longer one); a longer one is written in block style.
 const MAX_FLOW_LINE: usize = 100;
 
 /// `text` (a YAML document) changed so that it parses to `intended`, touching only the nodes
@@ -75,6 +76,15 @@ struct Entry {
     indent: usize,
     /// The byte just past the `:` after the key, in the key's line.
     colon: usize,
+}
+
+/// How a rewritten collection is laid out.
+#[derive(Debug, Clone, Copy)]
+struct Style {
+    /// How much deeper than its key a block collection is indented.
+    step: usize,
+    /// The longest line a flow-style collection is written on (0: block style).
+    flow_width: usize,
 }
 
 /// A replacement of the lines `start..end` of the original text (an insertion when equal).
@@ -190,7 +200,11 @@ impl<'a> Document<'a> {
         let mut added = Vec::new();
         for (key, value) in new.iter().filter(|(k, _)| !old.contains_key(*k)) {
             let written = format!("{}{}:", " ".repeat(first.indent), flow(key).ok_or(())?);
-            added.extend(self.render_entry(&written, first.indent, 2, value, false, "")?);
+            let style = Style {
+                step: 2,
+                flow_width: 0,
+            };
+            added.extend(self.render_entry(&written, first.indent, style, value, "")?);
         }
         if !added.is_empty() {
             own.push(Edit {
@@ -234,14 +248,12 @@ impl<'a> Document<'a> {
             .map(|i| indent_of(self.lines[i]).saturating_sub(entry.indent))
             .filter(|&s| s > 0 && self.value_is_below(entry))
             .unwrap_or(2);
-        let lines = self.render_entry(
-            &line[..entry.colon],
-            entry.indent,
+        let width = MAX_FLOW_LINE.max(line.trim_end().len() * 3 / 2);
+        let style = Style {
             step,
-            new,
-            flow_style,
-            comment,
-        )?;
+            flow_width: if flow_style { width } else { 0 },
+        };
+        let lines = self.render_entry(&line[..entry.colon], entry.indent, style, new, comment)?;
         edits.push(Edit {
             start: entry.line,
             end: entry.end,
@@ -267,14 +279,14 @@ impl<'a> Document<'a> {
 
     /// The lines of an entry: `written` (the indentation, key and colon), then `value` on the
     /// same line when it is a scalar on one line, an empty collection, or a collection in flow
-    /// style that fits; else in block style below, `step` deeper than `indent`.
+    /// style that fits `style.flow_width`; else in block style below, `style.step` deeper than
+    /// `indent`.
     fn render_entry(
         &self,
         written: &str,
         indent: usize,
-        step: usize,
+        style: Style,
         value: &Value,
-        flow_style: bool,
         comment: &str,
     ) -> Result<Vec<String>, ()> {
         let nl = self.newline;
@@ -282,9 +294,8 @@ impl<'a> Document<'a> {
         let inline = match value {
             Value::Mapping(m) if m.is_empty() => Some("{}".to_string()),
             Value::Sequence(s) if s.is_empty() => Some("[]".to_string()),
-            _ if collection && flow_style => {
-                flow(value).filter(|f| written.len() + 1 + f.len() + comment.len() <= MAX_FLOW_LINE)
-            }
+            _ if collection => flow(value)
+                .filter(|f| written.len() + 1 + f.len() + comment.len() <= style.flow_width),
             _ => None,
         };
         if let Some(text) = inline {
@@ -295,7 +306,7 @@ impl<'a> Document<'a> {
         let mut out = Vec::new();
         if collection {
             out.push(format!("{written}{comment}{nl}"));
-            let pad = " ".repeat(indent + step);
+            let pad = " ".repeat(indent + style.step);
             out.extend(lines.map(|l| format!("{pad}{l}{nl}")));
         } else {
             let head = lines.next().ok_or(())?;

@@ -400,3 +400,43 @@ async fn backups_are_bounded_by_admin_config_backups() {
     assert_eq!(app.read(&backups[0]), versions[2]);
     assert_eq!(app.read(&backups[1]), versions[3]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_changes_nothing_leaves_the_file_and_keeps_no_backup() {
+    let app = shipped().await;
+
+    let response = app
+        .admin(
+            "PATCH",
+            "/api/endpoints/single",
+            Some(json!({"method": "POST"})),
+        )
+        .await;
+
+    response.assert_status(200);
+    assert_eq!(app.file(), app.before);
+    assert!(app.backups().is_empty(), "{:?}", app.backups());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_config_backups_zero_a_write_keeps_no_backup() {
+    let app = shipped_with(|text| {
+        text.replace(
+            "  listen: 127.0.0.1:0\n  # sha256",
+            "  listen: 127.0.0.1:0\n  config_backups: 0\n  # sha256",
+        )
+    })
+    .await;
+
+    let response = app
+        .admin(
+            "PATCH",
+            "/api/endpoints/single",
+            Some(json!({"method": "PUT"})),
+        )
+        .await;
+
+    response.assert_status(200);
+    assert!(app.file().contains("      method: PUT\n"));
+    assert!(app.backups().is_empty(), "{:?}", app.backups());
+}

@@ -97,6 +97,17 @@ fn a_value_in_flow_style_stays_in_flow_style() {
 }
 
 #[test]
+fn a_flow_value_on_a_line_the_operator_made_long_stays_on_it() {
+    let (text, _) = set("mfa.attempts.per_session", Value::from(6));
+    let (gone, came) = changed_lines(SHIPPED, &text);
+    assert_eq!(gone.len(), 1);
+    assert_eq!(
+        came,
+        vec![gone[0].replace("per_session: 5", "per_session: 6")]
+    );
+}
+
+#[test]
 fn a_flow_value_too_long_for_its_line_is_written_in_block_style() {
     let long = "x".repeat(120);
     let (text, _) = set(
@@ -283,6 +294,19 @@ fn any_value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// The dotted paths of the scalars of a value, inside mappings only.
+fn scalar_paths(value: &Value) -> Vec<String> {
+    let mut all = Vec::new();
+    paths(value, "", &mut all);
+    let mut doc = value.clone();
+    all.into_iter()
+        .filter(|p| {
+            let v = at(&mut doc, p);
+            !v.is_mapping() && !v.is_sequence()
+        })
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -313,5 +337,27 @@ proptest! {
         let text = rewrite(SHIPPED, &intended);
         prop_assert!(text.is_ok(), "{text:?}");
         prop_assert_eq!(parse(&text.unwrap_or_default()), intended);
+    }
+
+    /// A scalar of the shipped file set to another one-line scalar changes that line alone.
+    #[test]
+    fn a_scalar_set_to_another_changes_its_line_alone(
+        index in any::<prop::sample::Index>(),
+        value in prop_oneof![
+            "[ -~]{0,12}".prop_map(Value::String),
+            "[a-zé:#'\" ]{1,8}".prop_map(Value::String),
+            any::<u16>().prop_map(Value::from),
+        ],
+    ) {
+        let mut intended = parse(SHIPPED);
+        let path = index.get(&scalar_paths(&intended)).clone();
+        prop_assume!(*at(&mut intended, &path) != value);
+        *at(&mut intended, &path) = value;
+        let text = rewrite(SHIPPED, &intended);
+        prop_assert!(text.is_ok(), "{text:?}");
+        let text = text.unwrap_or_default();
+        prop_assert_eq!(parse(&text), intended);
+        let (gone, came) = changed_lines(SHIPPED, &text);
+        prop_assert_eq!((gone.len(), came.len()), (1, 1), "{:?} -> {:?}", gone, came);
     }
 }
