@@ -10,7 +10,8 @@
 //! a changed entry whole, keeping the key as written, the comment on the key line, and flow
 //! style (`{ a: 1 }`) where the old value had it and the new one fits on the line. Anything it
 //! cannot read as a block mapping (a flow mapping, a mapping inside a sequence) is rewritten
-//! as one node at the nearest entry that holds it.
+//! as one node at the nearest entry that holds it. A document whose top level it cannot read
+//! is written anew if it has no comment to lose, and refused otherwise.
 //!
 //! The result is always parsed again and compared with the intended value: an edit that would
 //! write anything else is refused with an [`EditError`], never written.
@@ -52,8 +53,17 @@ pub fn rewrite(text: &str, intended: &Value) -> Result<String, EditError> {
     };
     let result = match patched {
         Some(text) => text,
-        // Not a block mapping at the root: the document is written anew.
-        None => serde_yaml::to_string(intended).map_err(|e| EditError(e.to_string()))?,
+        // Not a layout this editor reads: written anew only when no comment would be lost.
+        None if !text.contains('#') => {
+            serde_yaml::to_string(intended).map_err(|e| EditError(e.to_string()))?
+        }
+        None => {
+            return Err(EditError(
+                "its layout is not one this editor reads (the top level must be a block \
+                 mapping, `key: value` lines), and writing it anew would lose its comments"
+                    .into(),
+            ))
+        }
     };
     let reread: Value = serde_yaml::from_str(&result)
         .map_err(|e| EditError(format!("the edited file would not be valid YAML: {e}")))?;

@@ -242,6 +242,8 @@ fn a_sequence_written_at_its_keys_indentation_is_one_entry() {
 fn a_document_that_is_not_a_block_mapping_is_written_anew() {
     let out = rewrite("{a: 1, b: 2}\n", &parse("{a: 1, b: 3}")).expect("written anew");
     assert_eq!(parse(&out), parse("{a: 1, b: 3}"));
+    let error = rewrite("# mine\n{a: 1, b: 2}\n", &parse("{a: 1, b: 3}"));
+    assert!(error.is_err_and(|e| e.0.contains("would lose its comments")));
     let out = rewrite("---\na: 1 # kept\n", &parse("{a: 1, b: 2}")).expect("in place");
     assert_eq!(out, "---\na: 1 # kept\nb: 2\n");
 }
