@@ -405,26 +405,27 @@ fn closing_quote(s: &str, quote: u8) -> Option<usize> {
 }
 
 /// The comment closing `after` (what follows a key's colon, without the line break), with
-/// the blanks before it; empty when there is none.
+/// the blanks before it; empty when there is none. Quoted scalars are skipped: where the value
+/// opens with a quote, and inside a flow collection.
 fn comment_of(after: &str) -> &str {
     let value = after.trim_start();
     let skipped = after.len() - value.len();
-    let from = match value.as_bytes().first() {
-        Some(b'\'') => closing_quote(value, b'\'').unwrap_or(value.len()),
-        Some(b'"') => closing_quote(value, b'"').unwrap_or(value.len()),
-        Some(b'#') => return after,
-        _ => 0,
-    };
     let bytes = value.as_bytes();
-    let hash = (from.max(1)..bytes.len())
-        .find(|&i| bytes[i] == b'#' && matches!(bytes[i - 1], b' ' | b'\t'));
-    match hash {
-        Some(i) => {
-            let blanks = value[..i].len() - value[..i].trim_end().len();
-            &after[skipped + i - blanks..]
+    let flow = matches!(bytes.first(), Some(b'{' | b'['));
+    let mut i = 0;
+    while i < bytes.len() {
+        let opens = i == 0 || (flow && matches!(bytes[i - 1], b'{' | b'[' | b',' | b' ' | b'\t'));
+        match bytes[i] {
+            b'#' if i == 0 || matches!(bytes[i - 1], b' ' | b'\t') => {
+                return &after[after[..skipped + i].trim_end().len()..];
+            }
+            quote @ (b'\'' | b'"') if opens => {
+                i += closing_quote(&value[i..], quote).unwrap_or(bytes.len());
+            }
+            _ => i += 1,
         }
-        None => "",
     }
+    ""
 }
 
 /// `value` in flow style on one line (`{ a: 1, b: [x, y] }`); strings plain where they read

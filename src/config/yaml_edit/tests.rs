@@ -221,6 +221,19 @@ fn a_comment_on_a_changed_line_is_kept() {
 }
 
 #[test]
+fn a_comment_is_told_from_a_hash_inside_a_value() {
+    assert_eq!(comment_of(" 1  # c"), "  # c");
+    assert_eq!(comment_of(" # only"), " # only");
+    assert_eq!(comment_of(""), "");
+    assert_eq!(comment_of(" a#b"), "");
+    assert_eq!(comment_of(" 'a #b' # c"), " # c");
+    assert_eq!(comment_of(" \"a \\\" #b\"\t# c"), "\t# c");
+    assert_eq!(comment_of(" { a: 'x #y', b: \"z #\" } # c"), " # c");
+    assert_eq!(comment_of(" [don't #x]"), " #x]");
+    assert_eq!(comment_of(" it's # c"), " # c");
+}
+
+#[test]
 fn quoted_keys_and_windows_line_breaks_are_read() {
     let text = "'a key': 1\r\n\"b\\\"\": 2\r\nc: 3\r\n";
     let mut intended = parse(text);
