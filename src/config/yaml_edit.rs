@@ -8,15 +8,20 @@
 //! descends while both are block mappings; there it deletes the entries that went (with the
 //! comment lines directly above them), appends the new ones after the last entry, and rewrites
 //! a changed entry whole, keeping the key as written, the comment on the key line, and flow
-//! style (`{ a: 1 }`) where the old value had it and the new one fits on the line. Anything it
-//! cannot read as a block mapping (a flow mapping, a mapping inside a sequence) is rewritten
-//! as one node at the nearest entry that holds it. A document whose top level it cannot read
-//! is written anew if it has no comment to lose, and refused otherwise.
+//! style (`{ a: 1 }`) where the old value had it and the new one fits on the line. A block
+//! sequence that keeps its length is edited item by item, within an item written as
+//! `- key: value` lines. Anything else (a flow mapping, a sequence that grows or shrinks) is
+//! rewritten as one node at the nearest entry or item that holds it. A document whose top
+//! level it cannot read is written anew if it has no comment to lose, and refused otherwise.
 //!
 //! The result is always parsed again and compared with the intended value: an edit that would
 //! write anything else is refused with an [`EditError`], never written.
 
 use serde_yaml::{Mapping, Value};
+
+use syntax::{comment_of, flow, indent_of, is_content, key_of};
+
+mod syntax;
 
 /// Why a document could not be edited into the intended value: nothing is to be written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,8 +45,11 @@ pub fn rewrite(text: &str, intended: &Value) -> Result<String, EditError> {
     let patched = match (&old, intended) {
         (Value::Mapping(o), Value::Mapping(n)) if !n.is_empty() => document
             .mapping_edits(
-                document.body_start(),
-                document.lines.len(),
+                Span {
+                    from: document.body_start(),
+                    to: document.lines.len(),
+                    item: false,
+                },
                 o,
                 n,
                 &mut edits,
@@ -86,6 +94,25 @@ struct Entry {
     indent: usize,
     /// The byte just past the `:` after the key, in the key's line.
     colon: usize,
+}
+
+/// Lines `from..to` of the text; `item` when the first is a sequence item's dash line.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    from: usize,
+    to: usize,
+    item: bool,
+}
+
+impl Span {
+    /// The lines below `entry`'s key that its value holds.
+    fn below(entry: &Entry) -> Span {
+        Span {
+            from: entry.line + 1,
+            to: entry.end,
+            item: false,
+        }
+    }
 }
 
 /// How a rewritten collection is laid out.
@@ -134,15 +161,26 @@ impl<'a> Document<'a> {
         }
     }
 
-    /// The entries of the block mapping on lines `from..to`, if these lines are one.
-    fn entries(&self, from: usize, to: usize) -> Option<Vec<Entry>> {
+    /// The entries of the block mapping on `span`, if its lines are one.
+    fn entries(&self, span: Span) -> Option<Vec<Entry>> {
         let mut entries: Vec<Entry> = Vec::new();
         let mut indent = None;
-        for (i, line) in self.lines.iter().enumerate().take(to).skip(from) {
+        for (i, line) in self.lines.iter().enumerate().take(span.to).skip(span.from) {
             if !is_content(line) {
                 continue;
             }
-            let own = indent_of(line);
+            let own = match indent_of(line) {
+                // `- key: value`: the mapping starts after the dash and its blanks.
+                dash if span.item && i == span.from => {
+                    let after = line.get(dash + 1..)?;
+                    let blanks = after.len() - after.trim_start_matches(' ').len();
+                    if blanks == 0 || !is_content(&after[blanks..]) {
+                        return None;
+                    }
+                    dash + 1 + blanks
+                }
+                own => own,
+            };
             let level = *indent.get_or_insert(own);
             let rest = &line[own..];
             if own < level || rest.starts_with('\t') || line.trim_end() == "---" {
@@ -176,17 +214,16 @@ impl<'a> Document<'a> {
         after.is_empty() || after.starts_with('#')
     }
 
-    /// The edits that turn the block mapping on lines `from..to`, which holds `old`, into
-    /// `new` (not empty). Err when the lines are not a block mapping this editor reads.
+    /// The edits that turn the block mapping on `span`, which holds `old`, into `new` (not
+    /// empty). Err when the lines are not a block mapping this editor reads.
     fn mapping_edits(
         &self,
-        from: usize,
-        to: usize,
+        span: Span,
         old: &Mapping,
         new: &Mapping,
         edits: &mut Vec<Edit>,
     ) -> Result<(), ()> {
-        let entries = self.entries(from, to).ok_or(())?;
+        let entries = self.entries(span).ok_or(())?;
         let found = |key: &Value| entries.iter().filter(|e| &e.key == key).count() == 1;
         if entries.len() != old.len() || !old.keys().all(found) {
             return Err(());
@@ -194,6 +231,10 @@ impl<'a> Document<'a> {
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
             return Err(());
         };
+        if span.item && !new.contains_key(&first.key) {
+            // The entry on the dash line: its removal would take the dash with it.
+            return Err(());
+        }
         let mut own = Vec::new();
         for entry in &entries {
             let before = old.get(&entry.key).ok_or(())?;
@@ -240,7 +281,19 @@ impl<'a> Document<'a> {
             if !o.is_empty() && !n.is_empty() && self.value_is_below(entry) {
                 let mut within = Vec::new();
                 if self
-                    .mapping_edits(entry.line + 1, entry.end, o, n, &mut within)
+                    .mapping_edits(Span::below(entry), o, n, &mut within)
+                    .is_ok()
+                {
+                    edits.extend(within);
+                    return Ok(());
+                }
+            }
+        }
+        if let (Value::Sequence(o), Value::Sequence(n)) = (old, new) {
+            if o.len() == n.len() && self.value_is_below(entry) {
+                let mut within = Vec::new();
+                if self
+                    .sequence_edits(Span::below(entry), o, n, &mut within)
                     .is_ok()
                 {
                     edits.extend(within);
@@ -270,6 +323,77 @@ impl<'a> Document<'a> {
             lines,
         });
         Ok(())
+    }
+
+    /// The edits that turn the block sequence on `span`, which holds `old`, into `new` of the
+    /// same length: within an item that is a block mapping on its dash line (`- key: value`)
+    /// this editor reads, else each changed item rewritten whole.
+    fn sequence_edits(
+        &self,
+        span: Span,
+        old: &[Value],
+        new: &[Value],
+        edits: &mut Vec<Edit>,
+    ) -> Result<(), ()> {
+        let items = self.items(span).ok_or(())?;
+        if items.len() != old.len() {
+            return Err(());
+        }
+        for ((item, before), after) in items.into_iter().zip(old).zip(new) {
+            if before == after {
+                continue;
+            }
+            if let (Value::Mapping(o), Value::Mapping(n)) = (before, after) {
+                let mut within = Vec::new();
+                if !o.is_empty()
+                    && !n.is_empty()
+                    && self.mapping_edits(item, o, n, &mut within).is_ok()
+                {
+                    edits.extend(within);
+                    continue;
+                }
+            }
+            let block =
+                serde_yaml::to_string(&Value::Sequence(vec![after.clone()])).map_err(|_| ())?;
+            let pad = " ".repeat(indent_of(self.lines[item.from]));
+            let nl = self.newline;
+            edits.push(Edit {
+                start: item.from,
+                end: item.to,
+                lines: block.lines().map(|l| format!("{pad}{l}{nl}")).collect(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The items of the block sequence on `span`, each from its dash line to its last content
+    /// line, if the lines are one.
+    fn items(&self, span: Span) -> Option<Vec<Span>> {
+        let mut items: Vec<Span> = Vec::new();
+        let mut indent = None;
+        for (i, line) in self.lines.iter().enumerate().take(span.to).skip(span.from) {
+            if !is_content(line) {
+                continue;
+            }
+            let own = indent_of(line);
+            let level = *indent.get_or_insert(own);
+            let rest = &line[own..];
+            if own < level || rest.starts_with('\t') {
+                return None;
+            }
+            if own > level {
+                items.last_mut()?.to = i + 1;
+            } else if rest.starts_with("- ") || rest.trim_end() == "-" {
+                items.push(Span {
+                    from: i,
+                    to: i + 1,
+                    item: true,
+                });
+            } else {
+                return None;
+            }
+        }
+        Some(items)
     }
 
     /// The first line of `entry` with the comment lines directly above it at its indentation
@@ -348,117 +472,6 @@ impl<'a> Document<'a> {
         self.lines[next..].iter().for_each(|l| out.push_str(l));
         Ok(out)
     }
-}
-
-/// A line with something other than blanks and a comment.
-fn is_content(line: &str) -> bool {
-    let t = line.trim();
-    !t.is_empty() && !t.starts_with('#')
-}
-
-fn indent_of(line: &str) -> usize {
-    line.len() - line.trim_start_matches(' ').len()
-}
-
-/// The key at the start of `rest` (a line without its indentation) and the byte just past its
-/// colon: a plain, single-quoted or double-quoted key. None for anything else (a sequence
-/// item, a complex `?` key, an anchor, a tag, a flow collection).
-fn key_of(rest: &str) -> Option<(Value, usize)> {
-    let bytes = rest.as_bytes();
-    let end = match bytes.first()? {
-        b'\'' => closing_quote(rest, b'\'')?,
-        b'"' => closing_quote(rest, b'"')?,
-        b'?' | b'-' | b'{' | b'[' | b'&' | b'*' | b'!' | b'|' | b'>' | b'%' | b'@' | b'`'
-        | b'#' => return None,
-        _ => (0..bytes.len()).find(|&i| bytes[i] == b':' && ends_token(bytes, i + 1))?,
-    };
-    let colon = end + rest[end..].find(':')?;
-    if !rest[end..colon].trim().is_empty() || !ends_token(bytes, colon + 1) {
-        return None;
-    }
-    let text = rest[..end].trim_end();
-    if text.is_empty() || text.contains(" #") {
-        return None;
-    }
-    let key: Value = serde_yaml::from_str(text).ok()?;
-    (!key.is_mapping() && !key.is_sequence()).then_some((key, colon + 1))
-}
-
-/// Whether the byte at `i` ends a `:` indicator: a blank, a line break, or the end.
-fn ends_token(bytes: &[u8], i: usize) -> bool {
-    matches!(bytes.get(i), None | Some(b' ' | b'\t' | b'\n' | b'\r'))
-}
-
-/// One past the quote that closes the quoted scalar opening `s` (`''` and `\"` are escapes).
-fn closing_quote(s: &str, quote: u8) -> Option<usize> {
-    let bytes = s.as_bytes();
-    let mut i = 1;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' if quote == b'"' => i += 2,
-            b'\'' if quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 2,
-            b if b == quote => return Some(i + 1),
-            _ => i += 1,
-        }
-    }
-    None
-}
-
-/// The comment closing `after` (what follows a key's colon, without the line break), with
-/// the blanks before it; empty when there is none. Quoted scalars are skipped: where the value
-/// opens with a quote, and inside a flow collection.
-fn comment_of(after: &str) -> &str {
-    let value = after.trim_start();
-    let skipped = after.len() - value.len();
-    let bytes = value.as_bytes();
-    let flow = matches!(bytes.first(), Some(b'{' | b'['));
-    let mut i = 0;
-    while i < bytes.len() {
-        let opens = i == 0 || (flow && matches!(bytes[i - 1], b'{' | b'[' | b',' | b' ' | b'\t'));
-        match bytes[i] {
-            b'#' if i == 0 || matches!(bytes[i - 1], b' ' | b'\t') => {
-                return &after[after[..skipped + i].trim_end().len()..];
-            }
-            quote @ (b'\'' | b'"') if opens => {
-                i += closing_quote(&value[i..], quote).unwrap_or(bytes.len());
-            }
-            _ => i += 1,
-        }
-    }
-    ""
-}
-
-/// `value` in flow style on one line (`{ a: 1, b: [x, y] }`); strings plain where they read
-/// back as themselves, else double-quoted. None for a tagged value.
-fn flow(value: &Value) -> Option<String> {
-    Some(match value {
-        Value::String(s) => {
-            let plain = !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_alphanumeric() || "_-./+@$~()".contains(c))
-                && !s.starts_with(['-', '@'])
-                && serde_yaml::from_str::<Value>(s).ok().as_ref() == Some(value);
-            if plain {
-                s.clone()
-            } else {
-                serde_json::to_string(s).ok()?
-            }
-        }
-        Value::Sequence(items) => {
-            let items: Option<Vec<String>> = items.iter().map(flow).collect();
-            format!("[{}]", items?.join(", "))
-        }
-        Value::Mapping(m) if m.is_empty() => "{}".to_string(),
-        Value::Mapping(m) => {
-            let pairs: Option<Vec<String>> = m
-                .iter()
-                .map(|(k, v)| Some(format!("{}: {}", flow(k)?, flow(v)?)))
-                .collect();
-            format!("{{ {} }}", pairs?.join(", "))
-        }
-        Value::Tagged(_) => return None,
-        scalar => serde_yaml::to_string(scalar).ok()?.trim_end().to_string(),
-    })
 }
 
 #[cfg(test)]

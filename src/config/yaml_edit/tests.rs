@@ -10,9 +10,15 @@ fn parse(text: &str) -> Value {
     serde_yaml::from_str(text).expect("valid YAML")
 }
 
-/// The value at the dotted `path`, made a mapping on the way where needed.
+/// The value at the dotted `path` (a number is an item of a sequence), made a mapping on the
+/// way where needed.
 fn at<'a>(value: &'a mut Value, path: &str) -> &'a mut Value {
     path.split('.').fold(value, |v, key| {
+        let index = key.parse::<usize>().ok();
+        let items = v.as_sequence().map_or(0, |s| s.len());
+        if let (Some(i), true) = (index, index < Some(items)) {
+            return &mut v.as_sequence_mut().expect("a sequence")[i];
+        }
         if !v.is_mapping() {
             *v = Value::Mapping(Mapping::new());
         }
@@ -252,6 +258,37 @@ fn a_sequence_written_at_its_keys_indentation_is_one_entry() {
 }
 
 #[test]
+fn a_sequence_of_the_same_length_is_edited_item_by_item() {
+    // Inside an item written as `- key: value` lines: the comment in the list stays.
+    let mut intended = parse(SHIPPED);
+    intended["api_keys"][0]["name"] = Value::String("production".into());
+    let text = rewrite(SHIPPED, &intended).expect("an edit in place");
+    let (gone, came) = changed_lines(SHIPPED, &text);
+    assert_eq!(gone, vec!["  - name: local-development"]);
+    assert_eq!(came, vec!["  - name: production"]);
+
+    // An item's new key goes after its last entry; a scalar item is rewritten alone.
+    let text = "list:\n  # first\n  - a: 1\n    b: 2\n  - plain # note\n  - c: 3\n";
+    let intended = parse("{list: [{a: 1, b: 2, z: 9}, other, {c: 4}]}");
+    let out = rewrite(text, &intended).expect("an edit in place");
+    assert_eq!(
+        out,
+        "list:\n  # first\n  - a: 1\n    b: 2\n    z: 9\n  - other\n  - c: 4\n"
+    );
+
+    // The entry on the dash line cannot go alone: the item is rewritten whole.
+    let out = rewrite(text, &parse("{list: [{b: 2}, plain, {c: 3}]}")).expect("rewritten");
+    assert_eq!(
+        out,
+        "list:\n  # first\n  - b: 2\n  - plain # note\n  - c: 3\n"
+    );
+
+    // A sequence that grows is rewritten as one node.
+    let out = rewrite(text, &parse("{list: [x, y, z, w]}")).expect("rewritten");
+    assert_eq!(out, "list:\n  - x\n  - y\n  - z\n  - w\n");
+}
+
+#[test]
 fn a_document_that_is_not_a_block_mapping_is_written_anew() {
     let out = rewrite("{a: 1, b: 2}\n", &parse("{a: 1, b: 3}")).expect("written anew");
     assert_eq!(parse(&out), parse("{a: 1, b: 3}"));
@@ -273,8 +310,15 @@ fn an_edit_that_would_break_an_alias_is_refused_not_written() {
     assert!(error.is_err(), "{error:?}");
 }
 
-/// The dotted paths of every mapping entry of a value.
+/// The dotted paths of every mapping entry and sequence item of a value.
 fn paths(value: &Value, prefix: &str, out: &mut Vec<String>) {
+    if let Value::Sequence(items) = value {
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("{prefix}.{i}");
+            paths(item, &path, out);
+            out.push(path);
+        }
+    }
     if let Value::Mapping(map) = value {
         for (key, child) in map {
             if let Some(key) = key.as_str() {
@@ -343,8 +387,14 @@ proptest! {
                 _ => {
                     let (parent, key) = path.rsplit_once('.').unwrap_or(("", &path));
                     let parent = if parent.is_empty() { &mut intended } else { at(&mut intended, parent) };
-                    if let Some(map) = parent.as_mapping_mut() {
-                        map.remove(key);
+                    match (parent, key.parse::<usize>()) {
+                        (Value::Sequence(items), Ok(i)) if i < items.len() => {
+                            items.remove(i);
+                        }
+                        (Value::Mapping(map), _) => {
+                            map.remove(key);
+                        }
+                        _ => {}
                     }
                 }
             }
