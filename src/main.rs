@@ -56,6 +56,9 @@ enum Command {
         /// Sample variables as a JSON object, e.g. '{"phone": "+41791231212"}'.
         #[arg(long, default_value = "{}")]
         data: String,
+        /// sms or email: the channel whose endpoint to render (the primary one by default).
+        #[arg(long)]
+        channel: Option<String>,
     },
 }
 
@@ -76,7 +79,8 @@ fn main() -> ExitCode {
             config,
             endpoint,
             data,
-        } => render(config.as_deref(), &endpoint, &data),
+            channel,
+        } => render(config.as_deref(), &endpoint, &data, channel.as_deref()),
     }
 }
 
@@ -181,7 +185,7 @@ fn check(path: Option<&Path>) -> ExitCode {
     }
 }
 
-fn render(path: Option<&Path>, endpoint: &str, data: &str) -> ExitCode {
+fn render(path: Option<&Path>, endpoint: &str, data: &str, channel: Option<&str>) -> ExitCode {
     let snapshot = match load(path) {
         Ok(s) => s,
         Err(problems) => {
@@ -204,7 +208,14 @@ fn render(path: Option<&Path>, endpoint: &str, data: &str) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match template::preview(&snapshot.templates, &snapshot.config.secrets, id, &data) {
+    let templates = match snapshot.channel_named(channel) {
+        Ok((_, templates)) => templates,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match template::preview(templates, &snapshot.config.secrets, id, &data) {
         Ok(preview) => {
             for w in &preview.warnings {
                 eprintln!("warning: {w}");

@@ -113,6 +113,7 @@ impl Application {
             store::server_secret(&data_dir, config.storage.secret.as_ref()).map_err(data_err)?;
         let store: Arc<dyn Store> = Arc::new(
             SledStore::open_with_cache(&data_dir, config.storage.cache_bytes)?
+                .with_seal(store::Seal::new(secret))
                 .with_sync(config.storage.strict_durability)
                 .with_attempts_log_cap(config.storage.attempts_log_max_entries),
         );

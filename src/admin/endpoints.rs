@@ -1,14 +1,20 @@
 //! `/api/endpoints`: the provider endpoints under `mfa.endpoints`, read as written in
 //! `platform.yml` and changed there (PUT, RFC 7386 PATCH, DELETE), each change validated whole,
-//! written atomically and applied.
+//! written atomically and applied. When `mfa.endpoints` names a preset, its endpoints are the
+//! preset's: they are shown rendered for sample data, with the preset, and not changed here
+//! (the preset's name, base_url and vars are, at `/api/channels/{channel}/preset`).
 
 use axum::extract::{Path, State};
 use axum::Json;
 use serde_json::{json, Value as Json_};
 
+use super::channels::{endpoint_ids, is_preset, requests_of, ChannelAt};
 use super::config_file::{endpoints_of, read_raw, reloader, set_endpoint, write_config};
 use super::error::{blocking, json_body, AdminError};
+use super::presets::preset_view;
 use super::AdminState;
+use crate::snapshot::Snapshot;
+use crate::template::EndpointId;
 
 /// The endpoints an operator edits, under `mfa.endpoints`.
 const EDITABLE: [&str; 3] = ["single", "challenge", "verify"];
@@ -33,13 +39,52 @@ fn not_configured(name: &str) -> AdminError {
     AdminError::NotFound(format!("Endpoint '{name}' is not configured."))
 }
 
+/// Where the primary channel is written, and whether `raw` makes it a preset.
+fn primary(snapshot: &Snapshot, raw: &serde_yaml::Value) -> Result<(ChannelAt, bool), AdminError> {
+    let at = ChannelAt::named(snapshot, snapshot.config.mfa.channel.name(), false)?;
+    let preset = is_preset(at.written(raw));
+    Ok((at, preset))
+}
+
+/// `mfa.endpoints` names a preset: its endpoints are not written out to change.
+fn preset_refusal(raw: &serde_yaml::Value, at: &ChannelAt) -> AdminError {
+    let name = at
+        .written(raw)
+        .and_then(|w| w.get("preset"))
+        .and_then(|p| p.as_str())
+        .unwrap_or("?");
+    AdminError::BadRequest(format!(
+        "{} names preset {name}: its endpoints are those of templates/providers/{name}.yml; \
+         change its name, base_url or vars with PUT or PATCH /api/channels/{}/preset.",
+        at.path(),
+        at.channel.name()
+    ))
+}
+
 pub(super) async fn list_endpoints(
     State(state): State<AdminState>,
 ) -> Result<Json<Json_>, AdminError> {
     let path = reloader(&state)?.path().to_path_buf();
     let raw = blocking(move || read_raw(&path)).await?;
-    let endpoints = to_json(&serde_yaml::Value::Mapping(endpoints_of(&raw)));
-    Ok(Json(json!({ "endpoints": endpoints })))
+    let snapshot = state.app.snapshot();
+    let (at, preset) = primary(&snapshot, &raw)?;
+    if !preset {
+        let endpoints = to_json(&serde_yaml::Value::Mapping(endpoints_of(&raw)));
+        return Ok(Json(json!({ "endpoints": endpoints })));
+    }
+    let cfg = &snapshot.config.mfa;
+    let shown = preset_view(
+        at.written(&raw),
+        cfg.preset.as_ref(),
+        &snapshot.config.secrets,
+    );
+    let rendered = requests_of(&snapshot, cfg, &snapshot.templates, &at);
+    Ok(Json(json!({
+        "preset": shown,
+        "channel": at.channel.name(),
+        "data": rendered["data"],
+        "requests": rendered["requests"],
+    })))
 }
 
 pub(super) async fn get_endpoint(
@@ -49,10 +94,34 @@ pub(super) async fn get_endpoint(
     editable(&name)?;
     let path = reloader(&state)?.path().to_path_buf();
     let raw = blocking(move || read_raw(&path)).await?;
-    endpoints_of(&raw)
-        .get(name.as_str())
-        .map(|e| Json(to_json(e)))
-        .ok_or_else(|| not_configured(&name))
+    let snapshot = state.app.snapshot();
+    let (at, preset) = primary(&snapshot, &raw)?;
+    if !preset {
+        return endpoints_of(&raw)
+            .get(name.as_str())
+            .map(|e| Json(to_json(e)))
+            .ok_or_else(|| not_configured(&name));
+    }
+    let cfg = &snapshot.config.mfa;
+    let configured = EndpointId::from_name(&name).filter(|id| endpoint_ids(cfg).contains(id));
+    if configured.is_none() {
+        return Err(not_configured(&name));
+    }
+    let rendered = requests_of(&snapshot, cfg, &snapshot.templates, &at);
+    let mut shown = rendered["requests"][name.as_str()].clone();
+    shown["preset"] = json!(cfg.preset.as_ref().map(|p| p.name.clone()));
+    shown["data"] = rendered["data"].clone();
+    Ok(Json(shown))
+}
+
+/// Refuses a change of an endpoint when `mfa.endpoints` names a preset. The caller holds the
+/// configuration lock.
+fn refuse_preset(state: &AdminState, raw: &serde_yaml::Value) -> Result<(), AdminError> {
+    let (at, preset) = primary(&state.app.snapshot(), raw)?;
+    if preset {
+        return Err(preset_refusal(raw, &at));
+    }
+    Ok(())
 }
 
 pub(super) async fn put_endpoint(
@@ -72,6 +141,7 @@ pub(super) async fn put_endpoint(
         let reloader = reloader(&state)?;
         let _writing = reloader.lock();
         let mut raw = read_raw(reloader.path())?;
+        refuse_preset(&state, &raw)?;
         let value =
             serde_yaml::to_value(&endpoint).map_err(|e| AdminError::BadRequest(e.to_string()))?;
         set_endpoint(&mut raw, &name, Some(value))?;
@@ -82,7 +152,7 @@ pub(super) async fn put_endpoint(
 }
 
 /// RFC 7386 JSON merge patch: objects merge recursively, `null` removes a key.
-fn merge_patch(target: &mut Json_, patch: &Json_) {
+pub(super) fn merge_patch(target: &mut Json_, patch: &Json_) {
     let Json_::Object(patch) = patch else {
         *target = patch.clone();
         return;
@@ -114,6 +184,7 @@ pub(super) async fn patch_endpoint(
         let reloader = reloader(&state)?;
         let _writing = reloader.lock();
         let mut raw = read_raw(reloader.path())?;
+        refuse_preset(&state, &raw)?;
         let mut endpoint = endpoints_of(&raw)
             .get(name.as_str())
             .map(to_json)
@@ -138,6 +209,7 @@ pub(super) async fn delete_endpoint(
         let reloader = reloader(&state)?;
         let _writing = reloader.lock();
         let mut raw = read_raw(reloader.path())?;
+        refuse_preset(&state, &raw)?;
         if !endpoints_of(&raw).contains_key(name.as_str()) {
             return Err(not_configured(&name));
         }

@@ -1,4 +1,5 @@
-//! The admin listener: API (status, endpoints, templates, preview, test send, attempts log),
+//! The admin listener: API (status, endpoints, channels and presets, templates, preview, test
+//! send, attempts log),
 //! the web panel, `/health` and `/metrics`. Off the public port.
 //!
 //! Every write is validated exactly as a reload is, written to disk atomically (temporary file,
@@ -7,11 +8,14 @@
 
 mod attempts;
 mod backup;
+mod channels;
 mod config_file;
+mod destination;
 mod endpoints;
 mod error;
 mod files;
 mod openapi;
+mod presets;
 mod preview;
 mod templates;
 
@@ -32,8 +36,10 @@ use crate::config::EnvLookup;
 use crate::http::AppState;
 use crate::snapshot::reload::Reloader;
 use attempts::{get_attempt, list_attempts};
+use channels::{get_channel, list_channels};
 use endpoints::{delete_endpoint, get_endpoint, list_endpoints, patch_endpoint, put_endpoint};
 use error::AdminError;
+use presets::{get_preset, patch_preset, put_preset};
 use preview::{preview, test_send};
 use templates::{get_template, list_templates, put_template};
 
@@ -63,6 +69,12 @@ pub fn router(state: AdminState) -> Router {
                 .put(put_endpoint)
                 .patch(patch_endpoint)
                 .delete(delete_endpoint),
+        )
+        .route("/api/channels", get(list_channels))
+        .route("/api/channels/{channel}", get(get_channel))
+        .route(
+            "/api/channels/{channel}/preset",
+            get(get_preset).put(put_preset).patch(patch_preset),
         )
         .route("/api/templates", get(list_templates))
         .route(

@@ -1,19 +1,16 @@
 //! One-time codes, mfaTokens and recovery codes: generated from the OS CSPRNG, stored only as
-//! keyed hashes, compared in constant time.
+//! keyed hashes, compared in constant time; authenticator secrets and grants sealed
+//! ([`crate::store::seal`]).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
-use hmac::{Hmac, Mac};
 use rand::rngs::OsRng;
 use rand::{Rng, RngCore};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::store::seal::{derive, open, seal};
 use crate::store::SessionKey;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// Keys derived from the server secret.
 #[derive(Clone)]
@@ -34,19 +31,10 @@ impl Keys {
         }
     }
 
-    /// HMAC-SHA256 over `parts`, each length-prefixed, under a purpose label.
+    /// HMAC-SHA256 over `parts`, each length-prefixed, under a purpose label (the store's
+    /// one derivation).
     fn mac(&self, purpose: &str, parts: &[&[u8]]) -> [u8; 32] {
-        // RFC 2104 pads a key shorter than the block (64 bytes for SHA-256) with zeros: the
-        // padded array is the same key, and `new` on a whole block cannot fail.
-        let mut key = [0u8; 64];
-        key[..32].copy_from_slice(&self.secret);
-        let mut mac = <HmacSha256 as KeyInit>::new(&key.into());
-        mac.update(purpose.as_bytes());
-        for part in parts {
-            mac.update(&(part.len() as u64).to_be_bytes());
-            mac.update(part);
-        }
-        mac.finalize().into_bytes().into()
+        derive(&self.secret, purpose, parts)
     }
 
     /// The storage key of a session: its mfaToken never reaches the disk.
@@ -104,35 +92,6 @@ impl Keys {
             &[username.as_bytes(), normalized_code.as_bytes()],
         ))
     }
-}
-
-/// ChaCha20-Poly1305 under `key` with a random nonce, bound to `aad`: base64url of nonce and
-/// ciphertext.
-fn seal(key: &[u8; 32], aad: &[u8], msg: &[u8]) -> Option<String> {
-    let mut nonce = [0u8; 12];
-    OsRng.fill_bytes(&mut nonce);
-    let sealed = ChaCha20Poly1305::new(Key::from_slice(key))
-        .encrypt(Nonce::from_slice(&nonce), Payload { msg, aad })
-        .ok()?;
-    Some(URL_SAFE_NO_PAD.encode([nonce.as_slice(), &sealed].concat()))
-}
-
-/// What [`seal`] sealed, if the key and `aad` match.
-fn open(key: &[u8; 32], aad: &[u8], sealed: &str) -> Option<Vec<u8>> {
-    let raw = URL_SAFE_NO_PAD.decode(sealed).ok()?;
-    if raw.len() < 12 {
-        return None;
-    }
-    let (nonce, ciphertext) = raw.split_at(12);
-    ChaCha20Poly1305::new(Key::from_slice(key))
-        .decrypt(
-            Nonce::from_slice(nonce),
-            Payload {
-                msg: ciphertext,
-                aad,
-            },
-        )
-        .ok()
 }
 
 /// Constant-time equality of two hex hashes.
@@ -221,6 +180,9 @@ pub fn normalize_recovery_code(input: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hmac::{Hmac, Mac};
+
+    type HmacSha256 = Hmac<Sha256>;
 
     #[test]
     fn the_padded_hmac_key_is_the_server_secret_itself() {

@@ -73,19 +73,19 @@ impl Mfa {
         })
     }
 
-    /// A real send of a test message to `user_data` (the admin panel's test send), counted on
-    /// the send limits. Answers the provider's reply and the request as sent.
+    /// A real send of a test message by `channel` to `user_data` (the admin panel's test
+    /// send), counted on the send limits. Answers the provider's reply and the request as sent.
     pub async fn test_send(
         &self,
         snap: &Snapshot,
+        channel: Channel,
         user_data: &BTreeMap<String, String>,
     ) -> Result<(Reply, OutboundRequest), FlowError> {
         let username = Username::parse("admin-test-send", &snap.config.server.username_pattern)
             .ok_or_else(|| FlowError::Internal("the test-send user name is refused".into()))?;
         self.check_destinations(snap, user_data)?;
-        let channel = snap.config.mfa.channel;
-        let code = (snap.config.mfa.mode == Mode::Single)
-            .then(|| secrets::new_code(snap.config.mfa.code.length));
+        let (cfg, _) = route(snap, channel)?;
+        let code = (cfg.mode == Mode::Single).then(|| secrets::new_code(cfg.code.length));
         let request = self.render_send(snap, channel, &username, user_data, code.as_deref())?;
         let reservation = self
             .reserve_sends(snap, channel, &username, user_data, self.clock.now())

@@ -223,8 +223,10 @@ mod tests {
     use crate::store::StoredSession;
 
     fn read(json: &str) -> SessionV1 {
-        let StoredSession::V1(s) = serde_json::from_str(json).unwrap();
-        s
+        serde_json::from_str::<StoredSession>(json)
+            .unwrap()
+            .open(None)
+            .unwrap()
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::config::{Channel, UserDataRules};
 use super::error::{FlowError, Invalid};
 
 /// An E.164 phone number: `+`, a first digit that is not 0, then 6 to 14 more digits.
-fn is_e164_number(s: &str) -> bool {
+pub fn is_e164_number(s: &str) -> bool {
     s.strip_prefix('+').is_some_and(|digits| {
         (7..=15).contains(&digits.len())
             && !digits.starts_with('0')

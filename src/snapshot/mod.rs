@@ -3,6 +3,7 @@
 //! configurations; a reload ([`reload`]) builds and validates a whole new snapshot, then swaps
 //! it in.
 
+mod channels;
 pub mod reload;
 
 use std::sync::{Arc, RwLock};

@@ -72,7 +72,8 @@ impl MemoryStore {
 }
 
 fn read_profile(raw: &[u8]) -> Result<Versioned<Profile>, StoreError> {
-    let StoredProfile::V1(value) = decode(raw)?;
+    // Nothing is sealed in memory: records are written as version 1.
+    let value = decode::<StoredProfile>(raw)?.open("", None)?;
     Ok(Versioned {
         value,
         raw: raw.to_vec(),
@@ -80,7 +81,7 @@ fn read_profile(raw: &[u8]) -> Result<Versioned<Profile>, StoreError> {
 }
 
 fn read_session(raw: &[u8]) -> Result<Versioned<SessionV1>, StoreError> {
-    let StoredSession::V1(value) = decode(raw)?;
+    let value = decode::<StoredSession>(raw)?.open(None)?;
     Ok(Versioned {
         value,
         raw: raw.to_vec(),

@@ -2,6 +2,8 @@
 //!
 //! Records are versioned types serialized as JSON (`records.rs`). Secrets are never stored in
 //! clear: session keys, codes and recovery codes are keyed hashes computed by [`crate::mfa`].
+//! Personal values (user data, captured values) are sealed by the sled store on write and
+//! opened on read (`seal.rs`), so the flows see them as they were given.
 //! Updates that must happen once (consuming a session, using a code) are compare-and-swap on
 //! the stored bytes.
 
@@ -9,6 +11,7 @@
 mod contract_tests;
 mod memory;
 mod records;
+pub(crate) mod seal;
 mod secret;
 mod sled_store;
 mod worker;
@@ -18,9 +21,10 @@ use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryStore;
 pub use records::{
-    AttemptRecord, Profile, SessionKindV1, SessionV1, StoredCode, StoredProfile,
-    StoredRecoveryCode, StoredSession, TotpRecord,
+    AttemptRecord, Profile, SealedProfile, SealedSession, SessionKindV1, SessionV1, StoredCode,
+    StoredProfile, StoredRecoveryCode, StoredSession, TotpRecord,
 };
+pub use seal::{Seal, Sealed};
 pub use secret::server_secret;
 pub use sled_store::SledStore;
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::seal::Seal;
 use super::worker::{Flusher, LogWriter};
 use super::{
     decode, encode, AttemptRecord, CounterExpired, Profile, SessionKey, SessionV1, Store,
@@ -31,6 +32,9 @@ pub struct SledStore {
     /// `flush` waits for the disk (strict durability); otherwise writes reach it with the
     /// periodic flush (every 200 ms) and at shutdown.
     sync: bool,
+    /// Seals the personal values of profiles and sessions (none: kept in clear, for tests of
+    /// the store alone).
+    seal: Option<Seal>,
 }
 
 fn backend(e: sled::Error) -> StoreError {
@@ -54,6 +58,13 @@ impl SledStore {
     /// enrolments reach the disk within 200 ms instead of before the answer.
     pub fn with_sync(mut self, sync: bool) -> SledStore {
         self.sync = sync;
+        self
+    }
+
+    /// Seals the personal values of the profiles and sessions written from now on (user data,
+    /// captured values) with `seal`, and opens those read. The daemon always gives one.
+    pub fn with_seal(mut self, seal: Seal) -> SledStore {
+        self.seal = Some(seal);
         self
     }
 
@@ -92,19 +103,24 @@ impl SledStore {
             flusher,
             log_writer: LogWriter::start(attempts_log_for_writer)?,
             sync: true,
+            seal: None,
         })
     }
 
-    fn read_profile(raw: sled::IVec) -> Result<Versioned<Profile>, StoreError> {
-        let StoredProfile::V1(value) = decode(&raw)?;
+    fn read_profile(
+        &self,
+        username: &str,
+        raw: sled::IVec,
+    ) -> Result<Versioned<Profile>, StoreError> {
+        let value = decode::<StoredProfile>(&raw)?.open(username, self.seal.as_ref())?;
         Ok(Versioned {
             value,
             raw: raw.to_vec(),
         })
     }
 
-    fn read_session(raw: sled::IVec) -> Result<Versioned<SessionV1>, StoreError> {
-        let StoredSession::V1(value) = decode(&raw)?;
+    fn read_session(&self, raw: sled::IVec) -> Result<Versioned<SessionV1>, StoreError> {
+        let value = decode::<StoredSession>(&raw)?.open(self.seal.as_ref())?;
         Ok(Versioned {
             value,
             raw: raw.to_vec(),
@@ -136,8 +152,8 @@ impl SledStore {
             let mut key = [0u8; 32];
             key.copy_from_slice(&index_key[8..40]);
             if let Some(raw) = self.sessions.get(key).map_err(backend)? {
-                let still_due = match Self::read_session(raw.clone()) {
-                    Ok(s) => s.value.expires_at <= now,
+                let still_due = match decode::<StoredSession>(&raw) {
+                    Ok(s) => s.expires_at() <= now,
                     Err(_) => true,
                 };
                 if still_due
@@ -161,7 +177,7 @@ impl SledStore {
 impl Store for SledStore {
     async fn profile(&self, username: &str) -> Result<Option<Versioned<Profile>>, StoreError> {
         match self.profiles.get(username.as_bytes()).map_err(backend)? {
-            Some(raw) => Ok(Some(Self::read_profile(raw)?)),
+            Some(raw) => Ok(Some(self.read_profile(username, raw)?)),
             None => Ok(None),
         }
     }
@@ -173,7 +189,11 @@ impl Store for SledStore {
         new: Option<&Profile>,
     ) -> Result<bool, StoreError> {
         let new_raw = match new {
-            Some(p) => Some(encode(&StoredProfile::V1(p.clone()))?),
+            Some(p) => Some(encode(&StoredProfile::sealed(
+                p,
+                username,
+                self.seal.as_ref(),
+            )?)?),
             None => None,
         };
         let swapped = self
@@ -194,7 +214,7 @@ impl Store for SledStore {
 
     async fn session(&self, key: &SessionKey) -> Result<Option<Versioned<SessionV1>>, StoreError> {
         match self.sessions.get(key.0).map_err(backend)? {
-            Some(raw) => Ok(Some(Self::read_session(raw)?)),
+            Some(raw) => Ok(Some(self.read_session(raw)?)),
             None => Ok(None),
         }
     }
@@ -204,7 +224,7 @@ impl Store for SledStore {
         key: &SessionKey,
         session: &SessionV1,
     ) -> Result<(), StoreError> {
-        let raw = encode(&StoredSession::V1(session.clone()))?;
+        let raw = encode(&StoredSession::sealed(session, self.seal.as_ref())?)?;
         self.expiry
             .insert(expiry_key(session.expires_at, key), &[])
             .map_err(backend)?;
@@ -221,7 +241,7 @@ impl Store for SledStore {
         new: Option<&SessionV1>,
     ) -> Result<bool, StoreError> {
         let new_raw = match new {
-            Some(s) => Some(encode(&StoredSession::V1(s.clone()))?),
+            Some(s) => Some(encode(&StoredSession::sealed(s, self.seal.as_ref())?)?),
             None => None,
         };
         let deleting = new_raw.is_none();
@@ -324,6 +344,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path())
             .unwrap()
+            .with_seal(Seal::new([9; 32]))
             .with_attempts_log_cap(super::super::contract_tests::ATTEMPTS_LOG_CAP);
         (Arc::new(store), Box::new(dir))
     });
@@ -345,17 +366,26 @@ mod tests {
                 last_step: 7,
             }),
         };
+        let sealed = |secret| {
+            SledStore::open(dir.path())
+                .unwrap()
+                .with_seal(Seal::new(secret))
+        };
         {
-            let store = SledStore::open(dir.path()).unwrap();
+            let store = sealed([9; 32]);
             assert!(store
                 .swap_profile("alice", None, Some(&profile))
                 .await
                 .unwrap());
         }
-        let store = SledStore::open(dir.path()).unwrap();
+        let store = sealed([9; 32]);
         assert_eq!(
             store.profile("alice").await.unwrap().unwrap().value,
             profile
         );
+        drop(store);
+        // Under another server secret, the record is refused, saying why.
+        let err = sealed([8; 32]).profile("alice").await.unwrap_err();
+        assert!(err.to_string().contains("server secret"), "{err}");
     }
 }

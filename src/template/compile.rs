@@ -3,6 +3,7 @@
 //! for any values, a JSON body stays JSON).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
 
 use handlebars::Handlebars;
 
@@ -38,8 +39,12 @@ pub(super) struct CompiledHeader {
     pub(super) variables: BTreeSet<String>,
 }
 
+/// An empty registry with this escape function. `Handlebars::new` boxes and registers every
+/// built-in helper, and a configuration load makes seven registries: cloning one made once
+/// per process shares the helpers instead (our templates call none: `syntax` refuses them).
 pub(super) fn registry(escape: fn(&str) -> String) -> Handlebars<'static> {
-    let mut h = Handlebars::new();
+    static BLANK: OnceLock<Handlebars<'static>> = OnceLock::new();
+    let mut h = BLANK.get_or_init(Handlebars::new).clone();
     h.register_escape_fn(escape);
     h
 }

@@ -7,6 +7,7 @@ mod at_rest;
 mod attempts;
 mod binary;
 mod challenge_verify;
+mod channels;
 mod config_writes;
 mod conformance;
 mod destinations;

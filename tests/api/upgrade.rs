@@ -123,7 +123,11 @@ impl Upgraded {
 
     /// `mfa-bridge serve --config COPY/platform.yml` on the system clock.
     async fn binary() -> Upgraded {
-        let copy = copy_of_fixture();
+        Upgraded::binary_on(copy_of_fixture()).await
+    }
+
+    /// The binary on a copy of the fixture made (and perhaps already run on) before.
+    async fn binary_on(copy: TempDir) -> Upgraded {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mfa-bridge"))
             .arg("serve")
             .arg("--config")
@@ -159,6 +163,27 @@ impl Upgraded {
         // Keep draining its output, so that a full pipe never blocks it.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Upgraded::new(copy, port, Some(child), None)
+    }
+
+    /// Stops the binary with SIGTERM (it flushes its storage and lets go of it); the copy it
+    /// ran on.
+    async fn stop(mut self) -> TempDir {
+        let mut child = self._binary.take().expect("a daemon started by `binary`");
+        let pid = child.id().expect("the daemon is running");
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("run kill -TERM");
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+            .await
+            .expect("the daemon exits within 10 s of SIGTERM")
+            .expect("wait for the daemon");
+        assert!(
+            status.success(),
+            "the daemon must exit cleanly, got {status}"
+        );
+        self._copy
     }
 
     /// The application in process (COPY/platform.yml through the binary's start-up path), its
@@ -512,4 +537,75 @@ async fn sessions_left_pending_by_v0_1_are_refused_once_their_lifetime_is_over()
         )
         .await;
     assert_error(&enrolment, 403, "forbidden", Some(INVALID_SESSION));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Personal data sealed at rest: the user data v0.1 kept in clear is sealed when written again
+
+/// The profile of `username` as the copy's data directory holds it (the daemon stopped).
+fn stored_profile(copy: &Path, username: &str) -> String {
+    let db = sled::open(copy.join("data").join("db"))
+        .unwrap_or_else(|e| panic!("open the copy's database: {e}"));
+    let profiles = db.open_tree("profiles").expect("the profiles tree");
+    let raw = profiles
+        .get(username.as_bytes())
+        .expect("read the profile")
+        .unwrap_or_else(|| panic!("no profile of {username}"));
+    String::from_utf8(raw.to_vec()).expect("a JSON record")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_data_kept_in_clear_by_v0_1_is_read_and_sealed_on_the_profiles_next_write() {
+    let fixture = fixture();
+    let phone = text(&fixture, "/users/carol/phone");
+    let email = text(&fixture, "/users/carol/email");
+    let app = Upgraded::binary().await;
+
+    // A recovery code as a step-up: carol's profile is written again (the code used).
+    let (status, body) = app
+        .post(
+            "/carol/mfa/activate",
+            &app.api_key(),
+            Some(json!({
+                "method": "totp",
+                "code": text(&fixture, "/users/carol/recovery_codes/0"),
+            })),
+        )
+        .await;
+    assert_eq!(status, 302, "{body}");
+    let copy = app.stop().await;
+
+    let carol = stored_profile(copy.path(), "carol");
+    assert!(carol.starts_with(r#"{"v":"2","#), "resealed: {carol}");
+    assert!(
+        !carol.contains(phone) && !carol.contains(email),
+        "no personal value left in clear: {carol}"
+    );
+    // alice's profile was not written: still as v0.1 wrote it, read as it is.
+    let alice = stored_profile(copy.path(), "alice");
+    assert!(alice.starts_with(r#"{"v":"1","#), "{alice}");
+    assert!(
+        alice.contains(text(&fixture, "/users/alice/phone")),
+        "{alice}"
+    );
+
+    // The sealed user data opens: the next code goes to the address of v0.1.
+    let app = Upgraded::binary_on(copy).await;
+    assert_eq!(
+        app.status("carol").await["recoveryCodesRemaining"],
+        json!(9)
+    );
+    let mfa_token = app.login("carol", &["sms", "email"]).await;
+    let (status, body) = app
+        .post(
+            "/carol/mfa/challenge",
+            &mfa_token,
+            Some(json!({"method": "email"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (to, code) = app.last_sent("outbox:email");
+    assert_eq!(to, email, "the email of v0.1, sealed since");
+    let (status, body) = app.verify("carol", &mfa_token, &code).await;
+    assert_eq!(status, 200, "{body}");
 }

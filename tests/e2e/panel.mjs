@@ -6,7 +6,8 @@
 // sign in, edit the single endpoint's body with a live preview, save, activate a user through the
 // public API and check the provider received the new body (no restart), type a broken template
 // and check the inline problem and the refused save, the attempts log, the template files, a test
-// send and sign out. Nothing goes beyond 127.0.0.1: the browser aborts any other request.
+// send; then a preset configuration with a second channel (the preset shown and edited, the email
+// channel previewed and test-sent, a test send without an address refused) and sign out. Nothing goes beyond 127.0.0.1: the browser aborts any other request.
 //
 // Environment: MFA_BRIDGE_BIN (default target/debug/mfa-bridge), CHROMIUM (default
 // /usr/bin/chromium), E2E_ARTIFACTS (default target/e2e-artifacts), E2E_UPDATE_SCREENSHOTS=1 to
@@ -40,6 +41,9 @@ const OTHER_USER = 'e2e-other';
 const PHONE = '+41791231212';
 const MARKER = 'E2E-' + crypto.randomBytes(4).toString('hex');
 const ADMIN_TOKEN = 'admin-' + crypto.randomBytes(16).toString('hex');
+// Secrets the preset configuration reads from ${ENV} references: never shown by the panel.
+const HOOK_TOKEN = 'hook-' + crypto.randomBytes(12).toString('hex');
+const POSTMARK_TOKEN = 'pm-' + crypto.randomBytes(12).toString('hex');
 const API_KEY = 'key-' + crypto.randomBytes(16).toString('hex');
 const sha256 = (s) => crypto.createHash('sha256').update(s).digest('hex');
 
@@ -155,9 +159,43 @@ mfa:
   return file;
 }
 
+// The same daemon, now with a preset as mfa.endpoints and a second channel (email, a preset too).
+function presetConfig(dir, providerPort) {
+  return `# Written by tests/e2e/panel.mjs: a preset and a second channel.
+server:
+  listen: 127.0.0.1:0
+admin:
+  listen: 127.0.0.1:0
+  token_sha256: ${sha256(ADMIN_TOKEN)}
+storage:
+  backend: sled
+  path: ${JSON.stringify(path.join(dir, 'data'))}
+api_keys:
+  - name: e2e
+    key_sha256: ${sha256(API_KEY)}
+mfa:
+  user_data:
+    required: []
+    allowed: [phone, email, language]
+  endpoints:
+    preset: generic-json-webhook
+    base_url: 'http://127.0.0.1:${providerPort}/hook'
+    vars:
+      bearer_token: '\${E2E_HOOK_TOKEN}'
+  channels:
+    email:
+      preset: postmark-email
+      base_url: 'http://127.0.0.1:${providerPort}'
+      vars:
+        server_token: '\${E2E_POSTMARK_TOKEN}'
+        from: no-reply@example.com
+`;
+}
+
 // The daemon's environment: no proxy (its provider is on loopback), plain logs.
 function daemonEnv() {
-  const env = { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', NO_COLOR: '1', NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost' };
+  const env = { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', NO_COLOR: '1', NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost',
+    E2E_HOOK_TOKEN: HOOK_TOKEN, E2E_POSTMARK_TOKEN: POSTMARK_TOKEN };
   for (const k of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'ALL_PROXY', 'all_proxy']) delete env[k];
   return env;
 }
@@ -598,6 +636,89 @@ async function main() {
     await page.keyboard.press('Tab');
     const next = await page.evaluate(() => document.activeElement && document.activeElement.dataset.testid);
     assert(next === 'header-key', `Tab from the url went to ${next}`);
+  });
+
+  // ---------------------------------------------------------------- a preset and two channels
+
+  const hookBase = `http://127.0.0.1:${provider.port}/hook`;
+  await step('a preset configuration with a second channel, written on disk, is applied', async () => {
+    const tmpFile = configFile + '.e2e-tmp';
+    fs.writeFileSync(tmpFile, presetConfig(resources.tmp, provider.port));
+    fs.renameSync(tmpFile, configFile);
+    await waitFor('the preset in force', async () => {
+      const r = await http_('GET', ADMIN + '/api/endpoints', { headers: adminAuth });
+      return r.status === 200 && r.data && r.data.preset && r.data.preset.name === 'generic-json-webhook';
+    });
+  }, { critical: true });
+
+  await step('the panel shows the preset as a preset: name, base_url, vars as written, values masked, its request', async () => {
+    await page.reload({ waitUntil: 'load' });
+    await byId('preset-workspace').waitFor({ state: 'visible' });
+    await waitFor('the preset name', async () => (await byId('preset-name').inputValue()) === 'generic-json-webhook');
+    assert((await byId('preset-base-url').inputValue()) === hookBase, `base_url ${await byId('preset-base-url').inputValue()}`);
+    const varRow = page.getByTestId('preset-vars').getByTestId('var-row').first();
+    assert((await varRow.getByTestId('var-key').inputValue()) === 'bearer_token', 'the var name');
+    assert((await varRow.getByTestId('var-value').inputValue()) === '${E2E_HOOK_TOKEN}', 'the var as written');
+    assert((await text('preset-value-bearer_token')) === '***', `value in force: ${await text('preset-value-bearer_token')}`);
+    const request = await text('preset-request-single');
+    assert(request.includes(`POST ${hookBase}/send`), `request: ${request}`);
+    assert(/authorization: \*\*\*/i.test(request), `the credential header is masked: ${request}`);
+    assert(await byId('endpoint-workspace').isHidden(), 'the endpoint editor shows for a preset');
+    for (const wrong of ['base_url', 'preset', 'vars']) {
+      assert((await page.getByTestId('endpoint-' + wrong).count()) === 0, `"${wrong}" is shown as an endpoint`);
+    }
+    assert(!/unknown endpoint/i.test(await text('global-message')), `message: ${await text('global-message')}`);
+    const all = await page.locator('#view-endpoints').textContent();
+    assert(!all.includes(HOOK_TOKEN) && !all.includes(POSTMARK_TOKEN), 'a secret shows in the panel');
+  });
+
+  await step('edit the preset: saved with the ${ENV} reference kept, applied; a wrong var is refused with its path', async () => {
+    await byId('preset-base-url').fill(hookBase + '2');
+    await byId('preset-save').click();
+    await waitFor('the save confirmation', async () => /saved/i.test(await text('preset-result')));
+    await waitFor('the new request', async () => (await text('preset-request-single')).includes(`POST ${hookBase}2/send`));
+    const file = fs.readFileSync(configFile, 'utf8');
+    assert(file.includes(hookBase + '2'), 'platform.yml does not hold the new base_url');
+    assert(file.includes('${E2E_HOOK_TOKEN}') && !file.includes(HOOK_TOKEN), 'the ${ENV} reference was not kept as written');
+    await byId('preset-var-add').click();
+    const row = page.getByTestId('preset-vars').getByTestId('var-row').last();
+    await row.getByTestId('var-key').fill('colour');
+    await row.getByTestId('var-value').fill('blue');
+    await byId('preset-save').click();
+    await waitFor('the refusal', async () => /refused/i.test(await text('preset-result')));
+    const problem = page.locator('[data-testid="preset-problems"] [data-testid="problem"][data-path="mfa.endpoints.vars.colour"]');
+    assert((await problem.count()) === 1, `problems: ${await text('preset-problems')}`);
+    assert(fs.readFileSync(configFile, 'utf8') === file, 'a refused preset save changed platform.yml');
+  });
+
+  await step('the channels card lists sms and email; email is previewed and test-sent; no address is refused', async () => {
+    await byId('channel-sms').waitFor({ state: 'visible' });
+    await byId('channel-email').click();
+    await waitFor('the email channel', async () => /mfa\.channels\.email: single mode, preset postmark-email/.test(await text('channel-summary')));
+    await waitFor('its request for the sample address', async () => {
+      const t = await text('channel-request-single');
+      return t.includes(`POST http://127.0.0.1:${provider.port}/email`) && t.includes('user@example.com');
+    });
+    assert(/x-postmark-server-token: \*\*\*/.test(await text('channel-request-single')), 'the token header is masked');
+    const value = page.getByTestId('channel-sample-rows').getByTestId('channel-sample-value').first();
+    await value.fill('e2e@example.com');
+    await byId('channel-preview').click();
+    await waitFor('the preview for the new address', async () => (await text('channel-request-single')).includes('e2e@example.com'));
+    await page.mouse.move(0, 0);
+    await shot('preset-and-channels.png');
+    const before = provider.received.length;
+    await byId('channel-test-send').click();
+    await waitFor('the test send result', async () => /sent by email: true/.test(await text('channel-test-send-result')));
+    await waitFor('the provider to receive the email', async () => provider.received.length > before, 5000);
+    const got = provider.received[provider.received.length - 1];
+    assert(got.url === '/email', `provider got ${got.method} ${got.url}`);
+    assert(JSON.parse(got.body).To === 'e2e@example.com', `provider got ${got.body}`);
+    assert(got.headers['x-postmark-server-token'] === POSTMARK_TOKEN, 'the secret did not reach the provider');
+    await value.fill('');
+    const sent = provider.received.length;
+    await byId('channel-test-send').click();
+    await waitFor('the refusal naming the field', async () => /invalid-parameters-format: data\.email: missing/.test(await text('channel-test-send-result')));
+    assert(provider.received.length === sent, 'a test send without an address sent something');
   });
 
   await step('sign out forgets the token', async () => {

@@ -31,6 +31,9 @@
     templatePath: null,
     templateBaseline: '',
     attemptsLoaded: false,
+    presetChannel: null,  // the channel whose preset the preset form edits
+    channel: null,        // the channel shown under Channels
+    channelInfo: null,    // GET /api/channels/{channel}
   };
 
   // ---------------------------------------------------------------- helpers
@@ -254,6 +257,20 @@
       if (res.status !== 401) message('Cannot list the endpoints: ' + errorText(res), 'error');
       return;
     }
+    loadChannels();
+    // A preset: its endpoints are the preset's, shown rendered; its name, base_url and vars edited.
+    const preset = res.data && res.data.preset ? res.data : null;
+    show($('preset-workspace'), !!preset);
+    if (preset) {
+      state.endpoints = {};
+      state.current = null;
+      state.original = null;
+      renderEndpointList();
+      show($('endpoints-empty'), false);
+      show($('endpoint-workspace'), false);
+      renderPreset(preset);
+      return;
+    }
     state.endpoints = (res.data && res.data.endpoints) || {};
     renderEndpointList();
     const names = Object.keys(state.endpoints);
@@ -324,9 +341,9 @@
   let kvCounter = 0;
   function kvRow(kind, key, value) {
     const n = ++kvCounter;
-    const label = kind === 'header' ? 'Header' : 'Field';
+    const label = { header: 'Header', var: 'Var' }[kind] || 'Field';
     const row = el('div', { class: 'kv-row', 'data-testid': kind + '-row' });
-    const keyInput = el('input', { type: 'text', id: `${kind}-key-${n}`, class: 'kv-key', spellcheck: 'false', autocomplete: 'off', 'data-testid': kind + '-key', placeholder: kind === 'header' ? 'name' : 'field' });
+    const keyInput = el('input', { type: 'text', id: `${kind}-key-${n}`, class: 'kv-key', spellcheck: 'false', autocomplete: 'off', 'data-testid': kind + '-key', placeholder: kind === 'header' || kind === 'var' ? 'name' : 'field' });
     const valInput = el('input', { type: 'text', id: `${kind}-value-${n}`, class: 'kv-value', spellcheck: 'false', autocomplete: 'off', 'data-testid': kind + '-value', placeholder: 'value' });
     keyInput.value = key || '';
     valInput.value = value || '';
@@ -337,7 +354,8 @@
         const container = row.parentNode;
         const next = row.nextElementSibling || row.previousElementSibling;
         row.remove();
-        const focusTarget = next ? next.querySelector('input') : (kind === 'header' ? $('ep-header-add') : $('sample-add'));
+        const adder = { header: 'ep-header-add', var: 'preset-var-add', 'channel-sample': 'channel-sample-add' }[kind] || 'sample-add';
+        const focusTarget = next ? next.querySelector('input') : $(adder);
         if (focusTarget) focusTarget.focus();
         if (container) container.dispatchEvent(new Event('input', { bubbles: true }));
       },
@@ -649,6 +667,145 @@
     }
   }
 
+  // ---------------------------------------------------------------- presets
+
+  // One rendered request per endpoint (`{name: {request, warnings, problems}}`) into `container`.
+  function renderRequests(container, requests, testidPrefix) {
+    container.replaceChildren(...Object.entries(requests || {}).map(([name, r]) => {
+      const lines = r && r.request ? describeRequest(r.request)
+        : 'Cannot render: ' + ((r && r.problems) || []).map((p) => `${p.path}: ${p.message}`).join('; ');
+      const warnings = r && Array.isArray(r.warnings) && r.warnings.length
+        ? el('p', { class: 'warn-text' }, r.warnings.join(' ')) : null;
+      return el('div', { class: 'rendered', 'data-testid': `${testidPrefix}-${name}` },
+        el('h3', null, name),
+        el('pre', { class: 'code-block', tabindex: '0', 'aria-label': `Request of ${name}`, 'data-testid': `${testidPrefix}-request-${name}` }, lines),
+        warnings);
+    }));
+  }
+
+  function renderPreset(shown) {
+    const p = shown.preset || {};
+    state.presetChannel = shown.channel || 'sms';
+    $('preset-path').textContent = 'mfa.endpoints';
+    $('preset-description').textContent = [p.description, p.reference].filter(Boolean).join(' — ');
+    $('preset-file').textContent = `templates/providers/${p.name}.yml`;
+    $('preset-name').value = p.name || '';
+    $('preset-base-url').value = p.base_url == null ? '' : String(p.base_url);
+    const rows = $('preset-vars');
+    rows.replaceChildren();
+    for (const [k, v] of Object.entries(p.vars || {})) rows.append(kvRow('var', k, v == null ? '' : String(v)));
+    $('preset-values').replaceChildren(...Object.entries(p.values || {}).flatMap(([k, v]) => [
+      el('dt', null, k), el('dd', { 'data-testid': 'preset-value-' + k }, v === '' ? '(empty)' : v)]));
+    $('preset-data').textContent = JSON.stringify(shown.data || {});
+    renderRequests($('preset-requests'), shown.requests, 'preset');
+    $('preset-problems').replaceChildren();
+  }
+
+  async function savePreset(ev) {
+    ev.preventDefault();
+    const body = { name: $('preset-name').value.trim(), vars: Object.fromEntries(readRows($('preset-vars'))) };
+    const baseUrl = $('preset-base-url').value.trim();
+    if (baseUrl) body.base_url = baseUrl;
+    const result = $('preset-result');
+    const button = $('preset-save');
+    button.disabled = true;
+    result.textContent = 'Saving…';
+    result.className = 'save-result';
+    const res = await api('PUT', `/api/channels/${encodeURIComponent(state.presetChannel || 'sms')}/preset`, { json: body });
+    button.disabled = false;
+    const list = $('preset-problems');
+    list.replaceChildren();
+    if (res.ok && res.data) {
+      renderPreset(res.data);
+      result.textContent = `Saved and applied at ${fmtTime(Date.now())}.`;
+      result.className = 'save-result is-ok';
+      refreshStatus();
+      loadChannels();
+    } else if (res.status !== 401) {
+      for (const p of problemsOf(res)) {
+        list.append(el('li', { class: 'problem', 'data-testid': 'problem', 'data-path': p.path || '' },
+          el('code', { class: 'problem-path' }, p.path || '(preset)'), ' ', el('span', { class: 'problem-message' }, p.message)));
+      }
+      result.textContent = 'Save refused; nothing was changed.';
+      result.className = 'save-result is-error';
+    }
+  }
+
+  // ---------------------------------------------------------------- channels
+
+  async function loadChannels() {
+    const res = await api('GET', '/api/channels');
+    if (!res.ok || !res.data) return;
+    const channels = res.data.channels || [];
+    show($('channels-card'), channels.length > 0);
+    if (!channels.some((c) => c.channel === state.channel)) state.channel = channels.length ? channels[0].channel : null;
+    $('channel-list').replaceChildren(...channels.map((c) => el('button', {
+      type: 'button',
+      class: 'segment',
+      'data-testid': 'channel-' + c.channel,
+      'aria-pressed': c.channel === state.channel ? 'true' : 'false',
+      onclick: () => openChannel(c.channel),
+    }, c.channel)));
+    if (state.channel) openChannel(state.channel);
+  }
+
+  async function openChannel(name) {
+    state.channel = name;
+    for (const b of $('channel-list').querySelectorAll('.segment')) {
+      b.setAttribute('aria-pressed', b.dataset.testid === 'channel-' + name ? 'true' : 'false');
+    }
+    const res = await api('GET', '/api/channels/' + encodeURIComponent(name));
+    if (!res.ok || !res.data) {
+      if (res.status !== 401) message('Cannot read the channel: ' + errorText(res), 'error');
+      return;
+    }
+    const c = res.data;
+    state.channelInfo = c;
+    const how = c.preset ? `preset ${c.preset.name}` : 'endpoints written out';
+    const to = c.destination && c.destination.length ? `; sends to ${c.destination.join(' or ')}` : '';
+    $('channel-summary').textContent = `${c.path}: ${c.mode} mode, ${how}${to}.`;
+    const rows = $('channel-sample-rows');
+    rows.replaceChildren();
+    for (const [k, v] of Object.entries(c.data || {})) rows.append(kvRow('channel-sample', k, String(v)));
+    renderRequests($('channel-requests'), c.requests, 'channel');
+    $('channel-test-send-result').hidden = true;
+    show($('channel-detail'), true);
+  }
+
+  async function previewChannel() {
+    const c = state.channelInfo;
+    if (!c) return;
+    const data = Object.fromEntries(readRows($('channel-sample-rows')));
+    const requests = {};
+    for (const name of c.endpoints || []) {
+      const res = await api('POST', '/api/preview', { json: { channel: c.channel, endpoint: name, data } });
+      requests[name] = res.ok && res.data ? res.data : { request: null, problems: problemsOf(res) };
+    }
+    renderRequests($('channel-requests'), requests, 'channel');
+  }
+
+  async function testSendChannel() {
+    const c = state.channelInfo;
+    if (!c) return;
+    const out = $('channel-test-send-result');
+    const button = $('channel-test-send');
+    button.disabled = true;
+    out.hidden = false;
+    out.className = 'code-block';
+    out.textContent = 'Sending…';
+    const data = Object.fromEntries(readRows($('channel-sample-rows')));
+    const res = await api('POST', '/api/test-send', { json: { channel: c.channel, data } });
+    button.disabled = false;
+    if (res.ok && res.data) {
+      const d = res.data;
+      out.textContent = [`sent by ${d.channel}: ${d.sent}   provider status: ${d.status ?? '?'}`, '', describeRequest(d.request || {})].join('\n');
+      out.classList.add('is-ok');
+    } else if (res.status !== 401) {
+      out.textContent = `HTTP ${res.status}  ${errorText(res)}`;
+      out.classList.add('is-error');
+    }
+  }
+
   // ---------------------------------------------------------------- templates
 
   function templateUrl(path) {
@@ -835,6 +992,20 @@
       row.querySelector('input').focus();
     });
     $('test-send').addEventListener('click', testSend);
+
+    $('preset-form').addEventListener('submit', savePreset);
+    $('preset-var-add').addEventListener('click', () => {
+      const row = kvRow('var', '', '');
+      $('preset-vars').append(row);
+      row.querySelector('input').focus();
+    });
+    $('channel-sample-add').addEventListener('click', () => {
+      const row = kvRow('channel-sample', '', '');
+      $('channel-sample-rows').append(row);
+      row.querySelector('input').focus();
+    });
+    $('channel-preview').addEventListener('click', previewChannel);
+    $('channel-test-send').addEventListener('click', testSendChannel);
 
     $('templates-refresh').addEventListener('click', loadTemplateList);
     $('template-form').addEventListener('submit', saveTemplate);
