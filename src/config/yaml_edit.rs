@@ -316,6 +316,7 @@ impl<'a> Document<'a> {
             step,
             flow_width: if flow_style { width } else { 0 },
         };
+        let new = &ordered_like(new, old);
         let lines = self.render_entry(&line[..entry.colon], entry.indent, style, new, comment)?;
         edits.push(Edit {
             start: entry.line,
@@ -471,6 +472,33 @@ impl<'a> Document<'a> {
         }
         self.lines[next..].iter().for_each(|l| out.push_str(l));
         Ok(out)
+    }
+}
+
+/// `new` with the keys of each of its mappings in the order `old` has them where it has them
+/// (the keys it lacks after): a node rewritten whole keeps the operator's order.
+fn ordered_like(new: &Value, old: &Value) -> Value {
+    match (new, old) {
+        (Value::Mapping(n), Value::Mapping(o)) => {
+            let kept = o
+                .iter()
+                .filter_map(|(k, ov)| n.get(k).map(|nv| (k.clone(), ordered_like(nv, ov))));
+            let added = n.iter().filter(|(k, _)| !o.contains_key(*k));
+            Value::Mapping(
+                kept.chain(added.map(|(k, v)| (k.clone(), v.clone())))
+                    .collect(),
+            )
+        }
+        (Value::Sequence(n), Value::Sequence(o)) => Value::Sequence(
+            n.iter()
+                .enumerate()
+                .map(|(i, nv)| {
+                    o.get(i)
+                        .map_or_else(|| nv.clone(), |ov| ordered_like(nv, ov))
+                })
+                .collect(),
+        ),
+        _ => new.clone(),
     }
 }
 

@@ -30,6 +30,7 @@ const BACKUP: &str = "platform.yml.2026-12-01T23-40-05Z.bak";
 fn env(name: &str) -> Option<String> {
     match name {
         "MFA_TENANT" => Some("tenant-secret-5e1f".into()),
+        "TWILIO_AUTH_TOKEN" => Some("twilio-secret-77c2".into()),
         _ => process_env(name),
     }
 }
@@ -470,4 +471,45 @@ async fn a_commented_file_the_editor_cannot_read_is_refused_with_its_reason_and_
     );
     assert_eq!(app.file(), app.before);
     assert!(app.backups().is_empty(), "{:?}", app.backups());
+}
+
+/// The shipped file with its endpoint replaced by the preset its comment shows.
+fn with_twilio_preset(text: String) -> String {
+    let written =
+        "    single:\n      url: 'outbox:sms'\n      method: POST\n      headers:\n        \
+                   content-type: application/json\n      body: '{\"to\": \"{{ phone }}\", \
+                   \"text\": \"{{ message }}\"}'\n";
+    assert!(text.contains(written), "the shipped endpoint moved");
+    text.replace(
+        written,
+        "    preset: twilio-sms\n    vars: { account_sid: AC0123456789abcdef0123456789abcdef, \
+         auth_token: '${TWILIO_AUTH_TOKEN}', from: '+15017122661' }\n",
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preset_var_changed_in_the_panel_rewrites_the_vars_line_alone() {
+    let app = shipped_with(with_twilio_preset).await;
+
+    let response = app
+        .admin(
+            "PATCH",
+            "/api/channels/sms/preset",
+            Some(json!({"vars": {"from": "+41791234567"}})),
+        )
+        .await;
+
+    response.assert_status(200);
+    let (gone, came) = diff(&app.before, &app.file());
+    assert_eq!(gone.len(), 1, "{gone:?}");
+    assert!(gone[0].starts_with("    vars: {"), "{gone:?}");
+    assert_eq!(
+        came,
+        vec![
+            "    vars: { account_sid: AC0123456789abcdef0123456789abcdef, auth_token: \
+             \"${TWILIO_AUTH_TOKEN}\", from: \"+41791234567\" }"
+        ]
+    );
+    assert!(!app.file().contains("twilio-secret-77c2"));
+    assert_eq!(app.read(BACKUP), app.before);
 }

@@ -103,6 +103,20 @@ fn a_value_in_flow_style_stays_in_flow_style() {
 }
 
 #[test]
+fn a_rewritten_node_keeps_the_order_of_its_keys() {
+    // The new value lists its keys in another order (as a JSON body sorted by name would).
+    let (text, _) = set(
+        "mfa.attempts",
+        parse("{base_seconds: 2, free_failures: 3, max_seconds: 900, per_session: 5, window_seconds: 86400}"),
+    );
+    let (gone, came) = changed_lines(SHIPPED, &text);
+    assert_eq!(
+        came,
+        vec![gone[0].replace("base_seconds: 1", "base_seconds: 2")]
+    );
+}
+
+#[test]
 fn a_flow_value_on_a_line_the_operator_made_long_stays_on_it() {
     let (text, _) = set("mfa.attempts.per_session", Value::from(6));
     let (gone, came) = changed_lines(SHIPPED, &text);
