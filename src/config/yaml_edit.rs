@@ -19,7 +19,7 @@
 
 use serde_yaml::{Mapping, Value};
 
-use syntax::{comment_of, flow, indent_of, is_content, key_of};
+use syntax::{awkward, comment_of, flow, indent_of, is_content, key_of};
 
 mod syntax;
 
@@ -354,14 +354,19 @@ impl<'a> Document<'a> {
                     continue;
                 }
             }
-            let block =
-                serde_yaml::to_string(&Value::Sequence(vec![after.clone()])).map_err(|_| ())?;
             let pad = " ".repeat(indent_of(self.lines[item.from]));
             let nl = self.newline;
+            let lines = if awkward(after) {
+                vec![format!("{pad}- {}{nl}", flow(after).ok_or(())?)]
+            } else {
+                let block =
+                    serde_yaml::to_string(&Value::Sequence(vec![after.clone()])).map_err(|_| ())?;
+                block.lines().map(|l| format!("{pad}{l}{nl}")).collect()
+            };
             edits.push(Edit {
                 start: item.from,
                 end: item.to,
-                lines: block.lines().map(|l| format!("{pad}{l}{nl}")).collect(),
+                lines,
             });
         }
         Ok(())
@@ -429,6 +434,8 @@ impl<'a> Document<'a> {
         let inline = match value {
             Value::Mapping(m) if m.is_empty() => Some("{}".to_string()),
             Value::Sequence(s) if s.is_empty() => Some("[]".to_string()),
+            // On one line whatever its length: a block scalar could be misread here.
+            _ if awkward(value) => flow(value),
             _ if collection => flow(value)
                 .filter(|f| written.len() + 1 + f.len() + comment.len() <= style.flow_width),
             _ => None,

@@ -113,3 +113,21 @@ pub(super) fn flow(value: &Value) -> Option<String> {
         scalar => serde_yaml::to_string(scalar).ok()?.trim_end().to_string(),
     })
 }
+
+/// Whether `value` holds a string a block scalar could not write safely where the editor puts
+/// it: one that ends with a line break (`|+` keeps it, and would take in the blank lines after
+/// the node too) or that has a line starting with a blank (an indentation indicator, counted
+/// from where serde_yaml wrote it, not from where the editor does). Such a value is written
+/// in flow style, its strings double-quoted.
+pub(super) fn awkward(value: &Value) -> bool {
+    match value {
+        Value::String(s) => {
+            s.contains('\n')
+                && (s.ends_with('\n') || s.split('\n').any(|l| l.starts_with([' ', '\t'])))
+        }
+        Value::Sequence(items) => items.iter().any(awkward),
+        Value::Mapping(m) => m.iter().any(|(k, v)| awkward(k) || awkward(v)),
+        Value::Tagged(t) => awkward(&t.value),
+        _ => false,
+    }
+}

@@ -233,6 +233,21 @@ fn values_that_need_quoting_are_quoted_and_read_back() {
 }
 
 #[test]
+fn a_string_a_block_scalar_would_misplace_is_written_double_quoted_on_its_line() {
+    // `|+` would take in the blank line after the node; `|2` counts from serde_yaml's column.
+    let text = "a:\n  b: 1\n\nc: 2\n";
+    for value in ["\n", "ends\n", "x\n  indented", "x\n\tindented"] {
+        let intended = parse(&format!(
+            "{{a: {{b: 1, n: {{_: {}}}}}, c: 2}}",
+            flow(&value.into()).unwrap_or_default()
+        ));
+        let out = rewrite(text, &intended).expect("an edit in place");
+        let quoted = serde_json::to_string(value).unwrap_or_default();
+        assert_eq!(out, format!("a:\n  b: 1\n  n: {{ _: {quoted} }}\n\nc: 2\n"));
+    }
+}
+
+#[test]
 fn a_comment_on_a_changed_line_is_kept() {
     let text = "a: 1  # the answer\nb:   # a mapping\n  c: 2\n";
     let intended = parse("{a: 2, b: [x, y]}");
