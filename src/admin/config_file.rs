@@ -1,7 +1,10 @@
 //! `platform.yml` as the admin API edits it: read as written (`${ENV}` references kept), the
-//! endpoints under `mfa.endpoints` changed, and the whole new text validated as a reload would,
-//! written atomically and applied. Everything here blocks (file I/O, a whole configuration
-//! load): the handlers call it through [`super::error::blocking`].
+//! endpoints under `mfa.endpoints` changed, the file's text patched where the value changed
+//! (comments, order and style kept elsewhere: [`crate::config::yaml_edit`]), the new text
+//! validated as a reload would, the file as it stood kept as a backup beside it
+//! ([`super::config_backup`]), the new text written atomically and applied. Everything here blocks
+//! (file I/O, a whole configuration load): the handlers call it through
+//! [`super::error::blocking`].
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,8 +12,9 @@ use std::sync::Arc;
 use serde_yaml::{Mapping, Value};
 
 use super::error::AdminError;
-use super::files;
 use super::AdminState;
+use super::{config_backup, files};
+use crate::config::yaml_edit;
 use crate::config::{Problem, Source};
 use crate::snapshot::reload::Reloader;
 use crate::snapshot::Snapshot;
@@ -74,15 +78,42 @@ pub(super) fn set_endpoint(
 }
 
 /// Validates a whole new configuration as a reload would, writes it atomically, applies it.
-/// The caller holds the configuration lock since it read the file.
+/// The text written is the file's own with only the changed nodes rewritten; the file as it
+/// stood is kept as a backup first (none when `admin.config_backups` is 0), and the oldest
+/// backups beyond that bound are removed after. A text that does not change is not written
+/// again. The caller holds the configuration lock since it read the file.
 pub(super) fn write_config(state: &AdminState, raw: &Value) -> Result<(), AdminError> {
     let reloader = reloader(state)?;
-    let text = serde_yaml::to_string(raw).map_err(|e| AdminError::Internal(e.to_string()))?;
-    let base = reloader.path().parent().unwrap_or_else(|| Path::new("."));
+    let path = reloader.path();
+    let written = std::fs::read_to_string(path)
+        .map_err(|e| AdminError::Internal(format!("cannot read {}: {e}", path.display())))?;
+    let text = yaml_edit::rewrite(&written, raw).map_err(|e| {
+        AdminError::Invalid(vec![Problem {
+            path: "platform.yml".into(),
+            message: format!("cannot be edited in place, nothing was written: {e}"),
+        }])
+    })?;
+    let base = path.parent().unwrap_or_else(|| Path::new("."));
     let snapshot = Snapshot::load(&Source::text(text.clone(), base), &*state.env)
         .map_err(|errors| AdminError::Invalid(errors.0))?;
-    files::write_atomically(reloader.path(), text.as_bytes())
-        .map_err(|e| AdminError::Internal(format!("writing the configuration failed: {e}")))?;
-    reloader.apply(snapshot, state.app.mfa.now());
+    let now = state.app.mfa.now();
+    if text != written {
+        let kept = snapshot
+            .config
+            .admin
+            .as_ref()
+            .map_or(0, |a| a.config_backups);
+        if kept > 0 {
+            config_backup::keep(path, now).map_err(|e| {
+                AdminError::Internal(format!("keeping a backup of the configuration failed: {e}"))
+            })?;
+        }
+        files::write_atomically(path, text.as_bytes())
+            .map_err(|e| AdminError::Internal(format!("writing the configuration failed: {e}")))?;
+        if let Err(e) = config_backup::prune(path, kept) {
+            tracing::warn!("removing old backups of the configuration failed: {e}");
+        }
+    }
+    reloader.apply(snapshot, now);
     Ok(())
 }

@@ -8,6 +8,7 @@
 mod attempts;
 pub mod backup;
 mod channels;
+mod config_backup;
 mod config_file;
 mod destination;
 mod endpoints;

@@ -21,6 +21,7 @@ mod storage;
 mod upstream;
 mod user_data;
 mod walk;
+pub mod yaml_edit;
 
 pub use crate::domain::names::RESERVED_VARIABLES;
 pub use crate::domain::{Channel, Secret, Secrets};

@@ -30,6 +30,8 @@ pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// `admin.max_template_bytes` when not set.
 pub const DEFAULT_MAX_TEMPLATE_BYTES: usize = 256 * 1024;
+/// `admin.config_backups` when not set.
+pub const DEFAULT_CONFIG_BACKUPS: usize = 10;
 
 #[derive(Clone)]
 pub struct AdminConfig {
@@ -41,6 +43,9 @@ pub struct AdminConfig {
     pub attempts_log_days: u64,
     /// The largest template file the admin API reads or writes.
     pub max_template_bytes: usize,
+    /// How many previous versions of platform.yml a write through the admin API keeps beside
+    /// it (0: none).
+    pub config_backups: usize,
 }
 
 /// One admin token: its name and the SHA-256 of the token. Its `Debug` shows the name only.
@@ -66,6 +71,7 @@ impl fmt::Debug for AdminConfig {
             .field("tokens", &self.tokens)
             .field("attempts_log_days", &self.attempts_log_days)
             .field("max_template_bytes", &self.max_template_bytes)
+            .field("config_backups", &self.config_backups)
             .finish_non_exhaustive()
     }
 }
@@ -163,12 +169,16 @@ pub(super) fn parse_admin(v: &Value, p: &mut Problems) -> Option<AdminConfig> {
     let max_template_bytes = f
         .integer(p, "max_template_bytes", 1024..=16 * 1024 * 1024)
         .map_or(DEFAULT_MAX_TEMPLATE_BYTES, |n| n as usize);
+    let config_backups = f
+        .integer(p, "config_backups", 0..=1000)
+        .map_or(DEFAULT_CONFIG_BACKUPS, |n| n as usize);
     f.finish(p);
     Some(AdminConfig {
         listen: listen?,
         tokens: tokens?,
         attempts_log_days: days?,
         max_template_bytes,
+        config_backups,
     })
 }
 
