@@ -104,7 +104,8 @@ impl Target {
         spec.url = format!("https://provider.invalid/{}", f[0]);
         spec.headers = vec![("X-Fuzz".to_string(), f[1].clone())];
         if let Some(ct) = content_type {
-            spec.headers.push(("Content-Type".to_string(), ct.to_string()));
+            spec.headers
+                .push(("Content-Type".to_string(), ct.to_string()));
         }
         spec.body = Some(f[2].clone());
         let Ok(templates) = Templates::compile(&config) else {
