@@ -647,7 +647,10 @@ async function main() {
     fs.renameSync(tmpFile, configFile);
     await waitFor('the preset in force', async () => {
       const r = await http_('GET', ADMIN + '/api/endpoints', { headers: adminAuth });
-      return r.status === 200 && r.data && r.data.preset && r.data.preset.name === 'generic-json-webhook';
+      // The file is read as written at once; its requests are rendered by the configuration in
+      // force, which the reload swaps in a moment later (after the watcher's debounce).
+      return r.status === 200 && r.data && r.data.preset && r.data.preset.name === 'generic-json-webhook'
+        && JSON.stringify(r.data.requests || {}).includes('/hook/send');
     });
   }, { critical: true });
 
