@@ -24,36 +24,19 @@ const ROUTES: [&str; 8] = [
     "mfa/recovery-codes",
 ];
 
-pub struct Target {
-    server: Server,
-}
-
-impl Default for Target {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Target {
-    pub fn new() -> Target {
-        Target {
-            server: Server::new(),
+/// One input, sent to `server`.
+pub fn run(server: &Server, data: &[u8]) {
+    let f = raw_fields(data, 4);
+    let route = ROUTES[usize::from(f[0].first().copied().unwrap_or(0)) % ROUTES.len()];
+    let mut builder = Request::builder()
+        .method("POST")
+        .uri(format!("/alice/{route}"));
+    for (name, value) in [(header::CONTENT_TYPE, f[1]), (header::AUTHORIZATION, f[2])] {
+        if let (false, Ok(v)) = (value.is_empty(), HeaderValue::from_bytes(value)) {
+            builder = builder.header(name, v);
         }
     }
-
-    pub fn run(&self, data: &[u8]) {
-        let f = raw_fields(data, 4);
-        let route = ROUTES[usize::from(f[0].first().copied().unwrap_or(0)) % ROUTES.len()];
-        let mut builder = Request::builder()
-            .method("POST")
-            .uri(format!("/alice/{route}"));
-        for (name, value) in [(header::CONTENT_TYPE, f[1]), (header::AUTHORIZATION, f[2])] {
-            if let (false, Ok(v)) = (value.is_empty(), HeaderValue::from_bytes(value)) {
-                builder = builder.header(name, v);
-            }
-        }
-        if let Ok(request) = builder.body(Body::from(f[3].to_vec())) {
-            self.server.send(request);
-        }
+    if let Ok(request) = builder.body(Body::from(f[3].to_vec())) {
+        server.send(request);
     }
 }

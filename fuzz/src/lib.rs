@@ -27,12 +27,12 @@ pub fn target(name: &str) -> Option<Run> {
             Box::new(move |d| t.run(d))
         }
         "token" => {
-            let t = token::Target::new();
-            Box::new(move |d| t.run(d))
+            let server = server::Server::new();
+            Box::new(move |d| token::run(&server, d))
         }
         "body" => {
-            let t = body::Target::new();
-            Box::new(move |d| t.run(d))
+            let server = server::Server::new();
+            Box::new(move |d| body::run(&server, d))
         }
         _ => return None,
     })

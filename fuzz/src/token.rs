@@ -11,43 +11,26 @@ use axum::http::{header, HeaderValue, Request};
 use crate::input::raw_fields;
 use crate::server::Server;
 
-pub struct Target {
-    server: Server,
-}
-
-impl Default for Target {
-    fn default() -> Self {
-        Self::new()
+/// One input, sent to `server`.
+pub fn run(server: &Server, data: &[u8]) {
+    let f = raw_fields(data, 3);
+    let query = String::from_utf8_lossy(f[1]);
+    let username = String::from_utf8_lossy(f[2]);
+    let username = if username.is_empty() {
+        "alice".into()
+    } else {
+        username
+    };
+    let mut uri = format!("/{username}/mfa");
+    if !f[1].is_empty() {
+        uri = format!("{uri}?{query}");
     }
-}
-
-impl Target {
-    pub fn new() -> Target {
-        Target {
-            server: Server::new(),
-        }
+    let mut builder = Request::builder().method("GET").uri(uri);
+    if let Ok(value) = HeaderValue::from_bytes(f[0]) {
+        builder = builder.header(header::AUTHORIZATION, value);
     }
-
-    pub fn run(&self, data: &[u8]) {
-        let f = raw_fields(data, 3);
-        let query = String::from_utf8_lossy(f[1]);
-        let username = String::from_utf8_lossy(f[2]);
-        let username = if username.is_empty() {
-            "alice".into()
-        } else {
-            username
-        };
-        let mut uri = format!("/{username}/mfa");
-        if !f[1].is_empty() {
-            uri = format!("{uri}?{query}");
-        }
-        let mut builder = Request::builder().method("GET").uri(uri);
-        if let Ok(value) = HeaderValue::from_bytes(f[0]) {
-            builder = builder.header(header::AUTHORIZATION, value);
-        }
-        // A URI the HTTP types cannot parse never reaches the server.
-        if let Ok(request) = builder.body(Body::empty()) {
-            self.server.send(request);
-        }
+    // A URI the HTTP types cannot parse never reaches the server.
+    if let Ok(request) = builder.body(Body::empty()) {
+        server.send(request);
     }
 }

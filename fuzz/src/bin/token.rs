@@ -1,10 +1,11 @@
-//! The `token` target under AFL++ (FUZZING.md): `mfa_bridge_fuzz::token::Target::run` on every
-//! input.
+//! The `token` target under AFL++ (FUZZING.md): `mfa_bridge_fuzz::token::run` on every input.
 
 use std::panic::AssertUnwindSafe;
 
+use mfa_bridge_fuzz::server::Server;
+
 fn main() {
-    // A panic is what AFL++ records as a crash: the target is not reused after one.
-    let target = &AssertUnwindSafe(mfa_bridge_fuzz::token::Target::new());
-    afl::fuzz!(|data: &[u8]| target.run(data));
+    // A panic is what AFL++ records as a crash: the server is not reused after one.
+    let server = &AssertUnwindSafe(Server::new());
+    afl::fuzz!(|data: &[u8]| mfa_bridge_fuzz::token::run(server, data));
 }
