@@ -102,3 +102,12 @@ ensure_cargo_afl() {
   # AFL++ for this rustc (a no-op, answered with an error, when it is built already).
   cargo afl config --build >/dev/null 2>&1 || true
 }
+
+# PostgreSQL from Debian's archive, for the tests of `storage.backend: postgres`: each test
+# process starts its own throwaway server from it (tests/support/postgres.rs).
+ensure_postgres() {
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    echo "== installing postgresql"
+    apt_install postgresql
+  fi
+}

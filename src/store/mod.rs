@@ -36,6 +36,10 @@ pub use sled_store::SledStore;
 pub enum StoreError {
     #[error("storage failure: {0}")]
     Backend(String),
+    /// The engine cannot be reached now (a database down or unreachable): the same request
+    /// may succeed later, so the web layer answers 503 `storage-unavailable`.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
     #[error("a stored record cannot be read: {0}")]
     Corrupt(String),
 }
@@ -151,6 +155,12 @@ pub trait Store: Send + Sync + 'static {
     /// Writes the records of a backup into this store (for `mfa-bridge restore`, into an empty
     /// one); derived indexes are rebuilt, not read.
     async fn import(&self, records: Vec<BackupRecord>) -> Result<(), StoreError>;
+
+    /// Whether the engine answers now, for `/ready` and `/health`: a database store asks its
+    /// server ([`StoreError::Unavailable`] when it cannot); an embedded one is always there.
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     /// Everything written so far is on disk, whatever the durability (at shutdown).
     async fn flush_all(&self) -> Result<(), StoreError> {

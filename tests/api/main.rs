@@ -25,6 +25,9 @@ mod methods;
 mod openapi;
 mod openapi_check;
 mod outbox;
+#[path = "../support/postgres.rs"]
+mod postgres;
+mod postgres_harness;
 mod presets;
 mod prism;
 mod proxy_single;
