@@ -423,14 +423,25 @@ fn render(args: &ConfigArgs, endpoint: &str, data: &str, channel: Option<&str>) 
                 shown["sms"] = serde_json::to_value(sms).unwrap_or_default();
             }
             shown["warnings"] = serde_json::json!(preview.warnings);
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&shown).unwrap_or_default()
-            );
-            ExitCode::SUCCESS
+            print_out(&serde_json::to_string_pretty(&shown).unwrap_or_default())
         }
         Err(e) => {
             eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints `text` and a newline on standard output. A reader that went away (`render … | head`)
+/// ends the command quietly instead of the panic `println!` gives on a closed pipe.
+fn print_out(text: &str) -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cannot write the output: {e}");
             ExitCode::FAILURE
         }
     }

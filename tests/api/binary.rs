@@ -225,6 +225,34 @@ fn render_prints_the_request_with_the_env_secret_masked() {
     );
 }
 
+#[test]
+fn render_into_a_pipe_closed_early_ends_quietly() {
+    // `mfa-bridge render … | head -1`: the reader goes away after the first line.
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), &valid_config(dir.path()));
+    let mut child = bin()
+        .args(["render", "--config"])
+        .arg(&path)
+        .args([
+            "--endpoint",
+            "single",
+            "--data",
+            r#"{"phone":"+41791231212"}"#,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run mfa-bridge render");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && !stderr.contains("panicked"),
+        "a closed pipe must end render quietly; status {:?}, stderr:\n{stderr}",
+        output.status
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pending_activation_survives_a_restart_of_the_daemon() {
     let mut app = spawn_daemon(AppOptions::standalone_single(), &[]).await;
