@@ -65,6 +65,43 @@ fn vonage_verify_vars() -> Value {
     json!({"api_key": VONAGE_KEY, "api_secret": VONAGE_SECRET, "brand": VONAGE_BRAND})
 }
 
+/// A preset as these tests run it: the description Prism serves, the preset's name, its vars
+/// and the code mode it runs in.
+struct Setup {
+    spec: &'static str,
+    preset: &'static str,
+    vars: fn() -> Value,
+    options: fn() -> AppOptions,
+}
+
+const TWILIO_SMS: Setup = Setup {
+    spec: TWILIO_API,
+    preset: "twilio-sms",
+    vars: twilio_sms_vars,
+    options: AppOptions::standalone_single,
+};
+
+const TWILIO_VERIFY_SETUP: Setup = Setup {
+    spec: TWILIO_VERIFY,
+    preset: "twilio-verify",
+    vars: twilio_verify_vars,
+    options: AppOptions::standalone_challenge_verify,
+};
+
+const VONAGE_SMS_SETUP: Setup = Setup {
+    spec: VONAGE_SMS,
+    preset: "vonage-sms",
+    vars: vonage_sms_vars,
+    options: AppOptions::standalone_single,
+};
+
+const VONAGE_VERIFY_SETUP: Setup = Setup {
+    spec: VONAGE_VERIFY,
+    preset: "vonage-verify",
+    vars: vonage_verify_vars,
+    options: AppOptions::standalone_challenge_verify,
+};
+
 /// The daemon in process with `mfa.endpoints: {preset, base_url: the front, vars}`.
 async fn preset_app(front: &Front, preset: &str, vars: Value, options: AppOptions) -> TestApp {
     spawn_app(options.with_endpoints(json!({
@@ -75,17 +112,29 @@ async fn preset_app(front: &Front, preset: &str, vars: Value, options: AppOption
     .await
 }
 
-/// The Prism of `spec` and a front to it, and the daemon on `preset` sending through the front.
-async fn on_prism(
-    spec: &'static str,
-    preset: &str,
-    vars: Value,
-    options: AppOptions,
-) -> (&'static Prism, Front, TestApp) {
-    let prism = Prism::shared(spec).await;
+/// The Prism of `setup`'s description and a front to it, and the daemon on `setup`'s preset
+/// sending through the front.
+async fn on_prism(setup: &Setup) -> (&'static Prism, Front, TestApp) {
+    let prism = Prism::shared(setup.spec).await;
     let front = prism.front().await;
-    let app = preset_app(&front, preset, vars, options).await;
+    let app = preset_app(&front, setup.preset, (setup.vars)(), (setup.options)()).await;
     (prism, front, app)
+}
+
+/// An activation through `setup` whose send is changed by `change` on its way to Prism at
+/// `path`: the daemon must report a provider failure. Prism's exchange, for the caller to check.
+async fn activation_changed(
+    setup: &Setup,
+    path: &str,
+    change: Change,
+    username: &str,
+) -> (&'static Prism, Exchange) {
+    let (prism, front, app) = on_prism(setup).await;
+    front.change(path, change);
+    app.activate_default(username)
+        .await
+        .assert_error(400, "messaging-server-error");
+    (prism, front.last())
 }
 
 fn basic_auth(username: &str, password: &str) -> String {
@@ -207,13 +256,7 @@ async fn enrol_and_log_in_challenge_verify(app: &TestApp, username: &str, user_d
 
 #[tokio::test]
 async fn twilio_sms_sends_what_twilios_description_accepts() {
-    let (prism, front, app) = on_prism(
-        TWILIO_API,
-        "twilio-sms",
-        twilio_sms_vars(),
-        AppOptions::standalone_single(),
-    )
-    .await;
+    let (prism, front, app) = on_prism(&TWILIO_SMS).await;
     let username = "conformance-twilio-sms";
     enrol_and_log_in_single(&app, &front, username, "Body").await;
 
@@ -250,37 +293,26 @@ async fn twilio_sms_sends_what_twilios_description_accepts() {
 
 #[tokio::test]
 async fn twilio_sms_without_to_is_refused_by_prism_and_reported_as_a_provider_failure() {
-    let (prism, front, app) = on_prism(
-        TWILIO_API,
-        "twilio-sms",
-        twilio_sms_vars(),
-        AppOptions::standalone_single(),
+    let (prism, exchange) = activation_changed(
+        &TWILIO_SMS,
+        &twilio_messages_path(),
+        Change::RemoveFormField("To"),
+        "conformance-twilio-sms-no-to",
     )
     .await;
-    front.change(&twilio_messages_path(), Change::RemoveFormField("To"));
-    app.activate_default("conformance-twilio-sms-no-to")
-        .await
-        .assert_error(400, "messaging-server-error");
-    assert_refused_for(prism, &front.last(), "To");
+    assert_refused_for(prism, &exchange, "To");
 }
 
 #[tokio::test]
 async fn twilio_sms_without_credentials_is_refused_by_prism_and_reported_as_a_provider_failure() {
-    let (prism, front, app) = on_prism(
-        TWILIO_API,
-        "twilio-sms",
-        twilio_sms_vars(),
-        AppOptions::standalone_single(),
-    )
-    .await;
-    front.change(
+    let (prism, exchange) = activation_changed(
+        &TWILIO_SMS,
         &twilio_messages_path(),
         Change::RemoveHeader("authorization"),
-    );
-    app.activate_default("conformance-twilio-sms-no-auth")
-        .await
-        .assert_error(400, "messaging-server-error");
-    assert_answered(prism, &front.last(), 401);
+        "conformance-twilio-sms-no-auth",
+    )
+    .await;
+    assert_answered(prism, &exchange, 401);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -288,13 +320,7 @@ async fn twilio_sms_without_credentials_is_refused_by_prism_and_reported_as_a_pr
 
 #[tokio::test]
 async fn twilio_verify_sends_what_twilios_description_accepts() {
-    let (prism, front, app) = on_prism(
-        TWILIO_VERIFY,
-        "twilio-verify",
-        twilio_verify_vars(),
-        AppOptions::standalone_challenge_verify(),
-    )
-    .await;
+    let (prism, front, app) = on_prism(&TWILIO_VERIFY_SETUP).await;
     let username = "conformance-twilio-verify";
     let phone = phone_for(username);
     enrol_and_log_in_challenge_verify(&app, username, &json!({"phone": phone, "language": "fr"}))
@@ -354,13 +380,7 @@ async fn twilio_verify_sends_what_twilios_description_accepts() {
 async fn twilio_verify_locale_is_the_language_the_message_texts_resolve_to() {
     // The user's tag (de-CH), else its base language (de), else the default (en): tags Twilio's
     // `Locale` takes.
-    let (prism, front, app) = on_prism(
-        TWILIO_VERIFY,
-        "twilio-verify",
-        twilio_verify_vars(),
-        AppOptions::standalone_challenge_verify(),
-    )
-    .await;
+    let (prism, front, app) = on_prism(&TWILIO_VERIFY_SETUP).await;
     for (language, locale) in [("de-CH", "de"), ("it", "it")] {
         let username = format!("conformance-twilio-verify-{language}");
         let user_data = json!({"phone": phone_for(&username), "language": language});
@@ -379,38 +399,27 @@ async fn twilio_verify_locale_is_the_language_the_message_texts_resolve_to() {
 
 #[tokio::test]
 async fn twilio_verify_without_to_is_refused_by_prism_and_reported_as_a_provider_failure() {
-    let (prism, front, app) = on_prism(
-        TWILIO_VERIFY,
-        "twilio-verify",
-        twilio_verify_vars(),
-        AppOptions::standalone_challenge_verify(),
+    let (prism, exchange) = activation_changed(
+        &TWILIO_VERIFY_SETUP,
+        &twilio_verifications_path(),
+        Change::RemoveFormField("To"),
+        "conformance-twilio-verify-no-to",
     )
     .await;
-    front.change(&twilio_verifications_path(), Change::RemoveFormField("To"));
-    app.activate_default("conformance-twilio-verify-no-to")
-        .await
-        .assert_error(400, "messaging-server-error");
-    assert_refused_for(prism, &front.last(), "To");
+    assert_refused_for(prism, &exchange, "To");
 }
 
 #[tokio::test]
 async fn twilio_verify_without_credentials_is_refused_by_prism_and_reported_as_a_provider_failure()
 {
-    let (prism, front, app) = on_prism(
-        TWILIO_VERIFY,
-        "twilio-verify",
-        twilio_verify_vars(),
-        AppOptions::standalone_challenge_verify(),
-    )
-    .await;
-    front.change(
+    let (prism, exchange) = activation_changed(
+        &TWILIO_VERIFY_SETUP,
         &twilio_verifications_path(),
         Change::RemoveHeader("authorization"),
-    );
-    app.activate_default("conformance-twilio-verify-no-auth")
-        .await
-        .assert_error(400, "messaging-server-error");
-    assert_answered(prism, &front.last(), 401);
+        "conformance-twilio-verify-no-auth",
+    )
+    .await;
+    assert_answered(prism, &exchange, 401);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -418,13 +427,7 @@ async fn twilio_verify_without_credentials_is_refused_by_prism_and_reported_as_a
 
 #[tokio::test]
 async fn vonage_sms_sends_what_vonages_description_accepts() {
-    let (prism, front, app) = on_prism(
-        VONAGE_SMS,
-        "vonage-sms",
-        vonage_sms_vars(),
-        AppOptions::standalone_single(),
-    )
-    .await;
+    let (prism, front, app) = on_prism(&VONAGE_SMS_SETUP).await;
     let username = "conformance-vonage-sms";
     enrol_and_log_in_single(&app, &front, username, "text").await;
 
@@ -471,13 +474,7 @@ async fn vonage_sms_sends_what_vonages_description_accepts() {
 
 #[tokio::test]
 async fn vonage_sms_marks_a_text_outside_gsm7_as_unicode() {
-    let (prism, front, app) = on_prism(
-        VONAGE_SMS,
-        "vonage-sms",
-        vonage_sms_vars(),
-        AppOptions::standalone_single(),
-    )
-    .await;
+    let (prism, front, app) = on_prism(&VONAGE_SMS_SETUP).await;
     let username = "conformance-vonage-sms-unicode";
     // A user-data message (as Pryv clients send) wins over the message texts.
     let user_data = json!({"phone": phone_for(username), "message": "Ваш код {{ code }}"});
@@ -497,35 +494,27 @@ async fn vonage_sms_marks_a_text_outside_gsm7_as_unicode() {
 
 #[tokio::test]
 async fn vonage_sms_without_to_is_refused_by_prism_and_reported_as_a_provider_failure() {
-    let (prism, front, app) = on_prism(
-        VONAGE_SMS,
-        "vonage-sms",
-        vonage_sms_vars(),
-        AppOptions::standalone_single(),
+    let (prism, exchange) = activation_changed(
+        &VONAGE_SMS_SETUP,
+        VONAGE_SMS_PATH,
+        Change::RemoveFormField("to"),
+        "conformance-vonage-sms-no-to",
     )
     .await;
-    front.change(VONAGE_SMS_PATH, Change::RemoveFormField("to"));
-    app.activate_default("conformance-vonage-sms-no-to")
-        .await
-        .assert_error(400, "messaging-server-error");
-    assert_refused_for(prism, &front.last(), "to");
+    assert_refused_for(prism, &exchange, "to");
 }
 
 #[tokio::test]
 async fn vonage_sms_without_credentials_is_refused_by_prism_and_reported_as_a_provider_failure() {
     // Vonage has no HTTP security scheme: the credentials are fields of the body.
-    let (prism, front, app) = on_prism(
-        VONAGE_SMS,
-        "vonage-sms",
-        vonage_sms_vars(),
-        AppOptions::standalone_single(),
+    let (prism, exchange) = activation_changed(
+        &VONAGE_SMS_SETUP,
+        VONAGE_SMS_PATH,
+        Change::RemoveFormField("api_key"),
+        "conformance-vonage-sms-no-key",
     )
     .await;
-    front.change(VONAGE_SMS_PATH, Change::RemoveFormField("api_key"));
-    app.activate_default("conformance-vonage-sms-no-key")
-        .await
-        .assert_error(400, "messaging-server-error");
-    assert_refused_for(prism, &front.last(), "api_key");
+    assert_refused_for(prism, &exchange, "api_key");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -533,13 +522,7 @@ async fn vonage_sms_without_credentials_is_refused_by_prism_and_reported_as_a_pr
 
 #[tokio::test]
 async fn vonage_verify_sends_what_vonages_description_accepts() {
-    let (prism, front, app) = on_prism(
-        VONAGE_VERIFY,
-        "vonage-verify",
-        vonage_verify_vars(),
-        AppOptions::standalone_challenge_verify(),
-    )
-    .await;
+    let (prism, front, app) = on_prism(&VONAGE_VERIFY_SETUP).await;
     let username = "conformance-vonage-verify";
     let phone = phone_for(username);
     enrol_and_log_in_challenge_verify(&app, username, &json!({"phone": phone})).await;
@@ -609,31 +592,21 @@ async fn vonage_verify_sends_what_vonages_description_accepts() {
 
 #[tokio::test]
 async fn vonage_verify_without_number_is_refused_by_prism_and_reported_as_a_provider_failure() {
-    let (prism, front, app) = on_prism(
-        VONAGE_VERIFY,
-        "vonage-verify",
-        vonage_verify_vars(),
-        AppOptions::standalone_challenge_verify(),
+    let (prism, exchange) = activation_changed(
+        &VONAGE_VERIFY_SETUP,
+        VONAGE_VERIFY_PATH,
+        Change::RemoveFormField("number"),
+        "conformance-vonage-verify-no-number",
     )
     .await;
-    front.change(VONAGE_VERIFY_PATH, Change::RemoveFormField("number"));
-    app.activate_default("conformance-vonage-verify-no-number")
-        .await
-        .assert_error(400, "messaging-server-error");
-    assert_refused_for(prism, &front.last(), "number");
+    assert_refused_for(prism, &exchange, "number");
 }
 
 #[tokio::test]
 async fn vonage_verify_refusal_documented_with_a_200_is_a_provider_failure() {
     // Vonage answers 200 to a refused verification; the description's own example
     // `throttled` is `{"status": "1", "error_text": "Throttled"}`.
-    let (prism, front, app) = on_prism(
-        VONAGE_VERIFY,
-        "vonage-verify",
-        vonage_verify_vars(),
-        AppOptions::standalone_challenge_verify(),
-    )
-    .await;
+    let (prism, front, app) = on_prism(&VONAGE_VERIFY_SETUP).await;
     front.change(VONAGE_VERIFY_PATH, Change::PreferExample("throttled"));
     app.activate_default("conformance-vonage-verify-throttled")
         .await
@@ -646,13 +619,7 @@ async fn vonage_verify_refusal_documented_with_a_200_is_a_provider_failure() {
 #[tokio::test]
 async fn vonage_verify_wrong_code_documented_with_a_200_is_an_invalid_code() {
     // The description's example `incorrect-code`: 200 `{"status": "16"}`.
-    let (prism, front, app) = on_prism(
-        VONAGE_VERIFY,
-        "vonage-verify",
-        vonage_verify_vars(),
-        AppOptions::standalone_challenge_verify(),
-    )
-    .await;
+    let (prism, front, app) = on_prism(&VONAGE_VERIFY_SETUP).await;
     front.change(VONAGE_CHECK_PATH, Change::PreferExample("incorrect-code"));
     let username = "conformance-vonage-verify-wrong-code";
     let mfa_token = app.activate_default(username).await.mfa_token();
