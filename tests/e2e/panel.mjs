@@ -14,26 +14,20 @@
 // copy the three README screenshots to docs/screenshots/.
 // Prints `N passed, M failed` last; exits 1 on any failure.
 
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import {
+  ARTIFACTS, ROOT, assert, http_, launchBrowser, log, page, resources, run, sha256, shot, sleep,
+  startDaemon, startProvider, step, waitFor,
+} from './harness.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = process.env.MFA_BRIDGE_BIN || path.join(ROOT, 'target', 'debug', 'mfa-bridge');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const ARTIFACTS = path.resolve(ROOT, process.env.E2E_ARTIFACTS || path.join('target', 'e2e-artifacts'));
 const UPDATE_SCREENSHOTS = process.env.E2E_UPDATE_SCREENSHOTS === '1';
 const SCREENSHOTS_DIR = path.join(ROOT, 'docs', 'screenshots');
 // artifact -> the name README.md shows it under, in docs/screenshots/
 const README_SHOTS = { 'endpoint-editor.png': 'panel-editor.png', 'inline-problem.png': 'panel-problem.png', 'attempts-log.png': 'panel-attempts.png' };
 
-const WAIT_MS = 10_000;           // one UI expectation
-const START_MS = 60_000;          // daemon start (ports in its log)
 const WHOLE_RUN_MS = 300_000;     // the whole run, then everything is torn down
 
 const USER = 'e2e-user';
@@ -45,85 +39,8 @@ const ADMIN_TOKEN = 'admin-' + crypto.randomBytes(16).toString('hex');
 const HOOK_TOKEN = 'hook-' + crypto.randomBytes(12).toString('hex');
 const POSTMARK_TOKEN = 'pm-' + crypto.randomBytes(12).toString('hex');
 const API_KEY = 'key-' + crypto.randomBytes(16).toString('hex');
-const sha256 = (s) => crypto.createHash('sha256').update(s).digest('hex');
 
-// ------------------------------------------------------------------ bookkeeping
-
-const results = [];
-let skipRest = false;
-let cleaningUp = null;
-const resources = { daemon: null, context: null, provider: null, tmp: null, daemonLog: [] };
-
-function log(...args) { console.log(...args); }
-
-async function step(name, fn, { critical = false } = {}) {
-  if (skipRest) {
-    results.push({ name, outcome: 'skipped' });
-    log(`SKIP  ${name}`);
-    return;
-  }
-  const started = Date.now();
-  try {
-    await fn();
-    results.push({ name, outcome: 'passed' });
-    log(`PASS  ${name} (${Date.now() - started} ms)`);
-  } catch (err) {
-    results.push({ name, outcome: 'failed', error: err });
-    log(`FAIL  ${name} (${Date.now() - started} ms)\n      ${String(err && err.stack || err).split('\n').slice(0, 6).join('\n      ')}`);
-    await shot(`failure-${results.length}-${slug(name)}.png`).catch(() => {});
-    if (critical) skipRest = true;
-  }
-}
-
-function slug(s) { return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 50); }
-
-function assert(cond, msg) { if (!cond) throw new Error(msg); }
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// Polls `fn` until it returns a truthy value, at most `timeout` ms.
-async function waitFor(what, fn, timeout = WAIT_MS, interval = 100) {
-  const deadline = Date.now() + timeout;
-  let last;
-  let lastErr;
-  while (Date.now() < deadline) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (err) { lastErr = err; }
-    await sleep(interval);
-  }
-  throw new Error(`timed out after ${timeout} ms waiting for ${what}` +
-    (lastErr ? ` (last error: ${lastErr.message})` : last !== undefined ? ` (last value: ${JSON.stringify(last)})` : ''));
-}
-
-let page = null;
-async function shot(file) {
-  if (!page) return;
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: path.join(ARTIFACTS, file), timeout: WAIT_MS });
-}
-
-// ------------------------------------------------------------------ fake provider
-
-function startProvider() {
-  const received = [];
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      received.push({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: 'sent', id: `msg-${received.length}` }));
-    });
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve({ server, received, port: server.address().port }));
-  });
-}
-
-// ------------------------------------------------------------------ daemon
+// ------------------------------------------------------------------ configurations
 
 function writeConfig(dir, providerPort) {
   const cfg = `# Written by tests/e2e/panel.mjs for one run.
@@ -192,142 +109,20 @@ mfa:
 `;
 }
 
-// The daemon's environment: no proxy (its provider is on loopback), plain logs.
-function daemonEnv() {
-  const env = { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', NO_COLOR: '1', NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost',
-    E2E_HOOK_TOKEN: HOOK_TOKEN, E2E_POSTMARK_TOKEN: POSTMARK_TOKEN };
-  for (const k of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'ALL_PROXY', 'all_proxy']) delete env[k];
-  return env;
-}
-
-function startDaemon(configFile, cwd) {
-  const child = spawn(BIN, ['serve', '--config', configFile], {
-    cwd,
-    env: daemonEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  resources.daemon = child;
-  let publicUrl = null;
-  let adminUrl = null;
-  let buffered = '';
-  const onData = (chunk) => {
-    const text = chunk.toString('utf8');
-    resources.daemonLog.push(text);
-    buffered += text;
-    let nl;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      // eslint-disable-next-line no-control-regex
-      const line = buffered.slice(0, nl).replace(/\x1b\[[0-9;]*m/g, '');
-      buffered = buffered.slice(nl + 1);
-      const admin = line.match(/admin listening on (http:\/\/[^\s"]+)/);
-      const pub = line.match(/(?<!admin )listening on (http:\/\/[^\s"]+)/);
-      if (admin) adminUrl = admin[1];
-      else if (pub) publicUrl = pub[1];
-    }
-  };
-  child.stderr.on('data', onData);
-  child.stdout.on('data', onData);
-  let exited = null;
-  child.on('exit', (code, signal) => { exited = { code, signal }; });
-  return waitFor('the daemon to log both listening addresses', () => {
-    if (exited) throw new Error(`the daemon exited (${JSON.stringify(exited)}) before listening:\n${resources.daemonLog.join('').slice(-3000)}`);
-    return publicUrl && adminUrl ? { publicUrl, adminUrl } : null;
-  }, START_MS).catch((err) => {
-    if (exited) throw new Error(`the daemon exited (${JSON.stringify(exited)}) before listening:\n${resources.daemonLog.join('').slice(-3000)}`);
-    throw new Error(`${err.message}\n${resources.daemonLog.join('').slice(-3000)}`);
-  });
-}
-
-async function stopDaemon() {
-  const child = resources.daemon;
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const t = await Promise.race([gone.then(() => 'exited'), sleep(5000).then(() => 'timeout')]);
-  if (t === 'timeout') {
-    child.kill('SIGKILL');
-    await Promise.race([gone, sleep(2000)]);
-  }
-}
-
-// ------------------------------------------------------------------ HTTP helpers (node side)
-
-async function http_(method, url, { headers = {}, json, text } = {}) {
-  const init = { method, headers: { ...headers }, redirect: 'manual', signal: AbortSignal.timeout(WAIT_MS) };
-  if (json !== undefined) { init.headers['content-type'] = 'application/json'; init.body = JSON.stringify(json); }
-  if (text !== undefined) { init.headers['content-type'] = 'text/plain'; init.body = text; }
-  const res = await fetch(url, init);
-  const body = await res.text();
-  let data = null;
-  try { data = JSON.parse(body); } catch (_) { /* not JSON */ }
-  return { status: res.status, headers: res.headers, body, data };
-}
-
-// ------------------------------------------------------------------ cleanup
-
-async function cleanup() {
-  if (cleaningUp) return cleaningUp;
-  cleaningUp = (async () => {
-    if (resources.context) {
-      await Promise.race([resources.context.close().catch(() => {}), sleep(10_000)]);
-      resources.context = null;
-    }
-    await stopDaemon().catch(() => {});
-    if (resources.provider) {
-      resources.provider.server.closeAllConnections?.();
-      await Promise.race([new Promise((r) => resources.provider.server.close(r)), sleep(3000)]);
-    }
-    try {
-      fs.mkdirSync(ARTIFACTS, { recursive: true });
-      fs.writeFileSync(path.join(ARTIFACTS, 'daemon.log'), resources.daemonLog.join(''));
-    } catch (_) { /* best effort */ }
-    if (resources.tmp) fs.rmSync(resources.tmp, { recursive: true, force: true });
-  })();
-  return cleaningUp;
-}
-
-function summary() {
-  const passed = results.filter((r) => r.outcome === 'passed').length;
-  const failed = results.filter((r) => r.outcome === 'failed').length;
-  const skipped = results.filter((r) => r.outcome === 'skipped').length;
-  return { passed, failed, skipped, line: `${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : '') };
-}
-
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, async () => {
-    log(`\n${sig}: stopping`);
-    await cleanup();
-    const s = summary();
-    log(`${s.passed} passed, ${Math.max(1, s.failed)} failed`);
-    process.exit(1);
-  });
-}
-
-const watchdog = setTimeout(async () => {
-  log(`\nthe whole run took more than ${WHOLE_RUN_MS / 1000} s: stopping`);
-  await cleanup();
-  const s = summary();
-  log(`${s.passed} passed, ${s.failed + 1} failed`);
-  process.exit(1);
-}, WHOLE_RUN_MS);
-
 // ------------------------------------------------------------------ the test
 
 async function main() {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   for (const f of fs.readdirSync(ARTIFACTS)) if (f.endsWith('.png')) fs.rmSync(path.join(ARTIFACTS, f));
-  assert(fs.existsSync(BIN), `no daemon binary at ${BIN} (cargo build first)`);
-  assert(fs.existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}`);
 
   resources.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mfa-bridge-e2e-'));
   const provider = await startProvider();
-  resources.provider = provider;
   const providerUrl = `http://127.0.0.1:${provider.port}/sms`;
   const configFile = writeConfig(resources.tmp, provider.port);
 
   let urls;
   await step('daemon starts and logs its public and admin addresses', async () => {
-    urls = await startDaemon(configFile, resources.tmp);
+    urls = await startDaemon(configFile, resources.tmp, { E2E_HOOK_TOKEN: HOOK_TOKEN, E2E_POSTMARK_TOKEN: POSTMARK_TOKEN });
     for (const u of Object.values(urls)) assert(new URL(u).hostname === '127.0.0.1', `not on loopback: ${u}`);
     log(`      public ${urls.publicUrl}, admin ${urls.adminUrl}, provider ${providerUrl}`);
   }, { critical: true });
@@ -348,37 +143,10 @@ async function main() {
 
   // The browser: a fresh profile, loopback only.
   const profile = fs.mkdtempSync(path.join(resources.tmp, 'chromium-'));
-  const outside = [];
-  const pageErrors = [];
+  let outside = [];
+  let pageErrors = [];
   await step('headless Chromium starts', async () => {
-    resources.context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1366, height: 768 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--disable-domain-reliability', '--no-pings',
-        '--disable-client-side-phishing-detection',
-        // Belt and braces: anything not on loopback would go to a dead proxy on loopback.
-        '--proxy-server=http://127.0.0.1:9'],
-      timeout: 30_000,
-    });
-    resources.context.setDefaultTimeout(WAIT_MS);
-    await resources.context.route('**/*', (route) => {
-      const u = new URL(route.request().url());
-      if (['http:', 'https:', 'ws:', 'wss:'].includes(u.protocol) && u.hostname !== '127.0.0.1') {
-        outside.push(u.href);
-        return route.abort('blockedbyclient');
-      }
-      return route.continue();
-    });
-    page = resources.context.pages()[0] || await resources.context.newPage();
-    page.on('pageerror', (e) => pageErrors.push(String(e)));
-    // A 4xx the panel asked for (a refused save) is logged by Chromium as a failed resource: not an error of the panel.
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !/^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) {
-        pageErrors.push('console: ' + m.text());
-      }
-    });
+    ({ outside, pageErrors } = await launchBrowser(profile));
   }, { critical: true });
 
   const byId = (id) => page.getByTestId(id);
@@ -747,18 +515,4 @@ async function main() {
   }
 }
 
-let crashed = null;
-try {
-  await main();
-} catch (err) {
-  crashed = err;
-  log(`ERROR ${String(err && err.stack || err)}`);
-} finally {
-  clearTimeout(watchdog);
-  await cleanup();
-}
-const s = summary();
-log(`\nscreenshots and daemon log in ${path.relative(process.cwd(), ARTIFACTS) || ARTIFACTS}`);
-const failed = s.failed + (crashed ? 1 : 0);
-log(`${s.passed} passed, ${failed} failed` + (s.skipped ? `, ${s.skipped} skipped` : ''));
-process.exit(failed > 0 || s.passed === 0 ? 1 : 0);
+await run(main, { wholeRunMs: WHOLE_RUN_MS });

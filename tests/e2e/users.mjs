@@ -12,22 +12,15 @@
 // /usr/bin/chromium), E2E_ARTIFACTS (default target/e2e-artifacts).
 // Prints `N passed, M failed` last; exits 1 on any failure.
 
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import {
+  assert, http_, launchBrowser, log, page, resources, run, sha256, shot, startDaemon,
+  startProvider, step, waitFor,
+} from './harness.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = process.env.MFA_BRIDGE_BIN || path.join(ROOT, 'target', 'debug', 'mfa-bridge');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const ARTIFACTS = path.resolve(ROOT, process.env.E2E_ARTIFACTS || path.join('target', 'e2e-artifacts'));
-
-const WAIT_MS = 10_000;           // one UI expectation
-const START_MS = 60_000;          // daemon start (ports in its log)
 const WHOLE_RUN_MS = 240_000;     // the whole run, then everything is torn down
 
 const USER = 'e2e-alice';
@@ -36,80 +29,8 @@ const PHONE = '+41791231212';
 const ADMIN_TOKEN = 'admin-' + crypto.randomBytes(16).toString('hex');
 const HELPDESK_TOKEN = 'helpdesk-' + crypto.randomBytes(16).toString('hex');
 const API_KEY = 'key-' + crypto.randomBytes(16).toString('hex');
-const sha256 = (s) => crypto.createHash('sha256').update(s).digest('hex');
 
-// ------------------------------------------------------------------ bookkeeping (as panel.mjs)
-
-const results = [];
-let skipRest = false;
-let cleaningUp = null;
-const resources = { daemon: null, context: null, provider: null, tmp: null, daemonLog: [] };
-let page = null;
-
-function log(...args) { console.log(...args); }
-function assert(cond, msg) { if (!cond) throw new Error(msg); }
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-function slug(s) { return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 50); }
-
-async function shot(file) {
-  if (!page) return;
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: path.join(ARTIFACTS, file), timeout: WAIT_MS });
-}
-
-async function step(name, fn, { critical = false } = {}) {
-  if (skipRest) {
-    results.push({ name, outcome: 'skipped' });
-    log(`SKIP  ${name}`);
-    return;
-  }
-  const started = Date.now();
-  try {
-    await fn();
-    results.push({ name, outcome: 'passed' });
-    log(`PASS  ${name} (${Date.now() - started} ms)`);
-  } catch (err) {
-    results.push({ name, outcome: 'failed', error: err });
-    log(`FAIL  ${name} (${Date.now() - started} ms)\n      ${String(err && err.stack || err).split('\n').slice(0, 6).join('\n      ')}`);
-    await shot(`users-failure-${results.length}-${slug(name)}.png`).catch(() => {});
-    if (critical) skipRest = true;
-  }
-}
-
-// Polls `fn` until it returns a truthy value, at most `timeout` ms.
-async function waitFor(what, fn, timeout = WAIT_MS, interval = 100) {
-  const deadline = Date.now() + timeout;
-  let last;
-  let lastErr;
-  while (Date.now() < deadline) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (err) { lastErr = err; }
-    await sleep(interval);
-  }
-  throw new Error(`timed out after ${timeout} ms waiting for ${what}` +
-    (lastErr ? ` (last error: ${lastErr.message})` : last !== undefined ? ` (last value: ${JSON.stringify(last)})` : ''));
-}
-
-// ------------------------------------------------------------------ fake provider, daemon (as panel.mjs)
-
-function startProvider() {
-  const received = [];
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      received.push({ method: req.method, url: req.url, body: Buffer.concat(chunks).toString('utf8') });
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: 'sent', id: `msg-${received.length}` }));
-    });
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve({ server, received, port: server.address().port }));
-  });
-}
+// ------------------------------------------------------------------ configuration
 
 function writeConfig(dir, providerPort) {
   const cfg = `# Written by tests/e2e/users.mjs for one run.
@@ -143,119 +64,11 @@ mfa:
   return file;
 }
 
-function daemonEnv() {
-  const env = { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', NO_COLOR: '1', NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost' };
-  for (const k of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'ALL_PROXY', 'all_proxy']) delete env[k];
-  return env;
-}
-
-function startDaemon(configFile, cwd) {
-  const child = spawn(BIN, ['serve', '--config', configFile], { cwd, env: daemonEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  resources.daemon = child;
-  let publicUrl = null;
-  let adminUrl = null;
-  let buffered = '';
-  const onData = (chunk) => {
-    const text = chunk.toString('utf8');
-    resources.daemonLog.push(text);
-    buffered += text;
-    let nl;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      // eslint-disable-next-line no-control-regex
-      const line = buffered.slice(0, nl).replace(/\x1b\[[0-9;]*m/g, '');
-      buffered = buffered.slice(nl + 1);
-      const admin = line.match(/admin listening on (http:\/\/[^\s"]+)/);
-      const pub = line.match(/(?<!admin )listening on (http:\/\/[^\s"]+)/);
-      if (admin) adminUrl = admin[1];
-      else if (pub) publicUrl = pub[1];
-    }
-  };
-  child.stderr.on('data', onData);
-  child.stdout.on('data', onData);
-  let exited = null;
-  child.on('exit', (code, signal) => { exited = { code, signal }; });
-  return waitFor('the daemon to log both listening addresses', () => {
-    if (exited) throw new Error(`the daemon exited (${JSON.stringify(exited)}) before listening:\n${resources.daemonLog.join('').slice(-3000)}`);
-    return publicUrl && adminUrl ? { publicUrl, adminUrl } : null;
-  }, START_MS);
-}
-
-async function stopDaemon() {
-  const child = resources.daemon;
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const t = await Promise.race([gone.then(() => 'exited'), sleep(5000).then(() => 'timeout')]);
-  if (t === 'timeout') {
-    child.kill('SIGKILL');
-    await Promise.race([gone, sleep(2000)]);
-  }
-}
-
-async function http_(method, url, { headers = {}, json } = {}) {
-  const init = { method, headers: { ...headers }, redirect: 'manual', signal: AbortSignal.timeout(WAIT_MS) };
-  if (json !== undefined) { init.headers['content-type'] = 'application/json'; init.body = JSON.stringify(json); }
-  const res = await fetch(url, init);
-  const body = await res.text();
-  let data = null;
-  try { data = JSON.parse(body); } catch (_) { /* not JSON */ }
-  return { status: res.status, headers: res.headers, body, data };
-}
-
-async function cleanup() {
-  if (cleaningUp) return cleaningUp;
-  cleaningUp = (async () => {
-    if (resources.context) {
-      await Promise.race([resources.context.close().catch(() => {}), sleep(10_000)]);
-      resources.context = null;
-    }
-    await stopDaemon().catch(() => {});
-    if (resources.provider) {
-      resources.provider.server.closeAllConnections?.();
-      await Promise.race([new Promise((r) => resources.provider.server.close(r)), sleep(3000)]);
-    }
-    try {
-      fs.mkdirSync(ARTIFACTS, { recursive: true });
-      fs.writeFileSync(path.join(ARTIFACTS, 'users-daemon.log'), resources.daemonLog.join(''));
-    } catch (_) { /* best effort */ }
-    if (resources.tmp) fs.rmSync(resources.tmp, { recursive: true, force: true });
-  })();
-  return cleaningUp;
-}
-
-function summary() {
-  const passed = results.filter((r) => r.outcome === 'passed').length;
-  const failed = results.filter((r) => r.outcome === 'failed').length;
-  const skipped = results.filter((r) => r.outcome === 'skipped').length;
-  return { passed, failed, skipped };
-}
-
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, async () => {
-    log(`\n${sig}: stopping`);
-    await cleanup();
-    const s = summary();
-    log(`${s.passed} passed, ${Math.max(1, s.failed)} failed`);
-    process.exit(1);
-  });
-}
-
-const watchdog = setTimeout(async () => {
-  log(`\nthe whole run took more than ${WHOLE_RUN_MS / 1000} s: stopping`);
-  await cleanup();
-  const s = summary();
-  log(`${s.passed} passed, ${s.failed + 1} failed`);
-  process.exit(1);
-}, WHOLE_RUN_MS);
-
 // ------------------------------------------------------------------ the test
 
 async function main() {
-  assert(fs.existsSync(BIN), `no daemon binary at ${BIN} (cargo build first)`);
-  assert(fs.existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}`);
   resources.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mfa-bridge-e2e-users-'));
   const provider = await startProvider();
-  resources.provider = provider;
   const configFile = writeConfig(resources.tmp, provider.port);
   const lastCode = () => {
     const last = provider.received[provider.received.length - 1];
@@ -292,34 +105,10 @@ async function main() {
   }, { critical: true });
 
   const profile = fs.mkdtempSync(path.join(resources.tmp, 'chromium-'));
-  const outside = [];
-  const pageErrors = [];
+  let outside = [];
+  let pageErrors = [];
   await step('headless Chromium starts', async () => {
-    resources.context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1366, height: 900 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--disable-domain-reliability', '--no-pings',
-        '--disable-client-side-phishing-detection', '--proxy-server=http://127.0.0.1:9'],
-      timeout: 30_000,
-    });
-    resources.context.setDefaultTimeout(WAIT_MS);
-    await resources.context.route('**/*', (route) => {
-      const u = new URL(route.request().url());
-      if (['http:', 'https:', 'ws:', 'wss:'].includes(u.protocol) && u.hostname !== '127.0.0.1') {
-        outside.push(u.href);
-        return route.abort('blockedbyclient');
-      }
-      return route.continue();
-    });
-    page = resources.context.pages()[0] || await resources.context.newPage();
-    page.on('pageerror', (e) => pageErrors.push(String(e)));
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !/^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) {
-        pageErrors.push('console: ' + m.text());
-      }
-    });
+    ({ outside, pageErrors } = await launchBrowser(profile, { height: 900 }));
   }, { critical: true });
 
   const byId = (id) => page.getByTestId(id);
@@ -435,17 +224,4 @@ async function main() {
   });
 }
 
-let crashed = null;
-try {
-  await main();
-} catch (err) {
-  crashed = err;
-  log(`ERROR ${String(err && err.stack || err)}`);
-} finally {
-  clearTimeout(watchdog);
-  await cleanup();
-}
-const s = summary();
-const failed = s.failed + (crashed ? 1 : 0);
-log(`${s.passed} passed, ${failed} failed` + (s.skipped ? `, ${s.skipped} skipped` : ''));
-process.exit(failed > 0 || s.passed === 0 ? 1 : 0);
+await run(main, { wholeRunMs: WHOLE_RUN_MS, prefix: 'users-', daemonLogFile: 'users-daemon.log' });
