@@ -14,7 +14,7 @@ use serde_yaml::{Mapping, Value};
 use super::error::AdminError;
 use super::AdminState;
 use super::{config_backup, files};
-use crate::config::yaml_edit;
+use crate::config::{yaml, yaml_edit};
 use crate::config::{Problem, Source};
 use crate::snapshot::reload::Reloader;
 use crate::snapshot::Snapshot;
@@ -28,10 +28,10 @@ pub(super) fn reloader(state: &AdminState) -> Result<&Arc<Reloader>, AdminError>
 pub(super) fn read_raw(path: &Path) -> Result<Value, AdminError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| AdminError::Internal(format!("cannot read {}: {e}", path.display())))?;
-    serde_yaml::from_str(&text).map_err(|e| {
+    yaml::parse(&text).map_err(|e| {
         AdminError::Invalid(vec![Problem {
             path: "platform.yml".into(),
-            message: format!("not valid YAML: {e}"),
+            message: e.to_string(),
         }])
     })
 }

@@ -21,6 +21,7 @@ mod storage;
 mod upstream;
 mod user_data;
 mod walk;
+pub mod yaml;
 pub mod yaml_edit;
 
 pub use crate::domain::names::RESERVED_VARIABLES;
@@ -130,14 +131,11 @@ impl Config {
     /// that the endpoint templates of a file with other problems are still checked.
     pub fn parse(source: &Source, env: &dyn Fn(&str) -> Option<String>) -> Parsed {
         let mut problems = Problems(source.library_problems.clone());
-        let mut root: Value = match serde_yaml::from_str(&source.yaml) {
+        let mut root: Value = match yaml::parse(&source.yaml) {
             Ok(v) => v,
             Err(e) => {
-                let path = match e.location() {
-                    Some(l) => format!("line {} column {}", l.line(), l.column()),
-                    None => "platform.yml".to_string(),
-                };
-                problems.push(&path, format!("not valid YAML: {e}"));
+                let path = e.location().unwrap_or_else(|| "platform.yml".to_string());
+                problems.push(&path, e.to_string());
                 return Parsed {
                     config: None,
                     mfa: None,

@@ -52,10 +52,14 @@ pub(super) fn parse_preset_at(
         );
         return None;
     };
-    let root: Value = match serde_yaml::from_str(&file.text) {
+    let root: Value = match super::yaml::parse(&file.text) {
         Ok(v) => v,
         Err(e) => {
-            p.push(&file.path, format!("not valid YAML: {e}"));
+            let at = match &e {
+                super::yaml::YamlError::TooDeep { line } => format!(" (line {line})"),
+                super::yaml::YamlError::Syntax(_) => String::new(),
+            };
+            p.push(&file.path, format!("{e}{at}"));
             return None;
         }
     };

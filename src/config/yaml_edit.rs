@@ -35,8 +35,8 @@ const MAX_FLOW_LINE: usize = 100;
 /// `text` (a YAML document) changed so that it parses to `intended`, touching only the nodes
 /// whose value changes. Answers `text` itself when it already parses to `intended`.
 pub fn rewrite(text: &str, intended: &Value) -> Result<String, EditError> {
-    let old: Value = serde_yaml::from_str(text)
-        .map_err(|e| EditError(format!("the file is not valid YAML: {e}")))?;
+    let old: Value =
+        super::yaml::parse(text).map_err(|e| EditError(format!("the file cannot be read: {e}")))?;
     if &old == intended {
         return Ok(text.to_string());
     }
