@@ -14,6 +14,7 @@ use crate::helpers::{
     admin_auth, eventually, password_step_up, phone_for, prometheus_samples, spawn_app, AppOptions,
     Auth, TestApp, TestResponse,
 };
+use crate::openapi_check::{assert_conforms, description};
 
 /// What `Retry-After` says on a 503 `storage-unavailable` (seconds).
 const RETRY_AFTER: &str = "2";
@@ -87,40 +88,50 @@ async fn every_public_route_that_needs_storage_answers_503_with_retry_after_whil
     switch.down();
 
     let answers = [
-        ("login", app.login("alice").await),
+        ("/{username}/login", app.login("alice").await),
         (
-            "activate",
+            "/{username}/mfa/activate",
             app.activate("carol", &personal, &json!({"phone": phone_for("carol")}))
                 .await,
         ),
         (
-            "confirm",
+            "/{username}/mfa/confirm",
             app.confirm("bob", &s.bob_token, &s.bob_code).await,
         ),
-        ("challenge", app.challenge("alice", &s.alice_token).await),
         (
-            "verify",
+            "/{username}/mfa/challenge",
+            app.challenge("alice", &s.alice_token).await,
+        ),
+        (
+            "/{username}/mfa/verify",
             app.verify("alice", &s.alice_token, &s.alice_code).await,
         ),
         (
-            "deactivate",
+            "/{username}/mfa/deactivate",
             app.deactivate("alice", &personal, &password_step_up())
                 .await,
         ),
         (
-            "recover",
+            "/{username}/mfa/recover",
             app.recover_with_code("alice", &s.recovery_codes[0]).await,
         ),
-        ("status", app.status("alice", &personal).await),
+        ("/{username}/mfa", app.status("alice", &personal).await),
         (
-            "recovery-codes",
+            "/{username}/mfa/recovery-codes",
             app.new_recovery_codes("alice", &personal, &password_step_up())
                 .await,
         ),
-        ("ready", ready(&app).await),
+        ("/ready", ready(&app).await),
     ];
+    let description = description();
     for (route, response) in &answers {
         assert_storage_unavailable(response, route);
+        let method = if ["/{username}/mfa", "/ready"].contains(route) {
+            "GET"
+        } else {
+            "POST"
+        };
+        assert_conforms(&description, route, method, response);
     }
     assert_eq!(
         app.upstream.requests_to(UPSTREAM_LOGIN).len(),
