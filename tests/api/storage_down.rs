@@ -84,6 +84,7 @@ async fn every_public_route_that_needs_storage_answers_503_with_retry_after_whil
     let s = scene(&app).await;
     let personal = Auth::raw(PERSONAL_TOKEN);
     let logins = app.upstream.requests_to(UPSTREAM_LOGIN).len();
+    let sends = app.provider.count();
 
     switch.down();
 
@@ -137,6 +138,11 @@ async fn every_public_route_that_needs_storage_answers_503_with_retry_after_whil
         app.upstream.requests_to(UPSTREAM_LOGIN).len(),
         logins,
         "no password goes to the upstream (login, recover, step-up) while storage is down"
+    );
+    assert_eq!(
+        app.provider.count(),
+        sends,
+        "no code is sent (activate, challenge) nor checked while storage is down"
     );
 }
 
@@ -296,6 +302,11 @@ async fn ready_flips_with_storage_while_health_stays_alive_and_status_and_metric
         status.text
     );
     assert_storage_unavailable(&app.login("alice").await, "login");
+    let lookup = app
+        .admin("GET", "/api/users/alice", &admin_auth(), None)
+        .await;
+    assert_storage_unavailable(&lookup, "the admin's user lookup");
+    assert_conforms(&description(), "/api/users/{username}", "GET", &lookup);
     let metrics = app.admin("GET", "/metrics", &admin_auth(), None).await;
     assert_eq!(
         sample(&metrics.text, "mfa_bridge_storage_ready"),
