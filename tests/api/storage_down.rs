@@ -307,6 +307,9 @@ async fn ready_flips_with_storage_while_health_stays_alive_and_status_and_metric
         .await;
     assert_storage_unavailable(&lookup, "the admin's user lookup");
     assert_conforms(&description(), "/api/users/{username}", "GET", &lookup);
+    let log = app.admin("GET", "/api/attempts", &admin_auth(), None).await;
+    assert_storage_unavailable(&log, "the attempts log");
+    assert_conforms(&description(), "/api/attempts", "GET", &log);
     let metrics = app.admin("GET", "/metrics", &admin_auth(), None).await;
     assert_eq!(
         sample(&metrics.text, "mfa_bridge_storage_ready"),
