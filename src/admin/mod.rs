@@ -222,11 +222,11 @@ async fn status(State(state): State<AdminState>) -> Json<Json_> {
     Json(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "uptimeSeconds": state.started.elapsed().as_secs(),
+        "storage": storage_state(&state).await.name(),
         "configHash": snapshot.source_hash,
         "configPath": state.reloader.as_ref().map(|r| r.path().display().to_string()),
         "mode": if c.is_proxy() { "proxy" } else { "standalone" },
         "smsMode": c.mfa.mode.name(),
         "lastReload": state.reloader.as_ref().and_then(|r| r.status()),
-        "storage": storage_state(&state).await.name(),
     }))
 }

@@ -75,14 +75,14 @@ pub struct AppOptions {
     pub destinations: Option<Value>,
     /// `storage.secret` written as is (e.g. `${ENV_VAR}`); omitted when `None`.
     pub storage_secret: Option<String>,
+    /// The switch the in-process app's store goes through ([`Application::with_store_faults`]):
+    /// a test turns storage off and on with it. `None`: the store as the daemon opens it.
+    pub store_faults: Option<FaultSwitch>,
     /// `admin`; omitted (no admin listener) when `None`.
     pub admin: Option<Value>,
     /// More keys of `mfa` (`channels`, `totp`, `messages`, ...), written as given. URLs may hold
     /// [`PROVIDER`].
     pub mfa_extra: Vec<(String, Value)>,
-    /// The switch the in-process app's store goes through ([`Application::with_store_faults`]):
-    /// a test turns storage off and on with it. `None`: the store as the daemon opens it.
-    pub store_faults: Option<FaultSwitch>,
 }
 
 impl AppOptions {
@@ -99,9 +99,9 @@ impl AppOptions {
             send_limits: Some(generous_send_limits()),
             destinations: None,
             storage_secret: None,
+            store_faults: None,
             admin: None,
             mfa_extra: Vec::new(),
-            store_faults: None,
         }
     }
 
