@@ -1,7 +1,8 @@
 //! Prometheus metrics, served as text on the admin listener.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 /// The daemon's metrics. Cloning shares them.
@@ -14,6 +15,10 @@ pub struct Metrics {
     pub verifies: IntCounterVec,
     pub reloads: IntCounterVec,
     pub pending_sessions: IntGauge,
+    /// Public requests refused with 503 `storage-unavailable`.
+    pub storage_unavailable: IntCounter,
+    /// 1 when the last readiness probe reached storage, 0 when it did not.
+    pub storage_ready: IntGauge,
 }
 
 impl Metrics {
@@ -63,11 +68,21 @@ impl Metrics {
             "mfa_bridge_pending_sessions",
             "MFA sessions waiting for a code.",
         )?;
+        let storage_unavailable = IntCounter::new(
+            "mfa_bridge_storage_unavailable_total",
+            "Public requests refused because storage could not be reached (503).",
+        )?;
+        let storage_ready = IntGauge::new(
+            "mfa_bridge_storage_ready",
+            "1 when the last readiness probe reached storage, else 0.",
+        )?;
         for c in [&requests, &sends, &verifies, &reloads] {
             registry.register(Box::new(c.clone()))?;
         }
         registry.register(Box::new(provider_latency.clone()))?;
         registry.register(Box::new(pending_sessions.clone()))?;
+        registry.register(Box::new(storage_unavailable.clone()))?;
+        registry.register(Box::new(storage_ready.clone()))?;
         Ok(Metrics {
             registry,
             requests,
@@ -76,6 +91,8 @@ impl Metrics {
             verifies,
             reloads,
             pending_sessions,
+            storage_unavailable,
+            storage_ready,
         })
     }
 
@@ -96,7 +113,11 @@ mod tests {
         let metrics = Metrics::new().unwrap();
         metrics.requests.with_label_values(&["/x", "200"]).inc();
         metrics.pending_sessions.set(3);
+        metrics.storage_unavailable.inc();
+        metrics.storage_ready.set(1);
         let text = metrics.render();
+        assert!(text.contains("mfa_bridge_storage_unavailable_total 1"));
+        assert!(text.contains("mfa_bridge_storage_ready 1"));
         assert!(text.contains("mfa_bridge_requests_total{route=\"/x\",status=\"200\"} 1"));
         assert!(text.contains("mfa_bridge_pending_sessions 3"));
     }

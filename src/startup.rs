@@ -3,6 +3,7 @@
 //! `spawn_app` both load through [`Snapshot::load`], then call [`Application::build`].
 
 pub mod backups;
+mod faults;
 pub mod logger;
 mod open_files;
 mod serve;
@@ -152,6 +153,7 @@ impl Application {
             snapshot: shared,
             mfa,
             metrics,
+            readiness: http::Readiness::default(),
         };
         Ok(Application {
             listener,

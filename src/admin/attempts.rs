@@ -73,7 +73,7 @@ pub(super) async fn list_attempts(
         .store()
         .find_attempts(&filter, limit)
         .await
-        .map_err(|e| AdminError::Internal(e.to_string()))?;
+        .map_err(|e| AdminError::Flow(e.into()))?;
     let summary: Vec<Json_> = attempts.iter().map(attempt_summary).collect();
     Ok(Json(json!({ "attempts": summary })))
 }
@@ -88,7 +88,7 @@ pub(super) async fn get_attempt(
         .store()
         .attempt(&id)
         .await
-        .map_err(|e| AdminError::Internal(e.to_string()))?
+        .map_err(|e| AdminError::Flow(e.into()))?
         .map(|a| Json(json!(a)))
         .ok_or_else(|| AdminError::NotFound(format!("No attempt '{id}'.")))
 }

@@ -34,7 +34,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::EnvLookup;
-use crate::http::AppState;
+use crate::http::{AppState, StorageState};
 use crate::snapshot::reload::Reloader;
 use attempts::{get_attempt, list_attempts};
 use channels::{get_channel, list_channels};
@@ -177,21 +177,34 @@ async fn require_token(
     }
 }
 
+/// `GET /health`: the process is alive (a liveness probe: 200 whatever the database does, for
+/// restarting an instance does not bring a database back), with what storage does. 503 only
+/// when the store itself fails (not a database out of reach): a restart may then help.
 async fn health(State(state): State<AdminState>) -> Response {
-    match state.app.mfa.store().attempts(1).await {
-        Ok(_) => Json(json!({ "status": "ok", "storage": "ok" })).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "health check: storage failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "failing", "storage": "failing" })),
-            )
-                .into_response()
+    let storage = storage_state(&state).await;
+    match storage {
+        StorageState::Ok | StorageState::Unavailable => {
+            Json(json!({ "status": "ok", "storage": storage.name() })).into_response()
         }
+        StorageState::Failing => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "failing", "storage": storage.name() })),
+        )
+            .into_response(),
     }
 }
 
+/// What storage does now, as the public `/ready` sees it (the same probe, shared).
+async fn storage_state(state: &AdminState) -> StorageState {
+    let app = &state.app;
+    app.readiness
+        .storage(app.mfa.store().as_ref(), &app.metrics)
+        .await
+}
+
 async fn metrics(State(state): State<AdminState>) -> Response {
+    // Sets the readiness gauge, from a probe at most a quarter second old.
+    storage_state(&state).await;
     let metrics = &state.app.metrics;
     metrics
         .pending_sessions
@@ -209,6 +222,7 @@ async fn status(State(state): State<AdminState>) -> Json<Json_> {
     Json(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "uptimeSeconds": state.started.elapsed().as_secs(),
+        "storage": storage_state(&state).await.name(),
         "configHash": snapshot.source_hash,
         "configPath": state.reloader.as_ref().map(|r| r.path().display().to_string()),
         "mode": if c.is_proxy() { "proxy" } else { "standalone" },

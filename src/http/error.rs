@@ -86,6 +86,26 @@ fn error(status: StatusCode, id: &str, message: &str) -> Response {
     )
 }
 
+/// What `Retry-After` says to a request refused because storage is unavailable (seconds):
+/// long enough that a client's retry does not add to a database restart's load, short enough
+/// that a failover (seconds) costs a user one retry.
+pub const STORAGE_RETRY_AFTER_SECONDS: u64 = 2;
+
+/// 503 `storage-unavailable` with `Retry-After`: the answer of every request that needs
+/// storage while it cannot be reached, and of `/ready` then.
+pub fn storage_unavailable() -> Response {
+    let mut response = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage-unavailable",
+        &format!("The storage is unavailable: try again in {STORAGE_RETRY_AFTER_SECONDS} seconds."),
+    );
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(STORAGE_RETRY_AFTER_SECONDS),
+    );
+    response
+}
+
 /// The upstream's own answer, passed through as it came.
 pub fn passthrough(reply: Reply) -> Response {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -259,6 +279,10 @@ impl IntoResponse for ApiError {
                     "The login service could not be reached.",
                 )
             }
+            FlowError::StorageUnavailable(reason) => {
+                tracing::warn!(%reason, "storage unavailable");
+                storage_unavailable()
+            }
             FlowError::Internal(reason) => {
                 tracing::error!(%reason, "internal error");
                 error(
@@ -431,5 +455,35 @@ mod tests {
             sentence(FlowError::Messaging(Messaging::Refused { status: 503 })).await,
             "Error from messaging service: the messaging service answered 503."
         );
+    }
+
+    #[tokio::test]
+    async fn storage_unavailable_is_503_with_retry_after_and_never_says_why() {
+        let response = ApiError::Flow(FlowError::StorageUnavailable(
+            "db.example:5432 refused".into(),
+        ))
+        .into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers()[header::RETRY_AFTER],
+            STORAGE_RETRY_AFTER_SECONDS.to_string().as_str()
+        );
+        assert_eq!(
+            response
+                .extensions()
+                .get::<Outcome>()
+                .map(|o| o.id.as_str()),
+            Some("storage-unavailable")
+        );
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["id"], "storage-unavailable");
+        assert_eq!(
+            v["error"]["message"],
+            "The storage is unavailable: try again in 2 seconds."
+        );
+        assert!(!String::from_utf8_lossy(&body).contains("db.example"));
     }
 }

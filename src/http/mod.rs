@@ -4,6 +4,7 @@ mod auth;
 mod body;
 mod error;
 mod observe;
+mod readiness;
 mod routes;
 mod unwind;
 mod wire;
@@ -28,13 +29,16 @@ use routes::{
 };
 
 use error::Unreadable;
-pub use error::{ApiError, Outcome};
+pub use error::{ApiError, Outcome, STORAGE_RETRY_AFTER_SECONDS};
+pub use readiness::{Readiness, StorageState};
 
 #[derive(Clone)]
 pub struct AppState {
     pub snapshot: SharedSnapshot,
     pub mfa: Mfa,
     pub metrics: Metrics,
+    /// Whether storage answers (`/ready`, and `/health` and `/api/status` on the admin port).
+    pub readiness: Readiness,
 }
 
 impl AppState {
@@ -46,7 +50,7 @@ impl AppState {
 /// The largest request body a route reads (bytes): more is `413 request-too-large`.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// The public routes. Whatever refuses a request answers a Pryv-style error with its
+/// The public routes, and `/ready` ([`readiness`]). Whatever refuses a request answers a Pryv-style error with its
 /// [`error::Outcome`]: a route's own checks, the body extractors ([`body`]), the fallbacks
 /// for an unknown route and for a known route with another method, and a handler's panic.
 pub fn router(state: AppState) -> Router {
@@ -68,6 +72,11 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             observe::observe,
         ))
+        // After the layers: a probe polled every second is neither logged nor counted.
+        .route(
+            "/ready",
+            get(readiness::ready).fallback(|| async { ApiError::MethodNotAllowed }),
+        )
         .with_state(state)
 }
 

@@ -76,7 +76,13 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
             .with_label_values(&[outcome_id])
             .inc();
     }
-    if let Some(username) = username {
+    let storage_down = outcome_id == "storage-unavailable";
+    if storage_down {
+        state.metrics.storage_unavailable.inc();
+    }
+    // Not while storage is down: the entry could not be written, and trying would hold the
+    // answer for another time-out. The line above records the request.
+    if let Some(username) = username.filter(|_| !storage_down) {
         let record = AttemptRecord {
             id: String::new(),
             time: state.mfa.now(),

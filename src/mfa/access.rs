@@ -93,6 +93,8 @@ impl Mfa {
         body: Bytes,
         client: &ClientHeaders,
     ) -> Result<Reply, FlowError> {
+        // Not sent while storage is down: what the login is for (a recovery) could not be done.
+        self.store.ping().await?;
         let json = ClientHeaders {
             content_type: Some("application/json".into()),
             ..client.clone()

@@ -37,13 +37,22 @@ pub enum FlowError {
     UpstreamRefused(Reply),
     #[error("the upstream failed: {0}")]
     UpstreamUnavailable(String),
+    /// The store cannot be reached now (its database is down): the same request may
+    /// succeed later. Nothing the flow would have answered after it leaves (no grant).
+    #[error("storage unavailable: {0}")]
+    StorageUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
 
+/// An engine that cannot be reached is [`FlowError::StorageUnavailable`] (503, try again);
+/// any other store failure stays internal (500).
 impl From<StoreError> for FlowError {
     fn from(e: StoreError) -> Self {
-        FlowError::Internal(e.to_string())
+        match e {
+            StoreError::Unavailable(reason) => FlowError::StorageUnavailable(reason),
+            other => FlowError::Internal(other.to_string()),
+        }
     }
 }
 
@@ -145,4 +154,25 @@ pub enum Messaging {
     Render(String),
     /// The request got no answer (the provider layer's reason).
     Send(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_store_is_storage_unavailable_and_any_other_failure_internal() {
+        let down = FlowError::from(StoreError::Unavailable("connection refused".into()));
+        assert!(
+            matches!(&down, FlowError::StorageUnavailable(r) if r == "connection refused"),
+            "{down:?}"
+        );
+        for other in [
+            StoreError::Backend("disk full".into()),
+            StoreError::Corrupt("bad json".into()),
+        ] {
+            let e = FlowError::from(other);
+            assert!(matches!(e, FlowError::Internal(_)), "{e:?}");
+        }
+    }
 }

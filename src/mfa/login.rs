@@ -36,6 +36,10 @@ impl Mfa {
         client: &ClientHeaders,
     ) -> Result<LoginOutcome, FlowError> {
         let grant = if snap.config.upstream.is_some() {
+            // Storage first: with its database down, the login could not be held (nor its
+            // session written), so it is not sent to the upstream, where it would count as a
+            // password used for nothing. An embedded store answers at once.
+            self.store.ping().await?;
             let reply = upstream::login(snap, &self.sender, username.as_str(), body, client)
                 .await
                 .map_err(|e| FlowError::UpstreamUnavailable(e.to_string()))?;

@@ -75,6 +75,15 @@ impl Mfa {
         }
     }
 
+    /// The same service over another store: the store it had, wrapped (a test's
+    /// [`crate::store::FaultyStore`], through [`crate::startup::Application::with_store_faults`]).
+    pub fn with_store(&self, store: Arc<dyn Store>) -> Mfa {
+        Mfa {
+            store,
+            ..self.clone()
+        }
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }

@@ -11,6 +11,7 @@ mod attempt_filter;
 pub mod backup;
 #[cfg(test)]
 mod contract_tests;
+mod faulty;
 mod memory;
 mod records;
 pub(crate) mod seal;
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use attempt_filter::AttemptFilter;
 pub use backup::{BackupRecord, Collection};
+pub use faulty::{FaultSwitch, FaultyStore};
 pub use memory::MemoryStore;
 pub use records::{
     AttemptRecord, Profile, SealedProfile, SealedSession, SessionKindV1, SessionV1, StoredCode,

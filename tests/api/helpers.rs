@@ -13,6 +13,7 @@ use mfa_bridge::clock::{Clock, ManualClock, SystemClock};
 use mfa_bridge::config::{process_env, EnvLookup, Source};
 use mfa_bridge::snapshot::Snapshot;
 use mfa_bridge::startup::{Application, Settings};
+use mfa_bridge::store::FaultSwitch;
 use regex::Regex;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -74,6 +75,9 @@ pub struct AppOptions {
     pub destinations: Option<Value>,
     /// `storage.secret` written as is (e.g. `${ENV_VAR}`); omitted when `None`.
     pub storage_secret: Option<String>,
+    /// The switch the in-process app's store goes through ([`Application::with_store_faults`]):
+    /// a test turns storage off and on with it. `None`: the store as the daemon opens it.
+    pub store_faults: Option<FaultSwitch>,
     /// `admin`; omitted (no admin listener) when `None`.
     pub admin: Option<Value>,
     /// More keys of `mfa` (`channels`, `totp`, `messages`, ...), written as given. URLs may hold
@@ -95,6 +99,7 @@ impl AppOptions {
             send_limits: Some(generous_send_limits()),
             destinations: None,
             storage_secret: None,
+            store_faults: None,
             admin: None,
             mfa_extra: Vec::new(),
         }
@@ -186,6 +191,12 @@ impl AppOptions {
             "listen": "127.0.0.1:0",
             "token_sha256": sha256_hex(ADMIN_TOKEN),
         }));
+        self
+    }
+
+    /// The in-process app's store goes through `switch` (storage off and on at will).
+    pub fn with_store_faults(mut self, switch: &FaultSwitch) -> AppOptions {
+        self.store_faults = Some(switch.clone());
         self
     }
 }
@@ -647,7 +658,8 @@ async fn start_in_process(
             .or_else(|| process_env(name))
     });
     let clock = ManualClock::starting_at(SystemClock.now());
-    let app = match run_in_process(&config_path, clock.clone(), env).await {
+    let faults = options.store_faults.clone();
+    let app = match run_in_process_with_faults(&config_path, clock.clone(), env, faults).await {
         Ok(app) => app,
         Err(error) => panic!("{error}\n---\n{yaml}"),
     };
@@ -687,6 +699,16 @@ pub async fn run_in_process(
     clock: ManualClock,
     env: Arc<EnvLookup>,
 ) -> Result<InProcess, String> {
+    run_in_process_with_faults(config_path, clock, env, None).await
+}
+
+/// [`run_in_process`], the store going through `faults` when given.
+pub async fn run_in_process_with_faults(
+    config_path: &Path,
+    clock: ManualClock,
+    env: Arc<EnvLookup>,
+    faults: Option<FaultSwitch>,
+) -> Result<InProcess, String> {
     let snapshot = Source::read(config_path)
         .and_then(|source| Snapshot::load(&source, &*env))
         .map_err(|errors| format!("the configuration was refused:\n{errors}"))?;
@@ -707,7 +729,11 @@ pub async fn run_in_process(
                 .build()
                 .expect("a runtime for the app");
             runtime.block_on(async move {
-                match Application::build(snapshot, settings).await {
+                let built = Application::build(snapshot, settings).await;
+                match built.map(|a| match &faults {
+                    Some(switch) => a.with_store_faults(switch),
+                    None => a,
+                }) {
                     Ok(application) => {
                         let ports = (application.port(), application.admin_port());
                         let _ = ready_tx.send(Ok(ports));

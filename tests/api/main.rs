@@ -39,6 +39,7 @@ mod sessions;
 mod standalone;
 mod status;
 mod step_up;
+mod storage_down;
 mod templates;
 mod tokens;
 mod totp;
