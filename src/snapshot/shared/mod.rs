@@ -175,12 +175,23 @@ impl SharedConfig {
     /// files if they were edited: the listener calls it on a notification, on reconnecting, and
     /// every [`listen::POLL`]. Blocking.
     pub fn sync(&self) {
+        // Read before taking the lock: a database that does not answer holds no admin write.
+        let newest = match self.wait(version::newest_number(&self.pool)) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the shared configuration failed; retrying");
+                return;
+            }
+        };
         let _writing = self.reloader.lock();
         if let Err(e) = self.import_host_edit() {
             tracing::warn!(error = %e, "publishing this host's platform.yml failed; retrying");
         }
-        if let Err(e) = self.catch_up() {
-            tracing::warn!(error = %e, "applying the shared configuration failed; retrying");
+        let in_force = self.state().version.as_ref().map(|v| v.version);
+        if newest.is_some_and(|n| Some(n) > in_force) {
+            if let Err(e) = self.catch_up() {
+                tracing::warn!(error = %e, "applying the shared configuration failed; retrying");
+            }
         }
     }
 
@@ -282,14 +293,10 @@ impl SharedConfig {
     /// Applies the newest version if it is not the one in force. The caller holds the lock.
     fn catch_up(&self) -> Result<(), SharedError> {
         let in_force = self.state().version.as_ref().map(|v| v.version);
-        let newest = self.wait(version::newest_number(&self.pool))?;
-        if newest.is_none() || newest == in_force {
-            return Ok(());
+        match self.wait(version::newest(&self.pool))? {
+            Some(v) if Some(v.version.version) != in_force => self.run(v),
+            _ => Ok(()),
         }
-        let Some(v) = self.wait(version::newest(&self.pool))? else {
-            return Ok(());
-        };
-        self.run(v)
     }
 
     /// Runs version `v` here (the caller holds the lock); one that does not load here is

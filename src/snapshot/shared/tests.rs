@@ -334,3 +334,22 @@ async fn an_instance_started_on_an_older_file_runs_the_newest_version() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_made_while_the_database_restarted_reaches_the_other_instance() {
+    let server = test_postgres::TestServer::start();
+    let pool = PgPool::connect(&server.fresh_database().await)
+        .await
+        .unwrap();
+    sqlx::migrate!("./migrations").run(&pool).await.unwrap();
+    let a = instance(&pool, 7200).await;
+    let b = instance(&pool, 7300).await;
+
+    server.stop_immediate();
+    server.start_again();
+    a.edit(marked("marker-after-restart")).await.unwrap();
+
+    until(listen::POLL * 3, || b.runs("marker-after-restart"))
+        .await
+        .expect("b hears of the edit once its listener is back");
+}
