@@ -75,3 +75,6 @@ pub(super) async fn rollback(
     let version = blocking(move || Ok(shared.rollback(number, &author::name())?)).await?;
     Ok(Json(json!(version)))
 }
+
+#[cfg(test)]
+mod tests;
