@@ -11,8 +11,7 @@ use crate::config::process_env;
 use crate::metrics::Metrics;
 use crate::snapshot::SharedSnapshot;
 
-#[path = "../../../tests/support/postgres.rs"]
-mod test_postgres;
+use super::test_postgres;
 
 const SHIPPED: &str = include_str!("../../../platform.yml");
 
