@@ -166,8 +166,7 @@ impl SharedConfig {
         let parent = Parent::Is(self.state().version.as_ref().map(|v| v.version));
         let note = format!("rollback to {number}");
         let published = self.insert_text(&old, author, &note, parent)?;
-        self.state().version = Some(published.clone());
-        self.mirror_and_apply(&source, snapshot)?;
+        self.mirror_and_apply(&source, snapshot, Some(published.clone()));
         Ok(published)
     }
 
@@ -280,14 +279,23 @@ impl SharedConfig {
         })
     }
 
-    /// Writes the version into the host's files, then swaps its snapshot in.
-    fn mirror_and_apply(&self, source: &Source, snapshot: Snapshot) -> Result<(), SharedError> {
+    /// Writes the version into the host's files, records `version` as the one in force (when
+    /// given), then swaps its snapshot in. Files that cannot be written are logged: the version
+    /// runs all the same (what every instance runs matters more than the host's copy).
+    fn mirror_and_apply(&self, source: &Source, snapshot: Snapshot, version: Option<Version>) {
         let files = mirror::local_files(&source.library);
-        mirror::write(self.reloader.path(), &source.yaml, &files)
-            .map_err(|e| SharedError::Files(format!("writing the configuration failed: {e}")))?;
-        self.state().file_hash = Some(mirror::source_hash(source));
+        match mirror::write(self.reloader.path(), &source.yaml, &files) {
+            Ok(()) => self.state().file_hash = Some(mirror::source_hash(source)),
+            Err(e) => {
+                tracing::error!(error = %e, "writing the shared configuration to this host's files failed")
+            }
+        }
+        if let Some(version) = version {
+            let mut running = self.state();
+            running.version = Some(version);
+            running.refused = None;
+        }
         self.reloader.apply(snapshot, self.clock.now());
-        Ok(())
     }
 
     /// Applies the newest version if it is not the one in force. The caller holds the lock.
@@ -304,10 +312,7 @@ impl SharedConfig {
     fn run(&self, v: VersionText) -> Result<(), SharedError> {
         match self.load(&v) {
             Ok((source, snapshot)) => {
-                self.mirror_and_apply(&source, snapshot)?;
-                let mut running = self.state();
-                running.version = Some(v.version.clone());
-                running.refused = None;
+                self.mirror_and_apply(&source, snapshot, Some(v.version.clone()));
                 tracing::info!(
                     version = v.version.version,
                     author = %v.version.author,
