@@ -30,7 +30,7 @@ use tokio::task::JoinHandle;
 use super::reload::Reloader;
 use super::Snapshot;
 use crate::clock::Clock;
-use crate::config::{ConfigErrors, EnvLookup, Source};
+use crate::config::{ConfigErrors, EnvLookup, Problem, Source};
 use version::{Parent, Refused};
 pub use version::{Version, VersionText};
 
@@ -269,7 +269,12 @@ impl SharedConfig {
     fn source_of(&self, v: &VersionText) -> Result<Source, SharedError> {
         let path = self.reloader.path();
         let yaml = match std::fs::read_to_string(path) {
-            Ok(local) => overlay::with_local_keys(&v.yaml, &local).map_err(SharedError::Files)?,
+            Ok(local) => overlay::with_local_keys(&v.yaml, &local).map_err(|message| {
+                SharedError::Invalid(ConfigErrors(vec![Problem {
+                    path: "platform.yml".into(),
+                    message,
+                }]))
+            })?,
             Err(_) => v.yaml.clone(),
         };
         let base = path.parent().unwrap_or_else(|| std::path::Path::new("."));
@@ -376,6 +381,9 @@ impl SharedConfig {
     fn bootstrap(&self) -> Result<(), SharedError> {
         let _writing = self.reloader.lock();
         let source = Source::read(self.reloader.path()).map_err(SharedError::Invalid)?;
+        // The file as it is now is seen: only a later edit of it is published. (Even when the
+        // newest version does not load here and the file goes on running.)
+        self.state().file_hash = Some(mirror::source_hash(&source));
         let author = format!("file on {}", self.host);
         let Some(newest) = self.wait(version::newest(&self.pool))? else {
             match self.insert(&source, &author, "import", Parent::Is(None)) {
@@ -393,8 +401,8 @@ impl SharedConfig {
             let newest = self.wait(version::newest(&self.pool))?;
             return newest.map_or(Ok(()), |v| self.run(v));
         };
-        let as_here = self.source_of(&newest)?;
-        if mirror::source_hash(&as_here) == mirror::source_hash(&source) {
+        let as_here = self.source_of(&newest).ok();
+        if as_here.is_some_and(|here| mirror::source_hash(&here) == mirror::source_hash(&source)) {
             // The file is the newest version: nothing to write.
             let mut running = self.state();
             running.version = Some(newest.version);

@@ -352,3 +352,55 @@ async fn an_edit_made_while_the_database_restarted_reaches_the_other_instance() 
         .await
         .expect("b hears of the edit once its listener is back");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_that_does_not_load_on_a_host_leaves_its_file_running_and_unpublished() {
+    let pool = pool().await;
+    let a = instance(&pool, 7200).await;
+    // Valid where MFA_TEST_NOWHERE_SET is set; not on this host.
+    let text = a
+        .file_text()
+        .replace("app_name: mfa-bridge", "app_name: ${MFA_TEST_NOWHERE_SET}");
+    assert_ne!(text, a.file_text());
+    version::insert(
+        &pool,
+        &text,
+        &Default::default(),
+        "x",
+        "elsewhere",
+        "",
+        Parent::Any,
+    )
+    .await
+    .unwrap();
+    a.listener.abort();
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("platform.yml");
+    std::fs::write(&file, yaml(7400)).unwrap();
+    let old = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+    let f = std::fs::File::options().write(true).open(&file).unwrap();
+    f.set_modified(old).unwrap();
+    let snapshot =
+        SharedSnapshot::new(Snapshot::load(&Source::read(&file).unwrap(), &process_env).unwrap());
+    let reloader = Arc::new(Reloader::new(
+        file.clone(),
+        snapshot.clone(),
+        Metrics::new().unwrap(),
+        Arc::new(process_env),
+    ));
+    let env: Arc<EnvLookup> = Arc::new(process_env);
+    let (shared, listener) = start(pool.clone(), reloader, env, Arc::new(SystemClock))
+        .await
+        .unwrap();
+
+    tokio::time::sleep(listen::POLL * 2).await;
+    listener.abort();
+    assert_eq!(shared.running(), None, "version 2 does not run here");
+    assert!(snapshot.current().source.contains("app_name: mfa-bridge"));
+    assert_eq!(
+        shared.versions(10).await.unwrap().len(),
+        2,
+        "the host's file was not published over the version it could not load"
+    );
+}
