@@ -55,6 +55,11 @@ async fn instance(pool: &PgPool, port: u16) -> Instance {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("platform.yml");
     std::fs::write(&file, yaml(port)).unwrap();
+    instance_on(pool, dir, file).await
+}
+
+/// An instance on the `platform.yml` at `file` (in `dir`, or in another instance's folder).
+async fn instance_on(pool: &PgPool, dir: tempfile::TempDir, file: PathBuf) -> Instance {
     let env: Arc<EnvLookup> = Arc::new(process_env);
     let snapshot = Snapshot::load(&Source::read(&file).unwrap(), &process_env).unwrap();
     let snapshot = SharedSnapshot::new(snapshot);
@@ -403,4 +408,22 @@ async fn a_version_that_does_not_load_on_a_host_leaves_its_file_running_and_unpu
         2,
         "the host's file was not published over the version it could not load"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_sharing_one_folder_publish_an_edit_once() {
+    let pool = pool().await;
+    let a = instance(&pool, 7200).await;
+    let b = instance_on(&pool, tempfile::tempdir().unwrap(), a.file.clone()).await;
+
+    a.edit(marked("marker-one-folder")).await.unwrap();
+
+    until(Duration::from_secs(1), || b.runs("marker-one-folder"))
+        .await
+        .expect("b runs the edit");
+    // Long enough for each to have seen the other's copy of the file.
+    tokio::time::sleep(listen::POLL * 2).await;
+    let versions = a.shared.versions(10).await.unwrap();
+    assert_eq!(versions.len(), 2, "{versions:?}");
+    assert_eq!(b.shared.running().unwrap().version, 2);
 }
