@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use serde_yaml::{Mapping, Value};
 
+use super::author;
 use super::error::AdminError;
 use super::AdminState;
 use super::{config_backup, files};
@@ -77,6 +78,17 @@ pub(super) fn set_endpoint(
     Ok(())
 }
 
+/// With a configuration shared between instances (`storage.backend: postgres`), publishes a
+/// validated change as a new version before it is written here, so that every instance runs
+/// it; a change made on a version that is no longer the newest is refused (409). The caller
+/// holds the configuration lock, on a blocking thread.
+pub(super) fn publish(state: &AdminState, source: &Source) -> Result<(), AdminError> {
+    if let Some(shared) = reloader(state)?.shared_config() {
+        shared.publish(source, &author::name(), &author::action())?;
+    }
+    Ok(())
+}
+
 /// Validates a whole new configuration as a reload would, writes it atomically, applies it.
 /// The text written is the file's own with only the changed nodes rewritten; the file as it
 /// stood is kept as a backup first (none when `admin.config_backups` is 0), and the oldest
@@ -94,10 +106,12 @@ pub(super) fn write_config(state: &AdminState, raw: &Value) -> Result<(), AdminE
         }])
     })?;
     let base = path.parent().unwrap_or_else(|| Path::new("."));
-    let snapshot = Snapshot::load(&Source::text(text.clone(), base), &*state.env)
-        .map_err(|errors| AdminError::Invalid(errors.0))?;
+    let source = Source::text(text.clone(), base);
+    let snapshot =
+        Snapshot::load(&source, &*state.env).map_err(|errors| AdminError::Invalid(errors.0))?;
     let now = state.app.mfa.now();
     if text != written {
+        publish(state, &source)?;
         let kept = snapshot
             .config
             .admin

@@ -27,6 +27,13 @@ pub(super) enum AdminError {
     /// The change would make an invalid configuration: every problem.
     Invalid(Vec<Problem>),
     Flow(FlowError),
+    /// The change was made on a configuration another instance changed meanwhile (409
+    /// `config-changed`): read it again and retry.
+    ConfigChanged(String),
+    /// The configuration is not shared (no `storage.backend: postgres`): no versions to show.
+    NotShared,
+    /// The configuration database did not answer (503 `storage-unavailable`, `Retry-After`).
+    Unavailable(String),
     /// Logged with its reason; the answer says no more than "unexpected".
     Internal(String),
 }
@@ -75,6 +82,25 @@ impl IntoResponse for AdminError {
                 Some(problems),
             ),
             AdminError::Flow(e) => return crate::http::ApiError::Flow(e).into_response(),
+            AdminError::ConfigChanged(m) => (StatusCode::CONFLICT, "config-changed", m, None),
+            AdminError::NotShared => (
+                StatusCode::CONFLICT,
+                "no-shared-configuration",
+                "The configuration is not shared between instances (storage.backend is not \
+                 postgres): it has no versions."
+                    .to_string(),
+                None,
+            ),
+            AdminError::Unavailable(m) => {
+                tracing::error!(reason = %m, "admin: the configuration database is unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage-unavailable",
+                    "The configuration database is unavailable; nothing was changed. Retry."
+                        .to_string(),
+                    None,
+                )
+            }
             AdminError::Internal(m) => {
                 tracing::error!(reason = %m, "admin error");
                 (
@@ -96,6 +122,12 @@ impl IntoResponse for AdminError {
         let mut response = (status, Json(json!({ "error": error }))).into_response();
         // For the attempts log of admin actions, as the public port's errors carry it.
         response.extensions_mut().insert(outcome);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
         if status == StatusCode::PAYLOAD_TOO_LARGE {
             // The rest of the body is never read: the connection cannot carry another request.
             response.headers_mut().insert(
@@ -120,7 +152,9 @@ where
     T: Send + 'static,
     F: FnOnce() -> Result<T, AdminError> + Send + 'static,
 {
-    tokio::task::spawn_blocking(work)
+    // Who asked goes along: a configuration change published there is recorded with it.
+    let author = super::author::current();
+    tokio::task::spawn_blocking(move || super::author::within(author, work))
         .await
         .map_err(|e| AdminError::Internal(format!("admin task failed: {e}")))?
 }

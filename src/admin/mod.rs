@@ -6,10 +6,12 @@
 //! answers 400 with every problem and changes nothing.
 
 mod attempts;
+mod author;
 pub mod backup;
 mod channels;
 mod config_backup;
 mod config_file;
+mod config_versions;
 mod destination;
 mod endpoints;
 mod error;
@@ -95,6 +97,15 @@ pub fn router(state: AdminState) -> Router {
             post(users::enrolment_code),
         )
         .route("/api/backup", post(backup::backup))
+        .route("/api/config/versions", get(config_versions::list_versions))
+        .route(
+            "/api/config/versions/{n}",
+            get(config_versions::get_version),
+        )
+        .route(
+            "/api/config/versions/{n}/rollback",
+            post(config_versions::rollback),
+        )
         .route("/metrics", get(metrics))
         // Inside the token check: an action is recorded with the token's name.
         .route_layer(middleware::from_fn_with_state(state.clone(), users::record))
@@ -152,6 +163,7 @@ async fn require_token(
     mut request: Request,
     next: Next,
 ) -> Response {
+    let action = format!("{} {}", request.method(), request.uri().path());
     let snapshot = state.app.snapshot();
     let given = headers
         .get(header::AUTHORIZATION)
@@ -170,8 +182,8 @@ async fn require_token(
     }
     match matched {
         Some(name) => {
-            request.extensions_mut().insert(AdminName(name));
-            next.run(request).await
+            request.extensions_mut().insert(AdminName(name.clone()));
+            author::scope(author::Author { name, action }, next.run(request)).await
         }
         None => AdminError::Unauthorized.into_response(),
     }
@@ -228,5 +240,7 @@ async fn status(State(state): State<AdminState>) -> Json<Json_> {
         "mode": if c.is_proxy() { "proxy" } else { "standalone" },
         "smsMode": c.mfa.mode.name(),
         "lastReload": state.reloader.as_ref().and_then(|r| r.status()),
+        // The shared configuration's version this instance runs (postgres only).
+        "configVersion": config_versions::shared_config(&state).and_then(|s| s.running()),
     }))
 }

@@ -17,7 +17,7 @@ use axum::Json;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{json, Value as Json_};
 
-use super::config_file::reloader;
+use super::config_file::{publish, reloader};
 use super::error::{blocking, AdminError};
 use super::{files, AdminState};
 use crate::config::{Library, Problem, Source};
@@ -170,6 +170,8 @@ pub(super) async fn put_template(
             if let Err(errors) = Snapshot::load(&source, &*state.env) {
                 return Err(AdminError::Invalid(errors.0));
             }
+            // Shared between instances: published first, so every instance writes it too.
+            publish(&state, &source)?;
             files::write_atomically(&file, body.as_bytes())
                 .map_err(|e| AdminError::Internal(e.to_string()))?;
         }

@@ -5,6 +5,7 @@
 
 mod channels;
 pub mod reload;
+pub mod shared;
 
 use std::sync::{Arc, RwLock};
 

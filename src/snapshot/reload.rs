@@ -3,7 +3,7 @@
 //! applied: the running one stays, and the problems are logged and kept for the admin status.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use notify_debouncer_mini::notify::{self, Event, RecommendedWatcher, RecursiveMode, Watcher as _};
@@ -13,6 +13,7 @@ use watch::Watched;
 
 mod watch;
 
+use super::shared::SharedConfig;
 use super::{SharedSnapshot, Snapshot};
 use crate::config::{Config, EnvLookup, Problem, Secret, Source};
 use crate::metrics::Metrics;
@@ -61,6 +62,9 @@ pub struct Reloader {
     writing: Mutex<()>,
     /// How `${NAME}` references are resolved: as at start.
     env: Arc<EnvLookup>,
+    /// The configuration shared with other instances (`storage.backend: postgres`), once
+    /// [`super::shared::start`] has run: admin writes publish through it.
+    shared_config: OnceLock<Weak<SharedConfig>>,
 }
 
 /// Keeps the file watcher alive.
@@ -82,7 +86,17 @@ impl Reloader {
             metrics,
             writing: Mutex::new(()),
             env,
+            shared_config: OnceLock::new(),
         }
+    }
+
+    /// The configuration shared with other instances, if this one has one.
+    pub fn shared_config(&self) -> Option<Arc<SharedConfig>> {
+        self.shared_config.get().and_then(Weak::upgrade)
+    }
+
+    pub(super) fn share(&self, shared: &Arc<SharedConfig>) {
+        let _first_only = self.shared_config.set(Arc::downgrade(shared));
     }
 
     pub fn path(&self) -> &Path {

@@ -9,6 +9,7 @@ mod backup;
 mod binary;
 mod challenge_verify;
 mod channels;
+mod config_versions;
 mod config_writes;
 mod conformance;
 mod destinations;

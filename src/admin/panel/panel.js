@@ -201,6 +201,7 @@
     const hash = $('status-config-hash');
     hash.textContent = s.configHash ? String(s.configHash).slice(0, 12) : '–';
     hash.title = s.configHash ? `${s.configHash}${s.configPath ? ' — ' + s.configPath : ''}` : '';
+    renderSharedVersion(s.configVersion);
     const reload = $('status-reload');
     const banner = $('reload-problems');
     reload.replaceChildren();
@@ -225,6 +226,46 @@
     } else {
       show(banner, false);
     }
+  }
+
+  // ---------------------------------------------------------------- shared configuration
+
+  // With storage.backend postgres: the version this instance runs ("version N, by X at T"),
+  // and, on a click, the history with a rollback per version.
+  function renderSharedVersion(v) {
+    show($('status-shared'), !!v);
+    if (!v) { show($('config-history'), false); return; }
+    $('status-config-version').textContent = `version ${v.version}, by ${v.author} at ${fmtTime(v.at)}`;
+    if (!$('config-history').hidden) loadHistory();
+  }
+
+  async function toggleHistory() {
+    const box = $('config-history');
+    const open = box.hidden;
+    show(box, open);
+    $('status-config-version').setAttribute('aria-expanded', String(open));
+    if (open) await loadHistory();
+  }
+
+  async function loadHistory() {
+    const box = $('config-history');
+    const res = await api('GET', '/api/config/versions?limit=50');
+    if (!res.ok || !res.data) { box.replaceChildren(errorText(res)); return; }
+    const running = res.data.running;
+    box.replaceChildren(el('strong', null, 'Configuration versions (newest first)'),
+      el('ul', { class: 'config-history', 'data-testid': 'config-history-list' }, ...res.data.versions.map((v) =>
+        el('li', null, `${v.version} · ${fmtTime(v.at)} · ${v.author}${v.note ? ' · ' + v.note : ''} `,
+          v.version === running
+            ? el('span', { class: 'badge badge-ok' }, 'running')
+            : el('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'rollback-' + v.version,
+              onclick: () => rollback(v.version) }, 'Roll back to this')))));
+  }
+
+  async function rollback(n) {
+    if (!window.confirm(`Make a new version equal to version ${n}, on every instance?`)) return;
+    const res = await api('POST', `/api/config/versions/${n}/rollback`);
+    message(res.ok ? `Rolled back: version ${res.data.version} is version ${n} again.` : errorText(res), res.ok ? 'ok' : 'error');
+    await refreshStatus();
   }
 
   // ---------------------------------------------------------------- routing
@@ -1020,6 +1061,7 @@
       signOut();
     });
     $('status-refresh').addEventListener('click', refreshStatus);
+    $('status-config-version').addEventListener('click', toggleHistory);
 
     const form = $('endpoint-form');
     // `input` covers typing, the method select and removed rows; `change` would also fire on
