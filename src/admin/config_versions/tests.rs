@@ -85,6 +85,7 @@ async fn instance(pool: &PgPool, port: u16) -> Instance {
             snapshot,
             mfa,
             metrics,
+            readiness: crate::http::Readiness::default(),
         },
         reloader: Some(reloader),
         started: Instant::now(),
