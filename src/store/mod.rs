@@ -12,6 +12,7 @@ pub mod backup;
 #[cfg(test)]
 mod contract_tests;
 mod memory;
+pub mod postgres;
 mod records;
 pub(crate) mod seal;
 mod secret;
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 pub use attempt_filter::AttemptFilter;
 pub use backup::{BackupRecord, Collection};
 pub use memory::MemoryStore;
+pub use postgres::{PgSettings, PgStore};
 pub use records::{
     AttemptRecord, Profile, SealedProfile, SealedSession, SessionKindV1, SessionV1, StoredCode,
     StoredProfile, StoredRecoveryCode, StoredSession, TotpRecord,
