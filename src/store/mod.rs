@@ -13,6 +13,7 @@ pub mod backup;
 mod contract_tests;
 mod faulty;
 mod memory;
+pub mod postgres;
 mod records;
 pub(crate) mod seal;
 mod secret;
@@ -26,6 +27,7 @@ pub use attempt_filter::AttemptFilter;
 pub use backup::{BackupRecord, Collection};
 pub use faulty::{FaultSwitch, FaultyStore};
 pub use memory::MemoryStore;
+pub use postgres::{PgSettings, PgStore};
 pub use records::{
     AttemptRecord, Profile, SealedProfile, SealedSession, SessionKindV1, SessionV1, StoredCode,
     StoredProfile, StoredRecoveryCode, StoredSession, TotpRecord,
