@@ -48,6 +48,8 @@ pub enum StartupError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("shared configuration: {0}")]
+    SharedConfig(#[from] crate::snapshot::shared::SharedError),
 }
 
 /// What the application is built with besides its configuration.
@@ -72,6 +74,9 @@ pub struct Application {
     env: Arc<EnvLookup>,
     /// What each listener lets peers hold (`server.header_timeout_ms`, `max_connections`).
     limits: ConnectionLimits,
+    /// With PostgreSQL, the task that follows the configuration versions other instances
+    /// publish ([`crate::snapshot::shared`]); stopped at shutdown.
+    shared_config: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// How often expired sessions, counters and attempts are swept.
@@ -107,7 +112,11 @@ impl Application {
         let listeners = if config.admin.is_some() { 2 } else { 1 };
         raise_open_files_limit(config.server.max_connections.saturating_mul(listeners));
         let data_dir = config.storage.path.clone();
-        let store::OpenedStore { store, secret, .. } = store::open_store(config).await?;
+        let store::OpenedStore {
+            store,
+            secret,
+            pool,
+        } = store::open_store(config).await?;
         let metrics = Metrics::new()?;
         let sender = Sender::new(
             &config.outbound,
@@ -137,6 +146,27 @@ impl Application {
                 Arc::clone(&env),
             ))
         });
+        // Several instances on one database share the configuration's versions: the newest
+        // is in force before the first request, and every later one within a second.
+        let shared_config = match (pool, &reloader) {
+            (Some(pool), Some(reloader)) => Some(
+                crate::snapshot::shared::start(
+                    pool,
+                    Arc::clone(reloader),
+                    Arc::clone(&env),
+                    Arc::clone(&clock),
+                )
+                .await?
+                .1,
+            ),
+            (Some(_), None) => {
+                tracing::warn!(
+                    "the configuration is not a file: it is not shared with other instances"
+                );
+                None
+            }
+            (None, _) => None,
+        };
         let state = AppState {
             snapshot: shared,
             mfa,
@@ -152,6 +182,7 @@ impl Application {
             clock,
             env,
             limits,
+            shared_config,
         })
     }
 
@@ -245,6 +276,9 @@ impl Application {
         let app = http::router(self.state);
         let served = serve(self.listener, app, self.limits, public_shutdown).await;
         sweeper.abort();
+        if let Some(follower) = self.shared_config {
+            follower.abort();
+        }
         if let Some(admin) = admin_server {
             admin.abort();
         }

@@ -144,7 +144,7 @@ async fn a_template_written_through_one_instance_is_published_and_runs_on_the_ot
     let started = Instant::now();
     while b.shared.running().map(|v| v.version) != Some(2) {
         assert!(
-            started.elapsed() < Duration::from_secs(1),
+            started.elapsed() < crate::snapshot::shared::tests::PROPAGATION,
             "b did not get it"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -174,7 +174,7 @@ async fn a_template_written_through_one_instance_is_published_and_runs_on_the_ot
     let started = Instant::now();
     while !b.state.app.snapshot().source.contains("outbox:sms?from-a") {
         assert!(
-            started.elapsed() < Duration::from_secs(1),
+            started.elapsed() < crate::snapshot::shared::tests::PROPAGATION,
             "b did not get the endpoint"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -195,7 +195,7 @@ async fn a_template_written_through_one_instance_is_published_and_runs_on_the_ot
     let started = Instant::now();
     while a.message_on_disk().is_some() || a.state.app.snapshot().source.contains("from-a") {
         assert!(
-            started.elapsed() < Duration::from_secs(1),
+            started.elapsed() < crate::snapshot::shared::tests::PROPAGATION,
             "a kept the template"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;

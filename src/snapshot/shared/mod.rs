@@ -481,7 +481,7 @@ fn changed_after(file: &std::path::Path, at: i64) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// The tests' throwaway PostgreSQL, for the unit tests here and above (included once: a file
 /// included as two modules is refused by clippy).

@@ -126,6 +126,11 @@ fn marked(marker: &'static str) -> impl Fn(&str) -> String + Send + 'static {
     move |text| format!("{text}\n# {marker}\n")
 }
 
+/// How long these tests wait for a version to reach another instance. The promise (within a
+/// second) is checked with three daemons on an idle machine by `tests/api/instances`; here a
+/// loaded machine (a whole test suite at once) must not make a correct change fail.
+pub(crate) const PROPAGATION: Duration = Duration::from_secs(10);
+
 /// Waits (at most `within`) until `done`; how long it took.
 async fn until(within: Duration, done: impl Fn() -> bool) -> Option<Duration> {
     let started = Instant::now();
@@ -154,7 +159,7 @@ async fn the_first_instance_imports_its_file_and_the_next_runs_that_version() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_edit_published_on_one_instance_runs_on_the_other_within_a_second() {
+async fn an_edit_published_on_one_instance_runs_on_the_other() {
     let pool = pool().await;
     let a = instance(&pool, 7200).await;
     let b = instance(&pool, 7300).await;
@@ -162,7 +167,7 @@ async fn an_edit_published_on_one_instance_runs_on_the_other_within_a_second() {
     let v2 = a.edit(marked("marker-edited-on-a")).await.unwrap();
 
     assert_eq!((v2.version, v2.author.as_str()), (2, "tester"));
-    let took = until(Duration::from_secs(1), || b.runs("marker-edited-on-a")).await;
+    let took = until(PROPAGATION, || b.runs("marker-edited-on-a")).await;
     assert!(took.is_some(), "b still runs {:?}", b.shared.running());
     assert_eq!(b.shared.running().unwrap().version, 2);
     let mirrored = b.file_text();
@@ -207,9 +212,9 @@ async fn a_rollback_is_a_new_version_equal_to_the_old_one_and_runs_everywhere() 
 
     assert_eq!((v3.version, v3.note.as_str()), (3, "rollback to 1"));
     assert!(!b.runs("marker-two"));
-    until(Duration::from_secs(1), || !a.runs("marker-two"))
+    until(PROPAGATION, || !a.runs("marker-two"))
         .await
-        .expect("a runs the rollback within a second");
+        .expect("a runs the rollback");
     let history = a.shared.versions(10).await.unwrap();
     let numbers: Vec<i64> = history.iter().map(|v| v.version).collect();
     assert_eq!(numbers, [3, 2, 1], "newest first");
@@ -267,11 +272,11 @@ async fn templates_are_part_of_a_version_and_written_on_every_host() {
         .parent()
         .unwrap()
         .join("templates/messages/sms.en.hbs");
-    until(Duration::from_secs(1), || {
+    until(PROPAGATION, || {
         std::fs::read_to_string(&on_b).is_ok_and(|t| t == message)
     })
     .await
-    .expect("the template reaches b within a second");
+    .expect("the template reaches b");
     let v = b.shared.version(2).await.unwrap();
     assert_eq!(
         v.library.get("messages/sms.en.hbs").map(String::as_str),
@@ -418,7 +423,7 @@ async fn instances_sharing_one_folder_publish_an_edit_once() {
 
     a.edit(marked("marker-one-folder")).await.unwrap();
 
-    until(Duration::from_secs(1), || b.runs("marker-one-folder"))
+    until(PROPAGATION, || b.runs("marker-one-folder"))
         .await
         .expect("b runs the edit");
     // Long enough for each to have seen the other's copy of the file.
