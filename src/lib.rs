@@ -27,3 +27,9 @@ pub mod startup;
 pub mod store;
 pub mod template;
 pub mod upstream;
+
+/// The tests' throwaway PostgreSQL (shared with the black-box tests, which include the same
+/// file): one module for every unit test that needs a database.
+#[cfg(test)]
+#[path = "../tests/support/postgres.rs"]
+pub(crate) mod test_postgres;

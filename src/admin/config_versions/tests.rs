@@ -21,9 +21,10 @@ use crate::mfa::secrets::Keys;
 use crate::mfa::Mfa;
 use crate::provider::Sender;
 use crate::snapshot::reload::Reloader;
-use crate::snapshot::shared::{self, test_postgres, SharedConfig};
+use crate::snapshot::shared::{self, SharedConfig};
 use crate::snapshot::{SharedSnapshot, Snapshot};
 use crate::store::MemoryStore;
+use crate::test_postgres;
 
 const SHIPPED: &str = include_str!("../../../platform.yml");
 const TOKEN: &str = "dev-only-admin-token-change-me";

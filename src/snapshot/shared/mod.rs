@@ -482,9 +482,3 @@ fn changed_after(file: &std::path::Path, at: i64) -> bool {
 
 #[cfg(test)]
 pub(crate) mod tests;
-
-/// The tests' throwaway PostgreSQL, for the unit tests here and above (included once: a file
-/// included as two modules is refused by clippy).
-#[cfg(test)]
-#[path = "../../../tests/support/postgres.rs"]
-pub(crate) mod test_postgres;

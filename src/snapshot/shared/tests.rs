@@ -11,7 +11,7 @@ use crate::config::process_env;
 use crate::metrics::Metrics;
 use crate::snapshot::SharedSnapshot;
 
-use super::test_postgres;
+use crate::test_postgres;
 
 const SHIPPED: &str = include_str!("../../../platform.yml");
 

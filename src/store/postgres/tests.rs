@@ -9,8 +9,7 @@ use super::super::contract_tests::{store_contract, ATTEMPTS_LOG_CAP};
 use super::*;
 use crate::store::SessionKindV1;
 
-#[path = "../../../tests/support/postgres.rs"]
-mod test_postgres;
+use crate::test_postgres;
 
 fn settings(url: &str) -> PgSettings {
     PgSettings {
