@@ -66,6 +66,7 @@ impl Server {
             snapshot: SharedSnapshot::new(snapshot),
             mfa,
             metrics,
+            readiness: mfa_bridge::http::Readiness::default(),
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
