@@ -12,6 +12,7 @@ pub mod backup;
 #[cfg(test)]
 mod contract_tests;
 mod memory;
+pub mod migrate;
 mod records;
 pub(crate) mod seal;
 mod secret;
