@@ -87,53 +87,62 @@ impl std::fmt::Display for Copied {
     }
 }
 
-/// Copies every record of the sled data directory `dir` (its daemon stopped: sled holds it
-/// locked) into `target`, which must be empty, after checking that `secret` (the server secret
-/// of the target's configuration) is the one the sled records were keyed by.
-pub async fn copy_sled_into(
-    dir: &Path,
-    secret: &[u8; 32],
-    target: &dyn Store,
-) -> Result<Copied, MigrateError> {
-    let shown = dir.display().to_string();
-    let has_db = std::fs::read_dir(dir.join("db"))
-        .map(|mut d| d.next().is_some())
-        .unwrap_or(false);
-    if !has_db {
-        return Err(MigrateError::NoDatabase { dir: shown });
-    }
-    let io = |source| MigrateError::Io {
-        path: shown.clone(),
-        source,
-    };
-    if let Some(file) = server_secret_if_any(dir, None).map_err(io)? {
-        if &file != secret {
-            return Err(MigrateError::OtherSecretFile {
-                dir: shown,
-                sled: key_fingerprint(&file),
-                configured: key_fingerprint(secret),
-            });
+/// The records of a sled data directory, read and checked against the server secret, ready
+/// to be copied: nothing is opened on the target before the source is known to be good.
+pub struct SledSource {
+    records: Vec<super::BackupRecord>,
+}
+
+impl SledSource {
+    /// Reads every record of the sled data directory `dir` (its daemon stopped: sled holds it
+    /// locked), after checking that `secret` (the server secret of the target's configuration)
+    /// is the one they were keyed by.
+    pub async fn read(dir: &Path, secret: &[u8; 32]) -> Result<SledSource, MigrateError> {
+        let shown = dir.display().to_string();
+        let has_db = std::fs::read_dir(dir.join("db"))
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false);
+        if !has_db {
+            return Err(MigrateError::NoDatabase { dir: shown });
         }
-    }
-    let sled = SledStore::open(dir)?.with_seal(Seal::new(*secret));
-    let records = sled.export().await?;
-    opens_under_the_secret(&sled, &records, &shown).await?;
-    let already = target.export().await?.len();
-    if already > 0 {
-        return Err(MigrateError::NotEmpty(already));
-    }
-    let mut copied = Copied::default();
-    for r in &records {
-        match r.collection {
-            Collection::Profiles => copied.profiles += 1,
-            Collection::Sessions => copied.sessions += 1,
-            Collection::Counters => copied.counters += 1,
-            Collection::AttemptsLog => copied.attempts += 1,
+        let io = |source| MigrateError::Io {
+            path: shown.clone(),
+            source,
+        };
+        if let Some(file) = server_secret_if_any(dir, None).map_err(io)? {
+            if &file != secret {
+                return Err(MigrateError::OtherSecretFile {
+                    dir: shown,
+                    sled: key_fingerprint(&file),
+                    configured: key_fingerprint(secret),
+                });
+            }
         }
+        let sled = SledStore::open(dir)?.with_seal(Seal::new(*secret));
+        let records = sled.export().await?;
+        opens_under_the_secret(&sled, &records, &shown).await?;
+        Ok(SledSource { records })
     }
-    target.import(records).await?;
-    target.flush_all().await?;
-    Ok(copied)
+
+    /// Writes the records into `target`, which must be empty.
+    pub async fn copy_into(self, target: &dyn Store) -> Result<Copied, MigrateError> {
+        let already = target.export().await?.len();
+        if already > 0 {
+            return Err(MigrateError::NotEmpty(already));
+        }
+        let mut copied = Copied::default();
+        for r in &self.records {
+            match r.collection {
+                Collection::Profiles => copied.profiles += 1,
+                Collection::Sessions => copied.sessions += 1,
+                Collection::Counters => copied.counters += 1,
+                Collection::AttemptsLog => copied.attempts += 1,
+            }
+        }
+        target.import(self.records).await?;
+        target.flush_all().await?;
+        Ok(copied)
+    }
 }
 
 /// Every profile and session of `records` read back through `sled`, whose seal is the
@@ -210,6 +219,14 @@ mod tests {
         for bad in ["/var/lib/mfa", "sled:", "postgres:x"] {
             assert!(bad.parse::<MigrationSource>().is_err(), "{bad}");
         }
+    }
+
+    async fn copy_sled_into(
+        dir: &Path,
+        secret: &[u8; 32],
+        target: &dyn Store,
+    ) -> Result<Copied, MigrateError> {
+        SledSource::read(dir, secret).await?.copy_into(target).await
     }
 
     #[tokio::test]
