@@ -1,4 +1,4 @@
-//! The `mfa-bridge` command: serve, check, render, backup, restore.
+//! The `mfa-bridge` command: serve, check, render, backup, restore, migrate.
 
 /// With `--features mimalloc`: about a third more logins per second under load (glibc's
 /// allocator is the largest single cost there), at the price of some 40 MB more resident memory
@@ -82,6 +82,12 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         from: PathBuf,
     },
+    /// Apply the database schema's new versions (storage.backend: postgres); the daemon also
+    /// applies them at start.
+    Migrate {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
 }
 
 /// Where a command's configuration comes from.
@@ -127,6 +133,10 @@ fn main() -> ExitCode {
         }
         Command::Restore { config, from } => match config.load() {
             Ok(snapshot) => run(backups::restore(&snapshot.config, &from)),
+            Err(problems) => refused(&config, &problems),
+        },
+        Command::Migrate { config } => match config.load() {
+            Ok(snapshot) => run(mfa_bridge::startup::store::migrate(&snapshot.config)),
             Err(problems) => refused(&config, &problems),
         },
     }

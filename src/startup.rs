@@ -6,6 +6,7 @@ pub mod backups;
 pub mod logger;
 mod open_files;
 mod serve;
+pub mod store;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,7 +25,6 @@ use crate::mfa::Mfa;
 use crate::provider::Sender;
 use crate::snapshot::reload::Reloader;
 use crate::snapshot::{SharedSnapshot, Snapshot};
-use crate::store::{self, SledStore, Store};
 use open_files::raise_open_files_limit;
 use serve::{serve, ConnectionLimits};
 
@@ -37,7 +37,7 @@ pub enum StartupError {
         source: std::io::Error,
     },
     #[error("{0}")]
-    Store(#[from] store::StoreError),
+    Store(#[from] crate::store::StoreError),
     #[error("{0}")]
     Client(String),
     #[error("metrics: {0}")]
@@ -106,19 +106,7 @@ impl Application {
         let listeners = if config.admin.is_some() { 2 } else { 1 };
         raise_open_files_limit(config.server.max_connections.saturating_mul(listeners));
         let data_dir = config.storage.path.clone();
-        let data_err = |source| StartupError::DataDir {
-            path: data_dir.display().to_string(),
-            source,
-        };
-        std::fs::create_dir_all(&data_dir).map_err(data_err)?;
-        let secret =
-            store::server_secret(&data_dir, config.storage.secret.as_ref()).map_err(data_err)?;
-        let store: Arc<dyn Store> = Arc::new(
-            SledStore::open_with_cache(&data_dir, config.storage.cache_bytes)?
-                .with_seal(store::Seal::new(secret))
-                .with_sync(config.storage.strict_durability)
-                .with_attempts_log_cap(config.storage.attempts_log_max_entries),
-        );
+        let (store, secret) = store::open_store(config).await?;
         let metrics = Metrics::new()?;
         let sender = Sender::new(
             &config.outbound,

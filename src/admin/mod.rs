@@ -213,6 +213,7 @@ async fn status(State(state): State<AdminState>) -> Json<Json_> {
         "configPath": state.reloader.as_ref().map(|r| r.path().display().to_string()),
         "mode": if c.is_proxy() { "proxy" } else { "standalone" },
         "smsMode": c.mfa.mode.name(),
+        "storageBackend": c.storage.backend.name(),
         "lastReload": state.reloader.as_ref().and_then(|r| r.status()),
     }))
 }

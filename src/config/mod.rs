@@ -39,7 +39,7 @@ pub use problem::{ConfigErrors, Problem};
 pub use server::{
     AdminConfig, AdminToken, ServerConfig, DEFAULT_ADMIN_TOKEN_NAME, DEFAULT_USERNAME_PATTERN,
 };
-pub use storage::StorageConfig;
+pub use storage::{Backend, PostgresConfig, StorageConfig};
 pub use upstream::{ApiKey, UpstreamConfig};
 pub use user_data::UserDataRules;
 

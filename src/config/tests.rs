@@ -71,6 +71,89 @@ fn storage_durability_and_cache_are_read_and_checked() {
     );
 }
 
+fn on_storage(storage: &str) -> String {
+    MINIMAL.replace("storage: { path: ./data }", storage)
+}
+
+#[test]
+fn the_postgres_backend_reads_its_url_from_the_environment_with_defaults() {
+    let yaml =
+        on_storage("storage: { backend: postgres, url: '${DATABASE_URL}', secret: '${SECRET}' }");
+    let env = |name: &str| match name {
+        "DATABASE_URL" => Some("postgres://mfa:pw@db:5432/mfa?sslmode=verify-full".to_string()),
+        "SECRET" => Some("s".repeat(40)),
+        _ => None,
+    };
+    let c = load(&yaml, Path::new("/etc/mfa"), &env).unwrap();
+    let storage::Backend::Postgres(pg) = &c.storage.backend else {
+        panic!("not postgres: {:?}", c.storage.backend);
+    };
+    assert_eq!(
+        pg.url.expose(),
+        "postgres://mfa:pw@db:5432/mfa?sslmode=verify-full"
+    );
+    assert_eq!(pg.pool_size, storage::DEFAULT_POOL_SIZE);
+    assert_eq!(pg.connect_timeout, storage::DEFAULT_CONNECT_TIMEOUT);
+    assert_eq!(pg.statement_timeout, storage::DEFAULT_STATEMENT_TIMEOUT);
+    // The data directory keeps the local files only: beside the configuration by default.
+    assert_eq!(c.storage.path, PathBuf::from("/etc/mfa/data"));
+    assert_eq!(c.storage.backend.name(), "postgres");
+    let sled = load(MINIMAL, Path::new("/etc/mfa"), &|_| None).unwrap();
+    assert_eq!(sled.storage.backend.name(), "sled");
+}
+
+#[test]
+fn the_postgres_backend_names_every_bad_value() {
+    let p = problems(&on_storage(
+        "storage: { backend: postgres, url: 'mysql://db/x', pool_size: 0, \
+         connect_timeout_ms: 5, statement_timeout_ms: -1 }",
+    ));
+    for expected in [
+        "storage.secret: required with backend: postgres",
+        "storage.url: must be a postgres:// URL",
+        "storage.pool_size:",
+        "storage.connect_timeout_ms:",
+        "storage.statement_timeout_ms:",
+    ] {
+        assert!(
+            p.iter().any(|l| l.starts_with(expected)),
+            "{expected}: {p:?}"
+        );
+    }
+    let secret = "0123456789abcdef0123456789abcdef";
+    let p = problems(&on_storage(&format!(
+        "storage: {{ backend: postgres, secret: {secret} }}"
+    )));
+    assert!(
+        p.iter().any(|l| l.starts_with("storage.url: missing")),
+        "{p:?}"
+    );
+    let p = problems(&on_storage(&format!(
+        "storage: {{ backend: postgres, secret: {secret}, \
+         url: 'postgres://u:hunter2@db/x?sslmode=sometimes' }}"
+    )));
+    assert!(
+        p.iter()
+            .any(|l| l.starts_with("storage.url:") && l.contains("sslmode")),
+        "{p:?}"
+    );
+    assert!(p.iter().all(|l| !l.contains("hunter2")), "{p:?}");
+    let p = problems(&on_storage("storage: { backend: mysql, path: ./data }"));
+    assert!(
+        p.iter()
+            .any(|l| l.starts_with("storage.backend:") && l.contains("sled or postgres")),
+        "{p:?}"
+    );
+    let p = problems(&on_storage(
+        "storage: { path: ./data, url: 'postgres://db/x' }",
+    ));
+    assert!(
+        p.iter()
+            .any(|l| l.starts_with("storage.url: only with backend: postgres")),
+        "{p:?}"
+    );
+}
+
 #[test]
 fn every_problem_is_named_by_its_path() {
     let yaml = r#"

@@ -13,6 +13,7 @@ pub mod backup;
 mod contract_tests;
 mod memory;
 pub mod migrate;
+pub mod postgres;
 mod records;
 pub(crate) mod seal;
 mod secret;
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use attempt_filter::AttemptFilter;
 pub use backup::{BackupRecord, Collection};
 pub use memory::MemoryStore;
+pub use postgres::{PgSettings, PgStore};
 pub use records::{
     AttemptRecord, Profile, SealedProfile, SealedSession, SessionKindV1, SessionV1, StoredCode,
     StoredProfile, StoredRecoveryCode, StoredSession, TotpRecord,

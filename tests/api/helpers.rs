@@ -79,6 +79,8 @@ pub struct AppOptions {
     /// More keys of `mfa` (`channels`, `totp`, `messages`, ...), written as given. URLs may hold
     /// [`PROVIDER`].
     pub mfa_extra: Vec<(String, Value)>,
+    /// More keys of `storage` (`backend`, `url`, ...), written as given.
+    pub storage_extra: Vec<(String, Value)>,
 }
 
 impl AppOptions {
@@ -97,7 +99,15 @@ impl AppOptions {
             storage_secret: None,
             admin: None,
             mfa_extra: Vec::new(),
+            storage_extra: Vec::new(),
         }
+    }
+
+    /// Sets `storage.KEY` to `value` (e.g. `with_storage("backend", json!("postgres"))`).
+    pub fn with_storage(mut self, key: &str, value: Value) -> AppOptions {
+        self.storage_extra.retain(|(k, _)| k != key);
+        self.storage_extra.push((key.to_string(), value));
+        self
     }
 
     /// Sets `mfa.KEY` to `value` (e.g. `with_mfa("totp", json!({"drift": 0}))`).
@@ -294,6 +304,9 @@ pub fn config_value(options: &AppOptions, storage_path: &Path) -> Value {
     }
     if let Some(secret) = &options.storage_secret {
         config["storage"]["secret"] = json!(secret);
+    }
+    for (key, value) in &options.storage_extra {
+        config["storage"][key] = value.clone();
     }
     if let Some(admin) = &options.admin {
         config["admin"] = admin.clone();

@@ -29,6 +29,7 @@ mod outbox;
 #[path = "../support/postgres.rs"]
 mod postgres;
 mod postgres_harness;
+mod postgres_store;
 mod presets;
 mod prism;
 mod proxy_single;
