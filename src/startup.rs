@@ -4,6 +4,7 @@
 
 pub mod backups;
 pub mod logger;
+pub mod migrate_store;
 mod open_files;
 mod serve;
 pub mod store;

@@ -175,11 +175,10 @@ fn totp_at(secret: &str, time: u64) -> String {
         .generate(time)
 }
 
+/// Seconds since the epoch on the system clock, which the daemons run on.
 fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs()
+    use mfa_bridge::clock::Clock;
+    mfa_bridge::clock::SystemClock.now()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
