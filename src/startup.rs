@@ -107,7 +107,7 @@ impl Application {
         let listeners = if config.admin.is_some() { 2 } else { 1 };
         raise_open_files_limit(config.server.max_connections.saturating_mul(listeners));
         let data_dir = config.storage.path.clone();
-        let (store, secret) = store::open_store(config).await?;
+        let store::OpenedStore { store, secret, .. } = store::open_store(config).await?;
         let metrics = Metrics::new()?;
         let sender = Sender::new(
             &config.outbound,

@@ -57,6 +57,14 @@ pub async fn backup(
 /// `mfa-bridge restore --from DIR`: into the configuration's `storage.path`, under its server
 /// secret. Answers what to print.
 pub async fn restore(config: &Config, from: &Path) -> Result<String, String> {
+    if let crate::config::Backend::Postgres(_) = config.storage.backend {
+        return Err(
+            "storage.backend is postgres: mfa-bridge restore writes a sled data \
+                    directory. Restore the database with PostgreSQL's own tools (pg_dump, \
+                    pg_restore), or restore into a sled configuration first"
+                .into(),
+        );
+    }
     let data_dir = &config.storage.path;
     std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
     let restored = restore_into(from, data_dir, config.storage.secret.as_ref())

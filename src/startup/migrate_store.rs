@@ -25,11 +25,11 @@ pub async fn migrate_store(config: &Config, from: &str) -> Result<String, String
     let source = SledSource::read(&dir, &secret)
         .await
         .map_err(|e| e.to_string())?;
-    let (target, _) = super::store::open_store(config)
+    let target = super::store::open_store(config)
         .await
         .map_err(|e| e.to_string())?;
     let copied = source
-        .copy_into(target.as_ref())
+        .copy_into(target.store.as_ref())
         .await
         .map_err(|e| e.to_string())?;
     Ok(format!(

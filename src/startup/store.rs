@@ -4,14 +4,26 @@
 
 use std::sync::Arc;
 
+use sqlx::PgPool;
+
 use super::StartupError;
 use crate::config::{Backend, Config};
 use crate::mfa::limits::counter_expired;
 use crate::store::{self, PgSettings, PgStore, SledStore, Store};
 
-/// The store of `config` and the server secret (32 bytes) it was opened with. The data
-/// directory is created when missing (with PostgreSQL it holds the local files only).
-pub async fn open_store(config: &Config) -> Result<(Arc<dyn Store>, [u8; 32]), StartupError> {
+/// A store as opened for the daemon.
+pub struct OpenedStore {
+    pub store: Arc<dyn Store>,
+    /// The server secret (32 bytes) its hashes are keyed and its values sealed with.
+    pub secret: [u8; 32],
+    /// With PostgreSQL, the store's pool, for what else lives in the same database (the
+    /// shared configuration).
+    pub pool: Option<PgPool>,
+}
+
+/// The store of `config`, with its secret. The data directory is created when missing (with
+/// PostgreSQL it holds the local files only).
+pub async fn open_store(config: &Config) -> Result<OpenedStore, StartupError> {
     let storage = &config.storage;
     let data_dir = storage.path.clone();
     let data_err = |source| StartupError::DataDir {
@@ -22,12 +34,15 @@ pub async fn open_store(config: &Config) -> Result<(Arc<dyn Store>, [u8; 32]), S
     // With PostgreSQL `storage.secret` is required (the configuration says so): never a
     // secret generated into one instance's directory.
     let secret = store::server_secret(&data_dir, storage.secret.as_ref()).map_err(data_err)?;
-    let store: Arc<dyn Store> = match &storage.backend {
-        Backend::Sled => Arc::new(
-            SledStore::open_with_cache(&data_dir, storage.cache_bytes)?
-                .with_seal(store::Seal::new(secret))
-                .with_sync(storage.strict_durability)
-                .with_attempts_log_cap(storage.attempts_log_max_entries),
+    let (store, pool): (Arc<dyn Store>, _) = match &storage.backend {
+        Backend::Sled => (
+            Arc::new(
+                SledStore::open_with_cache(&data_dir, storage.cache_bytes)?
+                    .with_seal(store::Seal::new(secret))
+                    .with_sync(storage.strict_durability)
+                    .with_attempts_log_cap(storage.attempts_log_max_entries),
+            ),
+            None,
         ),
         Backend::Postgres(pg) => {
             let settings = PgSettings {
@@ -37,15 +52,19 @@ pub async fn open_store(config: &Config) -> Result<(Arc<dyn Store>, [u8; 32]), S
                 statement_timeout: pg.statement_timeout,
                 strict_durability: storage.strict_durability,
             };
-            Arc::new(
-                PgStore::open(&settings, &secret)
-                    .await?
-                    .with_attempts_log_cap(storage.attempts_log_max_entries)
-                    .with_counter_expiry(counter_expired),
-            )
+            let store = PgStore::open(&settings, &secret)
+                .await?
+                .with_attempts_log_cap(storage.attempts_log_max_entries)
+                .with_counter_expiry(counter_expired);
+            let pool = store.pool().clone();
+            (Arc::new(store), Some(pool))
         }
     };
-    Ok((store, secret))
+    Ok(OpenedStore {
+        store,
+        secret,
+        pool,
+    })
 }
 
 /// `mfa-bridge migrate`: applies the schema versions the configuration's PostgreSQL database

@@ -27,6 +27,7 @@ macro_rules! store_contract {
         store_contract!(@case $open, the_sessions_of_a_user_are_hers_only);
         store_contract!(@case $open, a_counter_reads_as_last_stored);
         store_contract!(@case $open, the_attempts_log_finds_by_user_outcome_route_and_time);
+        store_contract!(@case $open, a_running_store_answers_a_ping);
     };
     (@case $open:expr, $case:ident) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -339,4 +340,13 @@ pub(super) async fn the_attempts_log_finds_by_user_outcome_route_and_time(store:
         .await
         .unwrap()
         .is_empty());
+}
+
+pub(super) async fn a_running_store_answers_a_ping(store: Arc<dyn Store>) {
+    store.ping().await.unwrap();
+    store
+        .insert_session(&SessionKey([1; 32]), &session(100))
+        .await
+        .unwrap();
+    store.ping().await.unwrap();
 }

@@ -19,12 +19,13 @@ mod backup;
 mod counters;
 mod error;
 mod fingerprint;
+mod log_writer;
 mod migrations;
 #[cfg(test)]
 mod tests;
 
 use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,6 +39,7 @@ use super::{
 };
 use crate::domain::Secret;
 use error::store_error;
+use log_writer::LogWriter;
 pub use migrations::{migrate, Migration};
 
 /// How to reach the database, and how durably to write.
@@ -66,8 +68,10 @@ pub struct PgStore {
     /// Pending sessions: this instance's own inserts and deletes counted as they happen, the
     /// whole table counted again at every sweep (and at start).
     pending: Arc<AtomicUsize>,
-    /// The most entries the attempts log keeps.
-    attempts_cap: i64,
+    /// The most entries the attempts log keeps (read by the log's writer).
+    attempts_cap: Arc<AtomicI64>,
+    /// Writes the attempts log in batches, off the request path.
+    log_writer: LogWriter,
     /// Reads when a counter is over, to keep its `expires_at` column (none: the sweep reads
     /// every counter's value instead).
     counter_expiry: Option<CounterExpired>,
@@ -126,31 +130,23 @@ impl PgStore {
         let pool = connect(settings).await?;
         migrate(&pool).await?;
         fingerprint::check(&pool, secret).await?;
-        let store = PgStore::on_pool(pool).with_seal(Seal::new(*secret));
+        let attempts_cap = Arc::new(AtomicI64::new(i64::MAX));
+        let store = PgStore {
+            log_writer: LogWriter::start(pool.clone(), Arc::clone(&attempts_cap)),
+            pool,
+            seal: Some(Seal::new(*secret)),
+            pending: Arc::new(AtomicUsize::new(0)),
+            attempts_cap,
+            counter_expiry: None,
+        };
         store.count_pending().await?;
         Ok(store)
     }
 
-    /// A store on a database whose migrations are applied, sealing nothing until
-    /// [`PgStore::with_seal`].
-    pub fn on_pool(pool: PgPool) -> PgStore {
-        PgStore {
-            pool,
-            seal: None,
-            pending: Arc::new(AtomicUsize::new(0)),
-            attempts_cap: i64::MAX,
-            counter_expiry: None,
-        }
-    }
-
-    pub fn with_seal(mut self, seal: Seal) -> PgStore {
-        self.seal = Some(seal);
-        self
-    }
-
     /// Keeps at most `entries` entries in the attempts log, dropping the oldest.
-    pub fn with_attempts_log_cap(mut self, entries: usize) -> PgStore {
-        self.attempts_cap = bigint(entries as u64);
+    pub fn with_attempts_log_cap(self, entries: usize) -> PgStore {
+        self.attempts_cap
+            .store(bigint(entries as u64), Ordering::Relaxed);
         self
     }
 
@@ -407,7 +403,7 @@ impl Store for PgStore {
     }
 
     async fn log_attempt(&self, record: AttemptRecord) -> Result<(), StoreError> {
-        self.append_attempt(record).await
+        self.log_writer.write(record)
     }
 
     async fn attempts(&self, limit: usize) -> Result<Vec<AttemptRecord>, StoreError> {
@@ -419,14 +415,18 @@ impl Store for PgStore {
         filter: &AttemptFilter,
         limit: usize,
     ) -> Result<Vec<AttemptRecord>, StoreError> {
+        // What was logged before this call is readable: the writer catches up first.
+        self.log_writer.drain().await?;
         self.select_attempts(filter, limit).await
     }
 
     async fn attempt(&self, id: &str) -> Result<Option<AttemptRecord>, StoreError> {
+        self.log_writer.drain().await?;
         self.attempt_by_id(id).await
     }
 
     async fn sweep_attempts(&self, before: u64) -> Result<usize, StoreError> {
+        self.log_writer.drain().await?;
         let done = sqlx::query("DELETE FROM attempts_log WHERE at < $1")
             .bind(bigint(before))
             .execute(&self.pool)
@@ -444,7 +444,12 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn flush_all(&self) -> Result<(), StoreError> {
+        self.log_writer.drain().await
+    }
+
     async fn export(&self) -> Result<Vec<BackupRecord>, StoreError> {
+        self.log_writer.drain().await?;
         self.export_all().await
     }
 

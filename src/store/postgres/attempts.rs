@@ -1,40 +1,80 @@
-//! [`PgStore`]'s attempts log: one row per request, filtered in SQL, capped as it is written.
+//! [`PgStore`]'s attempts log: one row per request, written in batches off the request path,
+//! filtered in SQL, capped as it is written.
 //!
-//! The cap costs one index range deletion per entry, not a count: ids come from a sequence, so
+//! The cap costs one index range deletion per batch, not a count: ids come from a sequence, so
 //! the entry numbered `id` makes every entry numbered `id - cap` or less one too many. A number
 //! taken by a write that failed leaves a gap, so the log may hold a few entries fewer than the
 //! cap, never more.
+
+use sqlx::PgPool;
 
 use super::error::store_error;
 use super::{bigint, encode, json_text, PgStore};
 use crate::store::{decode, AttemptFilter, AttemptRecord, StoreError};
 
-impl PgStore {
-    pub(super) async fn append_attempt(&self, mut record: AttemptRecord) -> Result<(), StoreError> {
+/// Writes `entries` in one statement (in their order), then drops what is beyond `cap`
+/// (an index range: usually the few oldest rows, nothing when under the cap).
+pub(super) async fn insert_batch(
+    pool: &PgPool,
+    entries: Vec<AttemptRecord>,
+    cap: i64,
+) -> Result<(), StoreError> {
+    let n = entries.len();
+    let (mut at, mut username, mut method, mut route) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut status, mut outcome, mut record) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for mut entry in entries {
         // The id is the row's: the stored record leaves it empty.
-        record.id = String::new();
-        let json = json_text(encode(&record)?)?;
-        sqlx::query(
-            "WITH new AS (
-                 INSERT INTO attempts_log (at, username, method, route, status, outcome, record)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
-                 RETURNING id)
-             DELETE FROM attempts_log WHERE id <= (SELECT id FROM new) - $8",
-        )
-        .bind(bigint(record.time))
-        .bind(record.username.as_str())
-        .bind(record.method.as_str())
-        .bind(record.route.as_str())
-        .bind(i32::from(record.status))
-        .bind(record.outcome.as_str())
-        .bind(json)
-        .bind(self.attempts_cap)
-        .execute(&self.pool)
-        .await
-        .map_err(store_error)?;
-        Ok(())
+        entry.id = String::new();
+        record.push(json_text(encode(&entry)?)?);
+        at.push(bigint(entry.time));
+        status.push(i32::from(entry.status));
+        username.push(entry.username);
+        method.push(entry.method);
+        route.push(entry.route);
+        outcome.push(entry.outcome);
     }
+    // Two statements: a deletion in the same statement would not see the rows it inserts.
+    let last: Option<i64> = sqlx::query_scalar(
+        "WITH new AS (
+             INSERT INTO attempts_log (at, username, method, route, status, outcome, record)
+             SELECT at, username, method, route, status, outcome, record::jsonb
+             FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[],
+                         $6::text[], $7::text[])
+                  WITH ORDINALITY AS e(at, username, method, route, status, outcome, record, n)
+             ORDER BY n
+             RETURNING id)
+         SELECT max(id) FROM new",
+    )
+    .bind(at)
+    .bind(username)
+    .bind(method)
+    .bind(route)
+    .bind(status)
+    .bind(outcome)
+    .bind(record)
+    .fetch_one(pool)
+    .await
+    .map_err(store_error)?;
+    if let Some(last) = last {
+        sqlx::query("DELETE FROM attempts_log WHERE id <= $1")
+            .bind(last.saturating_sub(cap))
+            .execute(pool)
+            .await
+            .map_err(store_error)?;
+    }
+    Ok(())
+}
 
+impl PgStore {
     /// The newest `limit` entries `filter` keeps, newest first; every part of the filter is a
     /// condition of the query (by the time index, or the username one).
     pub(super) async fn select_attempts(

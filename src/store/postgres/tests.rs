@@ -239,3 +239,94 @@ async fn an_export_imports_into_another_database_as_it_was() {
     entry.id = logged[0].id.clone();
     assert_eq!(logged, [entry]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settings_are_those_of_every_connection() {
+    let url = test_postgres::fresh_database().await;
+    let periodic = PgSettings {
+        strict_durability: false,
+        statement_timeout: Duration::from_millis(1500),
+        ..settings(&url)
+    };
+    let pool = connect(&periodic).await.unwrap();
+    let shown: (String, String) = sqlx::query_as(
+        "SELECT current_setting('synchronous_commit'), current_setting('statement_timeout')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(shown, ("off".to_string(), "1500ms".to_string()));
+    let strict = connect(&settings(&url)).await.unwrap();
+    let commit: String = sqlx::query_scalar("SELECT current_setting('synchronous_commit')")
+        .fetch_one(&strict)
+        .await
+        .unwrap();
+    assert_eq!(commit, "on");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sled_export_imports_into_postgres_and_opens_under_the_same_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let sled = crate::store::SledStore::open(dir.path())
+        .unwrap()
+        .with_seal(Seal::new([9; 32]));
+    let profile = Profile {
+        user_data: [("phone".to_string(), "+41791231212".to_string())].into(),
+        recovery_codes: vec![],
+        enrolled_at: 7,
+        enrolment: "e1".into(),
+        methods: vec![],
+        totp: None,
+    };
+    assert!(sled
+        .swap_profile("alice", None, Some(&profile))
+        .await
+        .unwrap());
+    let key = SessionKey([6; 32]);
+    sled.insert_session(&key, &session()).await.unwrap();
+    sled.update_counter(b"k", &mut |_| Some(vec![3]))
+        .await
+        .unwrap();
+    let records = sled.export().await.unwrap();
+    let url = test_postgres::fresh_database().await;
+    let pg = instance(&url, [9; 32]).await;
+
+    pg.import(records).await.unwrap();
+
+    assert_eq!(pg.profile("alice").await.unwrap().unwrap().value, profile);
+    assert_eq!(pg.session(&key).await.unwrap().unwrap().value, session());
+    assert_eq!(pg.counter(b"k").await.unwrap(), Some(vec![3]));
+    let stored: String = sqlx::query_scalar("SELECT record::text FROM profiles")
+        .fetch_one(pg.pool())
+        .await
+        .unwrap();
+    assert!(!stored.contains("41791231212"), "{stored}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_counter_keeps_its_expiry_in_a_column_and_the_sweep_deletes_by_it() {
+    fn over_from_first_byte(raw: &[u8], now: u64) -> bool {
+        raw.first().is_some_and(|&b| now >= u64::from(b))
+    }
+    fn never(_: &[u8], _: u64) -> bool {
+        false
+    }
+    let url = test_postgres::fresh_database().await;
+    let store = instance(&url, [9; 32])
+        .await
+        .with_counter_expiry(over_from_first_byte);
+    store
+        .update_counter(b"c", &mut |_| Some(vec![10]))
+        .await
+        .unwrap();
+    let expires_at: Option<i64> = sqlx::query_scalar("SELECT expires_at FROM counters")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(expires_at, Some(10));
+
+    // The column decides, not the function the sweep is given.
+    assert_eq!(store.sweep(9, never).await.unwrap(), 0);
+    assert_eq!(store.sweep(10, never).await.unwrap(), 1);
+    assert_eq!(store.counter(b"c").await.unwrap(), None);
+}
