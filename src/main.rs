@@ -1,4 +1,4 @@
-//! The `mfa-bridge` command: serve, check, render, backup, restore, migrate.
+//! The `mfa-bridge` command: serve, check, render, backup, restore, migrate, migrate-store.
 
 /// With `--features mimalloc`: about a third more logins per second under load (glibc's
 /// allocator is the largest single cost there), at the price of some 40 MB more resident memory
@@ -88,6 +88,15 @@ enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Copy a sled data directory (its daemon stopped) into the configuration's empty
+    /// PostgreSQL database, under the same server secret.
+    MigrateStore {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// sled:PATH, the storage.path of the sled daemon.
+        #[arg(long, value_name = "sled:PATH")]
+        from: String,
+    },
 }
 
 /// Where a command's configuration comes from.
@@ -137,6 +146,13 @@ fn main() -> ExitCode {
         },
         Command::Migrate { config } => match config.load() {
             Ok(snapshot) => run(mfa_bridge::startup::store::migrate(&snapshot.config)),
+            Err(problems) => refused(&config, &problems),
+        },
+        Command::MigrateStore { config, from } => match config.load() {
+            Ok(snapshot) => run(mfa_bridge::startup::migrate_store::migrate_store(
+                &snapshot.config,
+                &from,
+            )),
             Err(problems) => refused(&config, &problems),
         },
     }

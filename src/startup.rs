@@ -5,6 +5,7 @@
 pub mod backups;
 mod faults;
 pub mod logger;
+pub mod migrate_store;
 mod open_files;
 mod serve;
 pub mod store;

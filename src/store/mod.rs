@@ -13,6 +13,7 @@ pub mod backup;
 mod contract_tests;
 mod faulty;
 mod memory;
+pub mod migrate;
 pub mod postgres;
 mod records;
 pub(crate) mod seal;

@@ -18,6 +18,7 @@ mod errors;
 mod fakes;
 mod helpers;
 mod hostile_values;
+mod instances;
 mod log_format;
 mod logs;
 mod matrix;

@@ -211,11 +211,31 @@ impl Daemon {
         provider: &str,
         upstream: &str,
     ) -> Result<Daemon, String> {
+        Daemon::start_with_storage(binary, dir, deployment, provider, upstream, None).await
+    }
+
+    /// [`Daemon::start`] with these `storage` keys over the default ones (e.g. `backend:
+    /// postgres`, `url`, `secret`).
+    pub async fn start_with_storage(
+        binary: &Path,
+        dir: &Path,
+        deployment: Deployment,
+        provider: &str,
+        upstream: &str,
+        storage_keys: Option<&Value>,
+    ) -> Result<Daemon, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let storage = dir.join("store");
         let port = free_port();
         let config_path = dir.join("platform.yml");
-        let yaml = config_yaml(deployment, port, &storage, provider, upstream, None);
+        let mut yaml = config_yaml(deployment, port, &storage, provider, upstream, None);
+        if let Some(Value::Object(keys)) = storage_keys {
+            let mut config: Value = serde_yaml::from_str(&yaml).map_err(|e| e.to_string())?;
+            if let Some(section) = config["storage"].as_object_mut() {
+                section.extend(keys.clone());
+            }
+            yaml = to_yaml(&config);
+        }
         std::fs::write(&config_path, yaml).map_err(|e| e.to_string())?;
         let log = std::fs::File::create(dir.join("daemon.log")).map_err(|e| e.to_string())?;
         let started = Instant::now();

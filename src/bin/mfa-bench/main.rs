@@ -5,8 +5,10 @@ mod client;
 mod cpu;
 mod daemon;
 mod fakes;
+mod postgres;
 mod report;
 mod scenarios;
+mod shared_store;
 mod smoke;
 mod suite;
 
@@ -218,6 +220,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
     });
     let report = scenarios::run(scenarios::RunConfig {
         target,
+        spread: Vec::new(),
         scenario: args.scenario,
         concurrency,
         stop,

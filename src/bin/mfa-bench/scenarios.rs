@@ -74,6 +74,9 @@ pub type Probe = Arc<dyn Fn() -> BTreeMap<String, f64> + Send + Sync>;
 #[derive(Clone)]
 pub struct RunConfig {
     pub target: Target,
+    /// Several daemons behind one load: worker `w` talks to `spread[w % len]` for its whole
+    /// flow (as a load balancer with sticky connections), `target` when empty.
+    pub spread: Vec<Target>,
     pub scenario: Scenario,
     pub concurrency: usize,
     pub stop: Stop,
@@ -271,7 +274,13 @@ pub async fn run(config: RunConfig) -> Report {
         let claimed = claimed.clone();
         handles.push(tokio::spawn(async move {
             let mut worker = Worker {
-                conn: Conn::new(config.target.clone(), config.timeout),
+                conn: Conn::new(
+                    match config.spread.len() {
+                        0 => config.target.clone(),
+                        n => config.spread[w % n].clone(),
+                    },
+                    config.timeout,
+                ),
                 provider: config
                     .provider
                     .clone()

@@ -67,6 +67,7 @@ async fn smoke_one(
     for scenario in [Scenario::Flow, Scenario::Login] {
         let report = scenarios::run(RunConfig {
             target: target.clone(),
+            spread: Vec::new(),
             scenario,
             concurrency: 8,
             stop: Stop::Count(flows),

@@ -19,7 +19,7 @@ use crate::{
     fakes::{Ceiling, Fakes, CEILING_THREADS, FAKES_THREADS},
     report::{Report, Spread},
     scenarios::{self, Probe, RunConfig, Scenario, Stop, User},
-    CLIENT_THREADS,
+    shared_store, CLIENT_THREADS,
 };
 
 #[derive(clap::Args)]
@@ -59,6 +59,13 @@ pub struct SuiteArgs {
     /// Also write every report as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Also measure the flow with storage on PostgreSQL, one and two daemons (a server of the
+    /// suite's own, from Debian's postgresql package).
+    #[arg(long)]
+    postgres: bool,
+    /// Measure only that: the file written holds the machine and that section.
+    #[arg(long)]
+    postgres_only: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -216,6 +223,7 @@ impl Ctx {
         let deployment = daemon.deployment;
         Ok(RunConfig {
             target: Target::parse(&daemon.url())?,
+            spread: Vec::new(),
             scenario,
             concurrency,
             stop,
@@ -269,7 +277,7 @@ pub async fn suite(args: SuiteArgs) -> Result<(), String> {
     let fakes_cpu_before = cpu::threads_cpu_seconds(FAKES_THREADS);
     let fakes_served_before = ctx.fakes.served();
 
-    for run in 0..runs {
+    for run in (0..runs).filter(|_| !args.postgres_only) {
         eprintln!("== run {}/{runs}", run + 1);
         // Fresh daemons for each run, so that runs are independent (logins leave sessions).
         let mut daemons = Vec::new();
@@ -283,6 +291,7 @@ pub async fn suite(args: SuiteArgs) -> Result<(), String> {
         for &c in &args.concurrency {
             let report = scenarios::run(RunConfig {
                 target: Target::parse(&ceiling.url)?,
+                spread: Vec::new(),
                 scenario: Scenario::Ceiling,
                 concurrency: c,
                 stop: Stop::Duration(duration),
@@ -344,10 +353,41 @@ pub async fn suite(args: SuiteArgs) -> Result<(), String> {
         eprintln!("cold starts (ms): {starts:?}");
         results.cold_start_ms.push(starts);
     }
+    let on_postgres = if args.postgres || args.postgres_only {
+        eprintln!("== PostgreSQL");
+        let measured = shared_store::measure(&shared_store::Setup {
+            binary: &ctx.binary,
+            tmp: ctx.tmp.path(),
+            fakes: &ctx.fakes,
+            provider: &ctx.provider,
+            runs,
+            concurrency: &args.concurrency,
+            duration,
+            warmup,
+            users: args.users,
+        })
+        .await?;
+        shared_store::markdown(&measured, &args.concurrency)
+    } else {
+        String::new()
+    };
     results.fakes_served = ctx.fakes.served() - fakes_served_before;
     results.fakes_cpu_seconds = cpu::threads_cpu_seconds(FAKES_THREADS) - fakes_cpu_before;
 
-    let markdown = markdown(&args, &machine, &binary_line, &results);
+    let markdown = if args.postgres_only {
+        let mut md = String::from("## Machine and command\n\n| | |\n|---|---|\n");
+        for (k, v) in &machine {
+            md.push_str(&format!("| {k} | {v} |\n"));
+        }
+        md.push_str(&format!("| daemon binary | {binary_line} |\n"));
+        md.push_str(&format!(
+            "\nRuns: {runs}; window {} s after {} s of warm-up; concurrency {:?}; {} users.\n",
+            args.duration, args.warmup, args.concurrency, args.users
+        ));
+        md + &on_postgres
+    } else {
+        markdown(&args, &machine, &binary_line, &results, &on_postgres)
+    };
     std::fs::write(&args.out, &markdown).map_err(|e| format!("{}: {e}", args.out.display()))?;
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&results).expect("results serialise");
@@ -559,6 +599,7 @@ fn markdown(
     machine: &[(String, String)],
     binary: &str,
     results: &Results,
+    on_postgres: &str,
 ) -> String {
     let mut md = String::new();
     let runs = args.runs.max(1);
@@ -680,6 +721,8 @@ fn markdown(
             ));
         }
     }
+
+    md.push_str(on_postgres);
 
     // Errors, if any.
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
