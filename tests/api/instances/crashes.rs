@@ -219,14 +219,10 @@ async fn postgres_stopped_immediately_and_restarted_refuses_while_down_and_serve
                 answer.status,
                 answer.text
             );
-            // NOTE for the coordinator: once i14-unavailable is merged, every answer here is
-            // 503 `storage-unavailable` with Retry-After; tighten to
-            // `answer.assert_error(503, "storage-unavailable")`.
+            answer.assert_error(503, "storage-unavailable");
             assert!(
-                answer.status == 503 || answer.status == 500,
-                "instance {i}, database down: {} {}",
-                answer.status,
-                answer.text
+                answer.headers.get("retry-after").is_some(),
+                "instance {i}: a 503 without Retry-After"
             );
         }
     }

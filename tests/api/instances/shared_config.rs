@@ -31,9 +31,6 @@ async fn previewed_body(cluster: &Cluster, i: usize) -> String {
     preview.json["request"]["body"].to_string()
 }
 
-// NOTE for the coordinator: remove the `ignore` once i14-shared-config is merged (written
-// against its `configVersion` in /api/status, a version object, and a plain admin PUT).
-#[ignore = "needs the shared configuration of i14-shared-config"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endpoint_edited_on_one_instance_is_in_force_on_the_others_within_a_second() {
     let cluster = Cluster::start(3, AppOptions::standalone_single().with_admin()).await;
