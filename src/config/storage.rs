@@ -9,6 +9,7 @@ use serde_yaml::Value;
 
 use super::walk::{string, Fields, Problems};
 use super::Secret;
+use crate::store::SecretSetting;
 
 #[derive(Debug, Clone)]
 pub struct StorageConfig {
@@ -17,9 +18,10 @@ pub struct StorageConfig {
     /// The data directory: sled's database and the server secret it generates with sled; the
     /// local files (the development outbox) with either engine.
     pub path: PathBuf,
-    /// The server secret keying every stored hash; generated into the data directory if absent
-    /// (sled only: with PostgreSQL every instance must be given the same one).
-    pub secret: Option<Secret>,
+    /// The server secret keying every stored hash and sealing every stored personal value:
+    /// `storage.secret` (text) or `storage.secret_file` (the key itself); when neither is set
+    /// (sled only), generated into the data directory.
+    pub secret: Option<SecretSetting>,
     /// sled's page cache, in bytes.
     pub cache_bytes: u64,
     /// `strict`: what an answer depends on (attempt tallies, send counts, enrolments) is on
@@ -111,7 +113,7 @@ pub(super) fn parse_storage(v: &Value, base_dir: &Path, p: &mut Problems) -> Opt
             base_dir.join(path)
         }
     });
-    let secret = f.get("secret").and_then(|v| {
+    let text = f.get("secret").and_then(|v| {
         let s = string(p, "storage.secret", v)?;
         if s.len() < 32 {
             p.push(
@@ -120,8 +122,27 @@ pub(super) fn parse_storage(v: &Value, base_dir: &Path, p: &mut Problems) -> Opt
             );
             return None;
         }
-        Some(Secret::new(s))
+        Some(SecretSetting::Text(Secret::new(s)))
     });
+    let key_file = f.get("secret_file").and_then(|v| {
+        let s = string(p, "storage.secret_file", v)?;
+        let path = PathBuf::from(s);
+        Some(SecretSetting::KeyFile(if path.is_absolute() {
+            path
+        } else {
+            base_dir.join(path)
+        }))
+    });
+    let secret = match (text, key_file) {
+        (Some(_), Some(_)) => {
+            p.push(
+                "storage.secret_file",
+                "give storage.secret or storage.secret_file, not both",
+            );
+            None
+        }
+        (text, key_file) => text.or(key_file),
+    };
     let cache_bytes = f.integer(p, "cache_mb", 1..=65_536).unwrap_or(2) * 1024 * 1024;
     let strict_durability = match f.get("durability") {
         None => true,
@@ -145,11 +166,12 @@ pub(super) fn parse_storage(v: &Value, base_dir: &Path, p: &mut Problems) -> Opt
         .integer(p, "attempts_log_max_entries", 10..=100_000_000)
         .map_or(DEFAULT_ATTEMPTS_LOG_MAX_ENTRIES, |n| n as usize);
     let backend = if postgres {
-        if secret.is_none() && f.get("secret").is_none() {
+        if secret.is_none() && f.get("secret").is_none() && f.get("secret_file").is_none() {
             p.push(
                 "storage.secret",
                 "required with backend: postgres (every instance must use the same one; \
-                 at least 32 characters of random text, e.g. ${MFA_BRIDGE_SECRET})",
+                 at least 32 characters of random text, e.g. ${MFA_BRIDGE_SECRET}; or \
+                 storage.secret_file, the key file of a sled data directory moved here)",
             );
         }
         parse_postgres(&mut f, p).map(Backend::Postgres)

@@ -216,3 +216,31 @@ fn a_username_pattern_matches_whole_names_whether_anchored_or_not() {
         }
     }
 }
+
+#[test]
+fn the_server_secret_is_text_or_a_key_file_never_both() {
+    let url = "url: 'postgres://db/x'";
+    let c = load(
+        &on_storage(&format!(
+            "storage: {{ backend: postgres, {url}, secret_file: keys/mfa.key }}"
+        )),
+        Path::new("/etc/mfa"),
+        &|_| None,
+    )
+    .unwrap();
+    assert!(
+        matches!(&c.storage.secret, Some(crate::store::SecretSetting::KeyFile(p)) if p == Path::new("/etc/mfa/keys/mfa.key")),
+        "{:?}",
+        c.storage.secret
+    );
+    let p = problems(&on_storage(&format!(
+        "storage: {{ backend: postgres, {url}, secret_file: k, \
+         secret: 0123456789abcdef0123456789abcdef }}"
+    )));
+    assert!(
+        p.iter().any(|l| l.starts_with(
+            "storage.secret_file: give storage.secret or storage.secret_file, not both"
+        )),
+        "{p:?}"
+    );
+}

@@ -15,7 +15,7 @@ mod watch;
 
 use super::shared::SharedConfig;
 use super::{SharedSnapshot, Snapshot};
-use crate::config::{Config, EnvLookup, Problem, Secret, Source};
+use crate::config::{Config, EnvLookup, Problem, Source};
 use crate::metrics::Metrics;
 
 /// The outcome of the last reload, as the admin status shows it.
@@ -297,8 +297,10 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
         ("storage.path", old.storage.path != new.storage.path),
         (
             "storage.secret",
-            old.storage.secret.as_ref().map(Secret::expose)
-                != new.storage.secret.as_ref().map(Secret::expose),
+            match (&old.storage.secret, &new.storage.secret) {
+                (Some(a), Some(b)) => !a.same_as(b),
+                (a, b) => a.is_some() != b.is_some(),
+            },
         ),
         (
             "storage.cache_mb",

@@ -21,7 +21,7 @@ pub async fn migrate_store(config: &Config, from: &str) -> Result<String, String
     let secret = server_secret_if_any(&config.storage.path, config.storage.secret.as_ref())
         .ok()
         .flatten()
-        .ok_or("storage.secret is required with backend: postgres")?;
+        .ok_or("storage.secret (or storage.secret_file) is required with backend: postgres")?;
     let source = SledSource::read(&dir, &secret)
         .await
         .map_err(|e| e.to_string())?;

@@ -21,7 +21,6 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use super::{server_secret_if_any, SledStore, Store, StoreError};
-use crate::domain::Secret;
 
 /// The name of the backup file in the folder given to `backup --to` and `restore --from`.
 pub const BACKUP_FILE: &str = "mfa-bridge-backup.jsonl";
@@ -252,7 +251,7 @@ pub struct Restored {
 pub async fn restore(
     from: &Path,
     data_dir: &Path,
-    configured: Option<&Secret>,
+    configured: Option<&super::SecretSetting>,
 ) -> Result<Restored, BackupError> {
     let file = from.join(BACKUP_FILE);
     let bytes = std::fs::read(&file).map_err(io(&file))?;
@@ -380,7 +379,9 @@ mod tests {
             &encode_backup(&header, &store.export().await.unwrap()),
         )
         .unwrap();
-        let other = Secret::new("another secret of at least thirty-two characters".into());
+        let other = crate::store::SecretSetting::Text(crate::domain::Secret::new(
+            "another secret of at least thirty-two characters".into(),
+        ));
         let empty = tempfile::tempdir().unwrap();
 
         let refused = restore(backup.path(), empty.path(), Some(&other)).await;

@@ -34,7 +34,7 @@ pub use records::{
     StoredProfile, StoredRecoveryCode, StoredSession, TotpRecord,
 };
 pub use seal::{Seal, Sealed};
-pub use secret::{server_secret, server_secret_if_any};
+pub use secret::{server_secret, server_secret_if_any, SecretSetting};
 pub use sled_store::SledStore;
 
 #[derive(Debug, thiserror::Error)]

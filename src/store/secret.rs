@@ -2,7 +2,7 @@
 
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -11,11 +11,45 @@ use crate::domain::Secret;
 
 const FILE: &str = "server-secret";
 
+/// Where the server secret comes from, when the configuration says (`storage.secret` or
+/// `storage.secret_file`); otherwise it is the data directory's own file.
+#[derive(Debug, Clone)]
+pub enum SecretSetting {
+    /// `storage.secret`: text, of which the key is the SHA-256.
+    Text(Secret),
+    /// `storage.secret_file`: a file holding the key itself as 64 hexadecimal characters, in
+    /// the format of a data directory's `server-secret` (so a sled daemon's generated key can
+    /// be given to the instances that take over its records).
+    KeyFile(PathBuf),
+}
+
+impl SecretSetting {
+    /// The 32-byte key.
+    pub fn key(&self) -> std::io::Result<[u8; 32]> {
+        match self {
+            SecretSetting::Text(s) => Ok(Sha256::digest(s.expose().as_bytes()).into()),
+            SecretSetting::KeyFile(path) => read_secret_file(path),
+        }
+    }
+
+    /// Whether `other` is the same setting (for a reload, which cannot change it).
+    pub fn same_as(&self, other: &SecretSetting) -> bool {
+        match (self, other) {
+            (SecretSetting::Text(a), SecretSetting::Text(b)) => a.expose() == b.expose(),
+            (SecretSetting::KeyFile(a), SecretSetting::KeyFile(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
 /// The configured secret, or the one in the data directory (created on first start with mode
 /// 0600 from the OS CSPRNG). Either way 32 bytes come out.
-pub fn server_secret(data_dir: &Path, configured: Option<&Secret>) -> std::io::Result<[u8; 32]> {
+pub fn server_secret(
+    data_dir: &Path,
+    configured: Option<&SecretSetting>,
+) -> std::io::Result<[u8; 32]> {
     if let Some(s) = configured {
-        return Ok(Sha256::digest(s.expose().as_bytes()).into());
+        return s.key();
     }
     let path = data_dir.join(FILE);
     match std::fs::OpenOptions::new()
@@ -42,10 +76,10 @@ pub fn server_secret(data_dir: &Path, configured: Option<&Secret>) -> std::io::R
 /// was made under).
 pub fn server_secret_if_any(
     data_dir: &Path,
-    configured: Option<&Secret>,
+    configured: Option<&SecretSetting>,
 ) -> std::io::Result<Option<[u8; 32]>> {
     if let Some(s) = configured {
-        return Ok(Some(Sha256::digest(s.expose().as_bytes()).into()));
+        return s.key().map(Some);
     }
     match read_secret_file(&data_dir.join(FILE)) {
         Ok(secret) => Ok(Some(secret)),
@@ -71,6 +105,25 @@ fn read_secret_file(path: &Path) -> std::io::Result<[u8; 32]> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_key_file_gives_the_key_a_data_directory_generated() {
+        let dir = tempfile::tempdir().unwrap();
+        let generated = server_secret(dir.path(), None).unwrap();
+        let setting = SecretSetting::KeyFile(dir.path().join(FILE));
+        let elsewhere = tempfile::tempdir().unwrap();
+        assert_eq!(
+            server_secret(elsewhere.path(), Some(&setting)).unwrap(),
+            generated
+        );
+        assert!(!elsewhere.path().join(FILE).exists(), "nothing generated");
+        let text = SecretSetting::Text(Secret::new(hex::encode(generated)));
+        assert_ne!(
+            text.key().unwrap(),
+            generated,
+            "text is hashed, a key file is not"
+        );
+    }
 
     #[test]
     fn the_generated_secret_is_private_and_stable() {

@@ -54,6 +54,26 @@ pub fn postgres_storage(url: &str, path: &Path) -> Value {
     })
 }
 
+/// [`instance_yaml`], the server secret given as `storage.secret_file` (a key file, as a sled
+/// data directory's `server-secret`) instead of [`SHARED_SECRET`].
+pub fn instance_yaml_with_key_file(
+    options: &AppOptions,
+    url: &str,
+    folder: &Path,
+    fakes: (&str, &str),
+    key_file: &Path,
+) -> String {
+    let storage = folder.join("store");
+    std::fs::create_dir_all(&storage).expect("create an instance's folder");
+    let mut config = config_value(options, &storage);
+    let mut given = postgres_storage(url, &storage);
+    let given = given.as_object_mut().expect("a mapping");
+    given.remove("secret");
+    given.insert("secret_file".into(), json!(key_file));
+    config["storage"] = Value::Object(given.clone());
+    to_yaml(&config, fakes.0, fakes.1)
+}
+
 /// `platform.yml` of an instance: `options` (URLs pointed at the fakes), storage on `url`.
 pub fn instance_yaml(
     options: &AppOptions,
@@ -78,18 +98,38 @@ impl Cluster {
     /// `n` daemons on the database at `url`, started one after the other (the first applies
     /// the migrations).
     pub async fn start_on(n: usize, options: AppOptions, url: String) -> Cluster {
+        Cluster::start_with(n, options, url, None).await
+    }
+
+    /// [`Cluster::start_on`], each daemon given the server secret as the key file `key_file`.
+    pub async fn start_with_key_file(
+        n: usize,
+        options: AppOptions,
+        url: String,
+        key_file: &Path,
+    ) -> Cluster {
+        Cluster::start_with(n, options, url, Some(key_file)).await
+    }
+
+    async fn start_with(
+        n: usize,
+        options: AppOptions,
+        url: String,
+        key_file: Option<&Path>,
+    ) -> Cluster {
         let provider = start_provider().await;
         let upstream = start_upstream().await;
         let dir = tempfile::tempdir().expect("a temporary folder");
         let mut instances = Vec::with_capacity(n);
         for i in 0..n {
             let folder = dir.path().join(format!("instance-{i}"));
-            let yaml = instance_yaml(
-                &options,
-                &url,
-                &folder,
-                (&provider.base_url(), &upstream.base_url()),
-            );
+            let fakes = (provider.base_url(), upstream.base_url());
+            let yaml = match key_file {
+                Some(k) => {
+                    instance_yaml_with_key_file(&options, &url, &folder, (&fakes.0, &fakes.1), k)
+                }
+                None => instance_yaml(&options, &url, &folder, (&fakes.0, &fakes.1)),
+            };
             let config = folder.join("platform.yml");
             std::fs::write(&config, yaml).expect("write platform.yml");
             instances.push(start_instance(&config, options.admin.is_some()).await);

@@ -8,7 +8,9 @@ use std::process::Output;
 use serde_json::json;
 
 use crate::helpers::{spawn_daemon, strip_ansi, AppOptions, API_KEY};
-use crate::instances::cluster::{instance_yaml, Cluster, SHARED_SECRET};
+use crate::instances::cluster::{
+    instance_yaml, instance_yaml_with_key_file, Cluster, SHARED_SECRET,
+};
 
 fn migrate_store(config: &Path, from: &Path) -> (Output, String) {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_mfa-bridge"))
@@ -102,4 +104,42 @@ async fn migrate_store_refuses_a_sled_directory_keyed_by_another_secret() {
         text.contains("was keyed by another server secret"),
         "a sled daemon without storage.secret generated its own: {text}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sled_daemon_with_a_generated_secret_moves_with_its_key_file() {
+    // The default sled set-up: no storage.secret, the key generated into the data directory.
+    let options = AppOptions::standalone_single();
+    let mut sled = spawn_daemon(options.clone(), &[]).await;
+    sled.enroll("alice").await;
+    let token = sled.mfa_login("alice").await;
+    sled.challenge("alice", &token).await.assert_status(200);
+    let code = sled.last_code();
+    sled.stop().await;
+    // The key file, as an operator copies it to the new instances' hosts.
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("mfa-bridge.key");
+    std::fs::copy(sled.storage_path.join("server-secret"), &key_file).unwrap();
+    let url = crate::postgres::fresh_database().await;
+    let folder = tempfile::tempdir().unwrap();
+    let config = folder.path().join("platform.yml");
+    let fakes = (sled.provider.base_url(), sled.upstream.base_url());
+    let yaml = instance_yaml_with_key_file(
+        &options,
+        &url,
+        folder.path(),
+        (&fakes.0, &fakes.1),
+        &key_file,
+    );
+    std::fs::write(&config, yaml).unwrap();
+
+    let (output, text) = migrate_store(&config, &sled.storage_path);
+
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let cluster = Cluster::start_with_key_file(2, options, url, &key_file).await;
+    cluster
+        .post_to(1, "/alice/mfa/verify", Some(&token), &json!({"code": code}))
+        .await
+        .assert_status(200);
+    cluster.login_on(0, "alice").await.mfa_token();
 }
