@@ -104,10 +104,14 @@ ensure_cargo_afl() {
 }
 
 # PostgreSQL from Debian's archive, for the tests of `storage.backend: postgres`: each test
-# process starts its own throwaway server from it (tests/support/postgres.rs).
+# process starts its own throwaway server from it (tests/support/postgres.rs); openssl makes
+# the certificates of the TLS test.
 ensure_postgres() {
-  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-    echo "== installing postgresql"
-    apt_install postgresql
+  local missing=()
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "== installing ${missing[*]}"
+    apt_install "${missing[@]}"
   fi
 }

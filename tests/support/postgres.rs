@@ -24,12 +24,30 @@ pub struct TestServer {
     dir: PathBuf,
     bin: PathBuf,
     port: u16,
+    /// With TLS: the certificate of the authority that signed the server's (for
+    /// `127.0.0.1`), which a client verifies it against (`sslrootcert`).
+    tls: Option<PathBuf>,
 }
 
 impl TestServer {
     /// `initdb` and start a new server. Panics, saying what is missing, when PostgreSQL is not
     /// installed: a test never skips because a tool is absent.
     pub fn start() -> TestServer {
+        TestServer::init(false)
+    }
+
+    /// A new server that also accepts TLS, with a certificate for `127.0.0.1` signed by an
+    /// authority of its own ([`TestServer::certificate`]), made by `openssl`.
+    pub fn start_with_tls() -> TestServer {
+        TestServer::init(true)
+    }
+
+    /// The authority's certificate of a server started with TLS.
+    pub fn certificate(&self) -> &Path {
+        self.tls.as_deref().expect("a server started with TLS")
+    }
+
+    fn init(with_tls: bool) -> TestServer {
         let bin = bin_dir();
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
@@ -48,10 +66,12 @@ impl TestServer {
             .arg("-D")
             .arg(&data)
             .args(["--auth=trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]));
+        let tls = with_tls.then(|| make_certificate(&dir, as_root));
         let server = TestServer {
             dir,
             bin,
             port: free_port(),
+            tls,
         };
         server.start_again();
         server
@@ -71,11 +91,18 @@ impl TestServer {
     pub fn start_again(&self) {
         // fsync off: the tests stop the server, never the machine, so what PostgreSQL has
         // written is in the kernel's cache either way; it saves seconds per test run.
-        let options = format!(
+        let mut options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400",
             self.port,
             self.dir.display()
         );
+        if self.tls.is_some() {
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                self.dir.join("server.crt").display(),
+                self.dir.join("server.key").display()
+            ));
+        }
         run(as_postgres(is_root(), &self.bin.join("pg_ctl"))
             .arg("-D")
             .arg(self.dir.join("data"))
@@ -167,6 +194,48 @@ fn shared() -> &'static TestServer {
         unsafe { libc::atexit(stop_at_exit) };
         server
     })
+}
+
+/// A certificate authority of its own, and a certificate for `127.0.0.1` it signed with its
+/// key in `dir` (the key private to the server's user, as PostgreSQL demands); the
+/// authority's certificate, which a client verifies the server against.
+fn make_certificate(dir: &Path, as_root: bool) -> PathBuf {
+    let (ca, ca_key) = (dir.join("ca.crt"), dir.join("ca.key"));
+    let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
+    let new_key = [
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+    ];
+    run(Command::new("openssl")
+        .args(new_key)
+        .args(["-subj", "/CN=mfa-bridge test authority", "-keyout"])
+        .arg(&ca_key)
+        .arg("-out")
+        .arg(&ca));
+    run(Command::new("openssl")
+        .args(new_key)
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-CA"])
+        .arg(&ca)
+        .arg("-CAkey")
+        .arg(&ca_key)
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert));
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod the key");
+    if as_root {
+        run(Command::new("chown")
+            .arg("postgres:postgres")
+            .arg(&key)
+            .arg(&cert));
+    }
+    ca
 }
 
 fn bin_dir() -> PathBuf {

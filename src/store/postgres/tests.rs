@@ -329,3 +329,42 @@ async fn a_counter_keeps_its_expiry_in_a_column_and_the_sweep_deletes_by_it() {
     assert_eq!(store.sweep(10, never).await.unwrap(), 1);
     assert_eq!(store.counter(b"c").await.unwrap(), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_to_the_database_is_verified_against_the_configured_authority() {
+    let server = test_postgres::TestServer::start_with_tls();
+    let url = server.fresh_database().await;
+    let cert = server.certificate().display().to_string();
+    let verified = format!("{url}?sslmode=verify-full&sslrootcert={cert}");
+    let store = instance(&verified, [3; 32]).await;
+    store.ping().await.unwrap();
+    let tls: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert!(tls, "the connection is encrypted");
+
+    // A certificate the client cannot verify (another authority) is refused, and so is TLS
+    // demanded of a server without it.
+    let other = test_postgres::TestServer::start_with_tls();
+    let wrong_ca = format!(
+        "{url}?sslmode=verify-full&sslrootcert={}",
+        other.certificate().display()
+    );
+    let quick = |url: &str| PgSettings {
+        connect_timeout: Duration::from_secs(2),
+        ..settings(url)
+    };
+    let refused = connect(&quick(&wrong_ca)).await;
+    assert!(
+        refused.is_err(),
+        "a certificate of another authority was accepted"
+    );
+    let plain = test_postgres::TestServer::start();
+    let plain_url = plain.fresh_database().await;
+    let refused = connect(&quick(&format!("{plain_url}?sslmode=require"))).await;
+    assert!(
+        refused.is_err(),
+        "sslmode=require reached a server without TLS"
+    );
+}
