@@ -22,11 +22,12 @@ pub const BACKUP_MEDIA_TYPE: &str = "application/x-ndjson";
 
 pub(super) async fn backup(State(state): State<AdminState>) -> Result<Response, AdminError> {
     let mfa = &state.app.mfa;
+    // A database out of reach is a 503 `storage-unavailable`, as on every route.
     let records = mfa
         .store()
         .export()
         .await
-        .map_err(|e| AdminError::Internal(format!("backup: {e}")))?;
+        .map_err(|e| AdminError::Flow(e.into()))?;
     let header = BackupHeader::new(mfa.now(), mfa.key_fingerprint());
     let count = records.len();
     let body = tokio::task::spawn_blocking(move || encode_backup(&header, &records))

@@ -310,6 +310,9 @@ async fn ready_flips_with_storage_while_health_stays_alive_and_status_and_metric
     let log = app.admin("GET", "/api/attempts", &admin_auth(), None).await;
     assert_storage_unavailable(&log, "the attempts log");
     assert_conforms(&description(), "/api/attempts", "GET", &log);
+    let backup = app.admin("POST", "/api/backup", &admin_auth(), None).await;
+    assert_storage_unavailable(&backup, "a backup");
+    assert_conforms(&description(), "/api/backup", "POST", &backup);
     let metrics = app.admin("GET", "/metrics", &admin_auth(), None).await;
     assert_eq!(
         sample(&metrics.text, "mfa_bridge_storage_ready"),
