@@ -80,6 +80,12 @@ pub(super) async fn record(
         duration_ms: (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0,
         admin,
     };
+    // Refused because storage is out of reach: its entry could not be written either (the
+    // process log has the request), as for the public routes.
+    if entry.outcome == "storage-unavailable" {
+        tracing::info!(user = %entry.username, route = %entry.route, "admin action refused: storage unavailable");
+        return response;
+    }
     if let Err(e) = state.app.mfa.store().log_attempt(entry).await {
         tracing::error!(error = %e, "writing the attempts log failed");
     }
