@@ -5,9 +5,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::Json;
-use serde::Deserialize;
 use serde_json::{json, Value as Json_};
 
 use super::author;
@@ -41,17 +40,35 @@ fn required(state: &AdminState) -> Result<Arc<SharedConfig>, AdminError> {
     shared_config(state).ok_or(AdminError::NotShared)
 }
 
-#[derive(Debug, Deserialize)]
-pub(super) struct Listing {
-    limit: Option<i64>,
+/// The query's `limit` (100 when absent or empty), refused as a JSON error when it is not a
+/// whole number; others keys are ignored.
+fn limit_of(query: Option<&str>) -> Result<i64, AdminError> {
+    let mut limit = 100;
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        if key == "limit" && !value.trim().is_empty() {
+            limit = value.trim().parse::<i64>().map_err(|_| {
+                AdminError::BadRequest(format!(
+                    "limit must be a whole number from 1 to {MAX_LISTED}."
+                ))
+            })?;
+        }
+    }
+    Ok(limit.clamp(1, MAX_LISTED))
+}
+
+/// A version number of the path, refused as a JSON error when it is not one.
+fn number_of(raw: &str) -> Result<i64, AdminError> {
+    raw.parse::<i64>().map_err(|_| {
+        AdminError::BadRequest("A configuration version is a whole number (1, 2, ...).".into())
+    })
 }
 
 pub(super) async fn list_versions(
     State(state): State<AdminState>,
-    Query(listing): Query<Listing>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Json_>, AdminError> {
+    let limit = limit_of(query.as_deref())?;
     let shared = required(&state)?;
-    let limit = listing.limit.unwrap_or(100).clamp(1, MAX_LISTED);
     let versions = shared.versions(limit).await?;
     Ok(Json(json!({
         "running": shared.running().map(|v| v.version),
@@ -61,16 +78,18 @@ pub(super) async fn list_versions(
 
 pub(super) async fn get_version(
     State(state): State<AdminState>,
-    Path(number): Path<i64>,
+    Path(raw): Path<String>,
 ) -> Result<Json<Json_>, AdminError> {
+    let number = number_of(&raw)?;
     let version = required(&state)?.version(number).await?;
     Ok(Json(json!(version)))
 }
 
 pub(super) async fn rollback(
     State(state): State<AdminState>,
-    Path(number): Path<i64>,
+    Path(raw): Path<String>,
 ) -> Result<Json<Json_>, AdminError> {
+    let number = number_of(&raw)?;
     let shared = required(&state)?;
     let version = blocking(move || Ok(shared.rollback(number, &author::name())?)).await?;
     Ok(Json(json!(version)))

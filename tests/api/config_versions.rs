@@ -35,3 +35,31 @@ async fn without_a_shared_configuration_there_are_no_versions_and_the_status_say
         assert_conforms(&d, described, method, &response);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_or_limit_that_is_not_a_number_is_a_json_refusal() {
+    // What Schemathesis sent: `null` where a number goes.
+    let app = spawn_app(AppOptions::standalone_single().with_admin()).await;
+    let d = description();
+    for (method, path, described) in [
+        (
+            "GET",
+            "/api/config/versions?limit=null&limit=null",
+            "/api/config/versions",
+        ),
+        (
+            "GET",
+            "/api/config/versions/null%2Cnull",
+            "/api/config/versions/{n}",
+        ),
+        (
+            "POST",
+            "/api/config/versions/null%2Cnull/rollback",
+            "/api/config/versions/{n}/rollback",
+        ),
+    ] {
+        let response = app.admin(method, path, &admin_auth(), None).await;
+        response.assert_error(400, "invalid-parameters-format");
+        assert_conforms(&d, described, method, &response);
+    }
+}
