@@ -1,36 +1,9 @@
-//! Files the admin API writes: atomic replacement, and template paths that cannot escape.
+//! Files the admin API writes: template paths that cannot escape, and (from the configuration
+//! layer) atomic replacement.
 
-use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
-use rand::RngCore;
-
-/// Replaces `path` with `bytes` atomically: a temporary file beside it, fsync, rename, fsync of
-/// the folder. A reader sees the old file or the new one, never a part.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut suffix = [0u8; 6];
-    rand::rngs::OsRng.fill_bytes(&mut suffix);
-    let temp = dir.join(format!(".{name}.{}.tmp", hex::encode(suffix)));
-    let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            file.set_permissions(meta.permissions())?;
-        }
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
-}
+pub use crate::config::write_atomically;
 
 /// Why a template path is refused: each is the caller's mistake (a 4xx), never the daemon's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,15 +141,5 @@ mod tests {
         std::fs::create_dir(root.join("messages")).unwrap();
         assert_eq!(resolve(&root, "messages"), Err(PathRefusal::Folder));
         assert!(resolve(&root, "messages/new/deeper.hbs").is_ok());
-    }
-
-    #[test]
-    fn an_atomic_write_replaces_the_whole_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("platform.yml");
-        std::fs::write(&f, "old").unwrap();
-        write_atomically(&f, b"new").unwrap();
-        assert_eq!(std::fs::read_to_string(&f).unwrap(), "new");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

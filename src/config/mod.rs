@@ -6,6 +6,7 @@
 //! [`crate::template`], which adds its own problems to the same list; the one loading entry,
 //! [`crate::snapshot::Snapshot::load`], does both.
 
+mod atomic_write;
 mod channel;
 mod endpoint;
 mod env;
@@ -26,6 +27,7 @@ pub mod yaml_edit;
 
 pub use crate::domain::names::RESERVED_VARIABLES;
 pub use crate::domain::{Channel, Secret, Secrets};
+pub use atomic_write::write_atomically;
 pub use channel::ChannelEndpoints;
 pub use endpoint::{Capture, EndpointSpec, Endpoints, HttpMethod, Predicate};
 pub use library::{Library, LibraryFile};

@@ -4,13 +4,11 @@
 //! without the database, and an operator reading the file reads what is in force.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::Path;
 
-use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 
-use crate::config::{Library, Source};
+use crate::config::{write_atomically, Library, Source};
 
 /// The template files of a library that are not compiled in (the `templates/` folder's), by
 /// path under `templates/`: what a version keeps of the library.
@@ -95,33 +93,6 @@ pub fn write(file: &Path, yaml: &str, files: &BTreeMap<String, String>) -> std::
         }
     }
     Ok(())
-}
-
-/// Replaces `path` by a file holding `bytes`, never leaving it half-written: a temporary file
-/// beside it (the old file's permissions), synced, renamed over it, the folder synced.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut suffix = [0u8; 6];
-    rand::rngs::OsRng.fill_bytes(&mut suffix);
-    let temp = dir.join(format!(".{name}.{}.tmp", hex::encode(suffix)));
-    let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            file.set_permissions(meta.permissions())?;
-        }
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
 }
 
 #[cfg(test)]
