@@ -181,6 +181,18 @@ fn the_library_names_the_path_of_each_problem() {
     );
 }
 
+/// `mfa-bridge render --config PATH --endpoint single` for a phone number.
+fn render_single(path: &Path) -> std::process::Command {
+    let mut command = bin();
+    command.args(["render", "--config"]).arg(path).args([
+        "--endpoint",
+        "single",
+        "--data",
+        r#"{"phone":"+41791231212"}"#,
+    ]);
+    command
+}
+
 #[test]
 fn render_prints_the_request_with_the_env_secret_masked() {
     let dir = tempfile::tempdir().unwrap();
@@ -190,16 +202,8 @@ fn render_prints_the_request_with_the_env_secret_masked() {
         json!("Bearer ${MFA_BRIDGE_TEST_RENDER_SECRET}");
     let path = write_config(dir.path(), &config);
 
-    let output = bin()
+    let output = render_single(&path)
         .env("MFA_BRIDGE_TEST_RENDER_SECRET", secret)
-        .args(["render", "--config"])
-        .arg(&path)
-        .args([
-            "--endpoint",
-            "single",
-            "--data",
-            r#"{"phone":"+41791231212"}"#,
-        ])
         .output()
         .expect("run mfa-bridge render");
     let text = output_text(&output);
@@ -230,15 +234,7 @@ fn render_into_a_pipe_closed_early_ends_quietly() {
     // `mfa-bridge render … | head -1`: the reader goes away after the first line.
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(dir.path(), &valid_config(dir.path()));
-    let mut child = bin()
-        .args(["render", "--config"])
-        .arg(&path)
-        .args([
-            "--endpoint",
-            "single",
-            "--data",
-            r#"{"phone":"+41791231212"}"#,
-        ])
+    let mut child = render_single(&path)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
