@@ -49,7 +49,8 @@ pub(crate) async fn check(pool: &PgPool, secret: &[u8; 32]) -> Result<(), StoreE
         Err(StoreError::Backend(
             "storage.secret is not the one this database was set up with: its table meta \
              holds the fingerprint of another server secret. Every instance on one database \
-             must be given the same storage.secret (the records are keyed and sealed with it)"
+             must be given the same storage.secret, or the same storage.secret_file (the \
+             records are keyed and sealed with it)"
                 .into(),
         ))
     }
