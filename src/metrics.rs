@@ -14,6 +14,8 @@ pub struct Metrics {
     pub provider_latency: HistogramVec,
     pub verifies: IntCounterVec,
     pub reloads: IntCounterVec,
+    /// Delivery receipts by provider and outcome (applied, refused, …).
+    pub receipts: IntCounterVec,
     pub pending_sessions: IntGauge,
     /// Public requests refused with 503 `storage-unavailable`.
     pub storage_unavailable: IntCounter,
@@ -64,6 +66,13 @@ impl Metrics {
             ),
             &["result"],
         )?;
+        let receipts = IntCounterVec::new(
+            Opts::new(
+                "mfa_bridge_receipts_total",
+                "Delivery receipts by provider and outcome (applied, refused, unknown-message, ...).",
+            ),
+            &["provider", "outcome"],
+        )?;
         let pending_sessions = IntGauge::new(
             "mfa_bridge_pending_sessions",
             "MFA sessions waiting for a code.",
@@ -76,7 +85,7 @@ impl Metrics {
             "mfa_bridge_storage_ready",
             "1 when the last readiness probe reached storage, else 0.",
         )?;
-        for c in [&requests, &sends, &verifies, &reloads] {
+        for c in [&requests, &sends, &verifies, &reloads, &receipts] {
             registry.register(Box::new(c.clone()))?;
         }
         registry.register(Box::new(provider_latency.clone()))?;
@@ -90,6 +99,7 @@ impl Metrics {
             provider_latency,
             verifies,
             reloads,
+            receipts,
             pending_sessions,
             storage_unavailable,
             storage_ready,

@@ -16,6 +16,7 @@ mod destination;
 mod endpoints;
 mod error;
 mod files;
+mod messages;
 mod openapi;
 mod presets;
 mod preview;
@@ -89,6 +90,8 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/test-send", post(test_send))
         .route("/api/attempts", get(list_attempts))
         .route("/api/attempts/{id}", get(get_attempt))
+        .route("/api/messages", get(messages::list_messages))
+        .route("/api/messages/{id}", get(messages::get_message))
         .route("/api/users/{username}", get(users::lookup))
         .route("/api/users/{username}/reset", post(users::reset))
         .route("/api/users/{username}/clear-wait", post(users::clear_wait))

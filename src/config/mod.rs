@@ -17,6 +17,7 @@ mod mfa;
 mod outbound;
 mod preset;
 mod problem;
+mod receipts;
 mod server;
 mod storage;
 mod upstream;
@@ -39,6 +40,7 @@ pub use mfa::{
 pub use outbound::OutboundConfig;
 pub use preset::PresetUse;
 pub use problem::{ConfigErrors, Problem};
+pub use receipts::{ReceiptCheck, ReceiptsConfig, VonageMethod};
 pub use server::{
     AdminConfig, AdminToken, ServerConfig, DEFAULT_ADMIN_TOKEN_NAME, DEFAULT_USERNAME_PATTERN,
 };
@@ -126,6 +128,8 @@ pub struct Config {
     pub secrets: Secrets,
     /// How the process log is written (read at start).
     pub log: LogConfig,
+    /// How delivery receipts are checked, and when a code is re-sent.
+    pub receipts: ReceiptsConfig,
 }
 
 impl Config {
@@ -194,6 +198,7 @@ fn parse_root(
         .and_then(|v| mfa::parse_mfa(v, library, p));
     let admin = f.get("admin").and_then(|v| server::parse_admin(v, p));
     let log = log::parse_log(f.get("log"), p);
+    let receipts = receipts::parse_receipts(f.get("receipts"), p);
     f.finish(p);
 
     let api_keys = api_keys.unwrap_or_default();
@@ -214,6 +219,7 @@ fn parse_root(
             admin,
             secrets: Secrets::new(secrets),
             log,
+            receipts,
         }),
         _ => None,
     };
