@@ -5,6 +5,7 @@
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use mfa_bridge::clock::{Clock, SystemClock};
 use mfa_bridge::store::{SendRecord, SendStatus};
 use serde_json::{json, Value};
 
@@ -157,10 +158,7 @@ async fn a_signed_vonage_receipt_by_query_moves_its_send_and_a_stale_one_is_refu
     sent.provider = "vonage".into();
     sent.provider_message_id = Some("0A00000012345678".into());
     let app = app_with_sends(&[sent]).await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = SystemClock.now();
     let query = |timestamp: u64, status: &str| {
         let ts = timestamp.to_string();
         let mut params = vec![
