@@ -51,6 +51,7 @@ const INDEX_HTML: &str = include_str!("panel/index.html");
 const PANEL_JS: &str = include_str!("panel/panel.js");
 const PANEL_CSS: &str = include_str!("panel/panel.css");
 const USERS_JS: &str = include_str!("panel/users.js");
+const MESSAGES_JS: &str = include_str!("panel/messages.js");
 
 /// What every admin handler reads: the running application, the file it came from, the
 /// `${NAME}` lookup of its configuration.
@@ -129,6 +130,10 @@ pub fn router(state: AdminState) -> Router {
         .route(
             "/users.js",
             get(|| async { asset("text/javascript; charset=utf-8", USERS_JS) }),
+        )
+        .route(
+            "/messages.js",
+            get(|| async { asset("text/javascript; charset=utf-8", MESSAGES_JS) }),
         )
         .route(
             "/panel.css",
