@@ -32,7 +32,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::config::ReceiptCheck;
-use crate::store::{SendRecord, SendStatus};
+use crate::store::{SendRecord, SendStatus, Store, StoreError};
 
 use super::AppState;
 pub use request::{Receipt, ReceiptRequest};
@@ -177,7 +177,7 @@ pub async fn receive(
         count(&provider, Outcome::Ignored);
         return acknowledged(Outcome::Ignored);
     };
-    match apply(&state, &provider, &receipt, status).await {
+    match apply(state.mfa.store().as_ref(), now, &provider, &receipt, status).await {
         Ok(Some(record)) => {
             count(&provider, Outcome::Applied);
             tracing::info!(provider = %provider, send = %record.id, status = %record.status, "receipt applied");
@@ -201,12 +201,12 @@ pub async fn receive(
 /// Moves the send that `receipt` names to `status` (waiting a little for a send not recorded
 /// yet); the record as it is then, or `None` when no send has that message id.
 async fn apply(
-    state: &AppState,
+    store: &dyn Store,
+    now: u64,
     provider: &str,
     receipt: &Receipt,
     status: SendStatus,
-) -> Result<Option<SendRecord>, crate::store::StoreError> {
-    let store = state.mfa.store();
+) -> Result<Option<SendRecord>, StoreError> {
     let mut waited = Duration::ZERO;
     let found = loop {
         let found = store
@@ -221,7 +221,7 @@ async fn apply(
     let Some(record) = found else { return Ok(None) };
     let update = SendRecord {
         status,
-        updated_at: state.mfa.now(),
+        updated_at: now,
         error: receipt.error.clone(),
         ..record.clone()
     };
@@ -242,4 +242,68 @@ fn after_undelivered(state: &AppState, record: &SendRecord) {
         resend_on_undelivered = rule,
         "a receipt says the code will not arrive"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    fn sent() -> SendRecord {
+        SendRecord {
+            id: "s1-1".into(),
+            send_id: "s1".into(),
+            attempt: 1,
+            at: 10,
+            updated_at: 10,
+            username: "alice".into(),
+            challenge: "0011223344556677".into(),
+            channel: "sms".into(),
+            provider: "tw".into(),
+            status: SendStatus::Sent,
+            provider_message_id: Some("SM1".into()),
+            http_status: Some(201),
+            latency_ms: Some(50),
+            error: None,
+            destination: "+41•••••67".into(),
+        }
+    }
+
+    fn receipt() -> Receipt {
+        Receipt {
+            message_id: "SM1".into(),
+            status: Some(SendStatus::Delivered),
+            error: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_receipt_that_comes_before_its_send_is_applied_once_the_send_is_recorded() {
+        let (store, receipt) = (MemoryStore::new(), receipt());
+        let applying = apply(&store, 20, "tw", &receipt, SendStatus::Delivered);
+        tokio::pin!(applying);
+        // The first look finds nothing: the receipt waits.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(1), &mut applying)
+                .await
+                .is_err()
+        );
+        store.put_send(&sent()).await.unwrap();
+        let applied = applying.await.unwrap().unwrap();
+        assert_eq!(applied.status, SendStatus::Delivered);
+        assert_eq!(applied.updated_at, 20);
+        assert_eq!(applied.provider_message_id.as_deref(), Some("SM1"));
+    }
+
+    #[tokio::test]
+    async fn a_receipt_for_another_provider_or_message_finds_nothing() {
+        let (store, receipt) = (MemoryStore::new(), receipt());
+        store.put_send(&sent()).await.unwrap();
+        let other = apply(&store, 20, "vonage", &receipt, SendStatus::Delivered);
+        assert_eq!(other.await.unwrap(), None);
+        assert_eq!(
+            store.send("s1-1").await.unwrap().unwrap().status,
+            SendStatus::Sent
+        );
+    }
 }
