@@ -9,6 +9,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
+mod events;
+
 use super::{
     decode, encode, AttemptFilter, AttemptRecord, BackupRecord, Collection, CounterExpired,
     Profile, SessionKey, SessionV1, Store, StoreError, StoredProfile, StoredSession, Versioned,
@@ -20,6 +22,8 @@ struct Tables {
     sessions: HashMap<[u8; 32], Vec<u8>>,
     counters: HashMap<Vec<u8>, Vec<u8>>,
     attempts_log: BTreeMap<[u8; 16], AttemptRecord>,
+    /// seq -> the delivery ([`super::EventQueue`], `memory/events.rs`).
+    events: BTreeMap<u64, super::EventDelivery>,
 }
 
 /// Everything in one map set behind one lock (never held across an `.await`).
@@ -353,4 +357,7 @@ mod tests {
         ),
         Box::new(())
     ));
+
+    use super::super::event_contract_tests::event_contract;
+    event_contract!((Arc::new(MemoryStore::new()), Box::new(())));
 }

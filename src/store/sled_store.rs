@@ -1,6 +1,7 @@
 //! The [`Store`] on sled, in the data directory.
 
 mod backup;
+mod events;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -472,6 +473,13 @@ mod tests {
             .unwrap()
             .with_seal(Seal::new([9; 32]))
             .with_attempts_log_cap(super::super::contract_tests::ATTEMPTS_LOG_CAP);
+        (Arc::new(store), Box::new(dir))
+    });
+
+    use super::super::event_contract_tests::event_contract;
+    event_contract!({
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
         (Arc::new(store), Box::new(dir))
     });
 

@@ -35,6 +35,13 @@ store_contract!({
     (store, Box::new(()))
 });
 
+use super::super::event_contract_tests::event_contract;
+event_contract!({
+    let url = test_postgres::fresh_database().await;
+    let store: Arc<dyn Store> = Arc::new(instance(&url, [9; 32]).await);
+    (store, Box::new(()))
+});
+
 fn session() -> SessionV1 {
     SessionV1 {
         username: "alice".into(),
