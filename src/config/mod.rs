@@ -10,6 +10,7 @@ mod atomic_write;
 mod channel;
 mod endpoint;
 mod env;
+mod events;
 mod library;
 mod log;
 mod messages;
@@ -30,6 +31,7 @@ pub use crate::domain::{Channel, Secret, Secrets};
 pub use atomic_write::write_atomically;
 pub use channel::ChannelEndpoints;
 pub use endpoint::{Capture, EndpointSpec, Endpoints, HttpMethod, Predicate};
+pub use events::{EventsConfig, WebhookEndpoint, WebhookKey, EVENT_TYPES};
 pub use library::{Library, LibraryFile};
 pub use log::{LogConfig, LogFormat};
 pub use messages::{shipped_texts, MessagePart, MessageText, MessagesConfig};
@@ -126,6 +128,8 @@ pub struct Config {
     pub secrets: Secrets,
     /// How the process log is written (read at start).
     pub log: LogConfig,
+    /// The webhook endpoints that get events (`events`; none: nothing is queued).
+    pub events: EventsConfig,
 }
 
 impl Config {
@@ -194,6 +198,7 @@ fn parse_root(
         .and_then(|v| mfa::parse_mfa(v, library, p));
     let admin = f.get("admin").and_then(|v| server::parse_admin(v, p));
     let log = log::parse_log(f.get("log"), p);
+    let events = events::parse_events(f.get("events"), p);
     f.finish(p);
 
     let api_keys = api_keys.unwrap_or_default();
@@ -214,6 +219,7 @@ fn parse_root(
             admin,
             secrets: Secrets::new(secrets),
             log,
+            events,
         }),
         _ => None,
     };

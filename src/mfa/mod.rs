@@ -18,6 +18,7 @@ mod code;
 mod deactivate;
 mod enrol;
 pub mod error;
+mod event;
 pub mod limits;
 mod login;
 mod method;
