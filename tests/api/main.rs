@@ -15,6 +15,8 @@ mod conformance;
 mod destinations;
 mod durability;
 mod errors;
+mod events;
+mod events_receiver;
 mod fakes;
 mod helpers;
 mod hostile_values;
