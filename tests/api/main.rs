@@ -17,6 +17,7 @@ mod durability;
 mod errors;
 mod events;
 mod events_receiver;
+mod events_restart;
 mod fakes;
 mod helpers;
 mod hostile_values;
