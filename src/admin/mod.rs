@@ -15,6 +15,7 @@ mod config_versions;
 mod destination;
 mod endpoints;
 mod error;
+mod events;
 mod files;
 mod openapi;
 mod presets;
@@ -89,6 +90,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/test-send", post(test_send))
         .route("/api/attempts", get(list_attempts))
         .route("/api/attempts/{id}", get(get_attempt))
+        .route("/api/events", get(events::list_events))
         .route("/api/users/{username}", get(users::lookup))
         .route("/api/users/{username}/reset", post(users::reset))
         .route("/api/users/{username}/clear-wait", post(users::clear_wait))

@@ -16,6 +16,7 @@ mod destinations;
 mod durability;
 mod errors;
 mod events;
+mod events_admin;
 mod events_receiver;
 mod events_restart;
 mod fakes;
