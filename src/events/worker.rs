@@ -23,8 +23,8 @@ use crate::store::{DeliveryStatus, EventDelivery, Store};
 
 /// Deliveries under way at once (one task each).
 const MAX_IN_FLIGHT: usize = 32;
-/// How often the queue is looked at when nothing finished meanwhile.
-const POLL: Duration = Duration::from_millis(250);
+/// How often the queue is looked at when no delivery finished meanwhile.
+const POLL: Duration = Duration::from_millis(500);
 /// How often the queue-depth gauge is read again.
 const GAUGE_EVERY: Duration = Duration::from_secs(5);
 /// How often finished deliveries are swept (s, on the service's clock).
@@ -83,7 +83,11 @@ impl Worker {
             if !config.endpoints.is_empty() {
                 let room = MAX_IN_FLIGHT.saturating_sub(in_flight.len());
                 let lease_until = now.saturating_add(lease_seconds(config));
-                match self.store.claim_events(now, lease_until, room).await {
+                let claimed = match room {
+                    0 => Ok(Vec::new()),
+                    _ => self.store.claim_events(now, lease_until, room).await,
+                };
+                match claimed {
                     Ok(claimed) => {
                         failing = false;
                         for delivery in claimed {

@@ -113,27 +113,51 @@ pub trait EventQueue: Send + Sync {
     async fn sweep_events(&self, before: u64) -> Result<usize, StoreError>;
 }
 
-/// Of `pending` (the pending deliveries, oldest first), those a claim at `now` may hand out:
-/// the first of each (endpoint, user) when it is due and not leased, at most `limit`.
+/// The rule of a claim, for engines that walk the pending deliveries themselves: offered the
+/// pending deliveries oldest first, it takes the first of each (endpoint, user) when it is due
+/// at `now` and not leased, up to `limit`.
+pub(super) struct Heads {
+    now: u64,
+    limit: usize,
+    seen: HashSet<(String, String)>,
+    taken: usize,
+}
+
+impl Heads {
+    pub(super) fn new(now: u64, limit: usize) -> Heads {
+        Heads {
+            now,
+            limit,
+            seen: HashSet::new(),
+            taken: 0,
+        }
+    }
+
+    /// Whether `d` (the next pending delivery, by order) is handed out.
+    pub(super) fn offer(&mut self, d: &EventDelivery) -> bool {
+        if self.full() || !self.seen.insert((d.endpoint.clone(), d.username.clone())) {
+            return false;
+        }
+        let due = d.next_at <= self.now && d.lease_until <= self.now;
+        self.taken += usize::from(due);
+        due
+    }
+
+    /// Whether `limit` are taken: later deliveries change nothing.
+    pub(super) fn full(&self) -> bool {
+        self.taken >= self.limit
+    }
+}
+
+/// Of `pending` (the pending deliveries, oldest first), those a claim at `now` hands out
+/// ([`Heads`]).
 pub(super) fn heads<'a>(
     pending: impl IntoIterator<Item = &'a EventDelivery>,
     now: u64,
     limit: usize,
 ) -> Vec<&'a EventDelivery> {
-    let mut seen: HashSet<(&str, &str)> = HashSet::new();
-    let mut out = Vec::new();
-    for d in pending {
-        if out.len() >= limit {
-            break;
-        }
-        if !seen.insert((d.endpoint.as_str(), d.username.as_str())) {
-            continue;
-        }
-        if d.next_at <= now && d.lease_until <= now {
-            out.push(d);
-        }
-    }
-    out
+    let mut rule = Heads::new(now, limit);
+    pending.into_iter().filter(|d| rule.offer(d)).collect()
 }
 
 /// The record of `delivery` with the outcome of `settled` written over it.

@@ -8,7 +8,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::{backend, SledStore};
-use crate::store::event_queue::{heads, settled};
+use crate::store::event_queue::{settled, Heads};
 use crate::store::{decode, encode, DeliveryStatus, EventDelivery, EventQueue, Store, StoreError};
 
 impl SledStore {
@@ -47,22 +47,24 @@ impl SledStore {
         limit: usize,
     ) -> Result<Vec<EventDelivery>, StoreError> {
         let (events, pending) = self.event_trees()?;
-        let mut waiting = Vec::new();
+        // Read oldest first, and no further than needed: once `limit` are taken, the later
+        // pending deliveries cannot change which.
+        let mut rule = Heads::new(now, limit);
+        let mut due = Vec::new();
         for entry in pending.iter() {
+            if rule.full() {
+                break;
+            }
             let (key, _) = entry.map_err(backend)?;
             if let Some(raw) = events.get(&key).map_err(backend)? {
-                waiting.push((decode::<EventDelivery>(&raw)?, raw));
+                let d = decode::<EventDelivery>(&raw)?;
+                if rule.offer(&d) {
+                    due.push((d, raw));
+                }
             }
         }
-        let due: Vec<u64> = heads(waiting.iter().map(|(d, _)| d), now, limit)
-            .into_iter()
-            .map(|d| d.seq)
-            .collect();
         let mut out = Vec::with_capacity(due.len());
-        for (d, raw) in waiting {
-            if !due.contains(&d.seq) {
-                continue;
-            }
+        for (d, raw) in due {
             let leased = EventDelivery { lease_until, ..d };
             let swapped = events
                 .compare_and_swap(leased.seq.to_be_bytes(), Some(raw), Some(encode(&leased)?))
