@@ -77,9 +77,7 @@ impl Mfa {
         if let Some(remaining) = refused {
             self.store.flush().await?;
             tracing::info!(user = %username, remaining, "attempt refused during a wait");
-            let refused = Err(FlowError::TooManyAttempts { remaining });
-            self.emit_attempt(snap, username, &refused, None).await;
-            return refused;
+            return Err(FlowError::TooManyAttempts { remaining });
         }
         let result = check.await;
         if result.is_ok() {

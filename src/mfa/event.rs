@@ -14,8 +14,10 @@ impl Mfa {
         events::emit(&*self.store, &snap.config.events, self.clock.now(), event).await;
     }
 
-    /// The events of one attempt that `result` ended: a refused code, and the wait it started
-    /// (`wait`: the seconds of a wait this attempt's count began).
+    /// The events of one checked attempt that `result` ended: a refused code, and the wait it
+    /// started (`wait`: the seconds of a wait this attempt's count began). Attempts refused
+    /// unchecked during a wait emit nothing: the wait's start told it, and a caller repeating
+    /// them cannot make the queue grow.
     pub(super) async fn emit_attempt<T>(
         &self,
         snap: &Snapshot,
@@ -27,14 +29,10 @@ impl Mfa {
             Err(FlowError::InvalidCode) => "wrong-code",
             Err(FlowError::InvalidRecoveryCode) => "wrong-recovery-code",
             Err(FlowError::SessionLocked) => "session-locked",
-            Err(FlowError::TooManyAttempts { .. }) => "wait",
             _ => return,
         };
         let user = username.as_str();
-        let mut refused = Event::new(EventType::Refused, user).with("reason", reason);
-        if let Err(FlowError::TooManyAttempts { remaining }) = result {
-            refused = refused.with("remaining_seconds", *remaining);
-        }
+        let refused = Event::new(EventType::Refused, user).with("reason", reason);
         self.emit(snap, refused).await;
         if let Some(seconds) = wait {
             let started = Event::new(EventType::WaitStarted, user).with("seconds", seconds);
