@@ -1,5 +1,6 @@
-//! `GET /api/events`: the operator sees each delivery with its status, attempts and last
-//! error, filtered by status and user, and the answers conform to the description.
+//! What the operator reads about events: `GET /api/events` (each delivery with its status,
+//! attempts and last error, filtered by status and user; the answers conform to the
+//! description), and the README's example configuration, which the daemon accepts.
 
 use serde_json::json;
 
@@ -89,4 +90,30 @@ async fn the_admin_api_shows_delivered_and_pending_events_with_their_last_error(
     let refused = app.admin("GET", "/api/events", &Auth::None, None).await;
     refused.assert_status(401);
     assert_conforms(&d, "/api/events", "GET", &refused);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_example_of_events_is_a_valid_configuration() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let section = readme
+        .split("### Events (webhooks)")
+        .nth(1)
+        .expect("README.md has an `Events (webhooks)` section");
+    let yaml = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|block| block.split("```").next())
+        .expect("the section shows its configuration");
+    let example: serde_yaml::Value = serde_yaml::from_str(yaml).expect("the example is YAML");
+    let events: serde_json::Value = serde_json::to_value(&example["events"]).unwrap();
+    let secret = crate::events_receiver::secret();
+    let env = [
+        ("MFA_EVENTS_SECRET", secret.as_str()),
+        ("SIEM_EVENTS_SECRET", secret.as_str()),
+    ];
+    // Started: the configuration was accepted (nothing is emitted, nothing sent).
+    let app = spawn_app_with_env(AppOptions::proxy_single().with_section("events", events), &env)
+        .await;
+    app.login("nobody").await.assert_status(200);
 }
