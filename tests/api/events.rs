@@ -273,3 +273,53 @@ async fn each_endpoint_gets_only_the_types_it_asked_for() {
     assert_eq!(wait.body["data"]["seconds"], json!(30));
     assert!(got.iter().all(|r| r.signature_is_valid()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enrolment_turned_off_is_told_with_who_turned_it_off() {
+    let receiver = Receiver::accepting().await;
+    let app = app_with(
+        json!([endpoint(
+            &receiver.url("/hook"),
+            json!(["mfa.enrolled", "mfa.deactivated"])
+        )]),
+        AppOptions::standalone_single().with_admin(),
+    )
+    .await;
+    let codes = app.enroll("alice").await;
+    app.recover_with_code("alice", &codes[0])
+        .await
+        .assert_status(200);
+    app.enroll("bob").await;
+    app.admin(
+        "POST",
+        "/api/users/bob/reset",
+        &crate::helpers::admin_auth(),
+        Some(&json!({"method": "all"})),
+    )
+    .await
+    .assert_status(200);
+
+    let got = receiver
+        .wait_until(10, "four events", || {}, |r| r.len() >= 4)
+        .await;
+    let off = |user: &str| {
+        got.iter()
+            .find(|r| r.username() == user && r.event_type() == "mfa.deactivated")
+            .map(|r| r.body["data"].clone())
+            .unwrap()
+    };
+    assert_eq!(
+        types_of(&got, "alice"),
+        vec!["mfa.enrolled", "mfa.deactivated"]
+    );
+    assert_eq!(off("alice")["by"], json!("recovery-code"));
+    assert_eq!(off("alice")["methods"], json!([]));
+    assert_eq!(off("bob")["by"], json!("admin"));
+    for r in &got {
+        assert!(
+            !codes.iter().any(|c| r.raw.contains(c.as_str())),
+            "{}",
+            r.raw
+        );
+    }
+}

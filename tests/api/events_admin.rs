@@ -113,7 +113,10 @@ async fn the_readme_example_of_events_is_a_valid_configuration() {
         ("SIEM_EVENTS_SECRET", secret.as_str()),
     ];
     // Started: the configuration was accepted (nothing is emitted, nothing sent).
-    let app = spawn_app_with_env(AppOptions::proxy_single().with_section("events", events), &env)
-        .await;
+    let app = spawn_app_with_env(
+        AppOptions::proxy_single().with_section("events", events),
+        &env,
+    )
+    .await;
     app.login("nobody").await.assert_status(200);
 }
