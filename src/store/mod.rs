@@ -77,6 +77,7 @@ pub type CounterExpired = for<'a> fn(&'a [u8], u64) -> bool;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SessionKey(pub [u8; 32]);
 
+/// Every store is also the queue of events ([`EventQueue`], `event_queue.rs`).
 #[async_trait]
 pub trait Store: EventQueue + Send + Sync + 'static {
     async fn profile(&self, username: &str) -> Result<Option<Versioned<Profile>>, StoreError>;

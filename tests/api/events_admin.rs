@@ -82,6 +82,15 @@ async fn the_admin_api_shows_delivered_and_pending_events_with_their_last_error(
     assert_eq!(of_alice.json["events"].as_array().unwrap().len(), 1);
     assert_eq!(of_alice.json["events"][0]["status"], json!("delivered"));
 
+    let metrics = app.admin("GET", "/metrics", &admin, None).await.text;
+    for line in [
+        "mfa_bridge_event_deliveries_total{endpoint=\"audit\",outcome=\"delivered\"} 1",
+        "mfa_bridge_event_deliveries_total{endpoint=\"audit\",outcome=\"failed\"} 1",
+        "mfa_bridge_events_pending ",
+    ] {
+        assert!(metrics.contains(line), "{line} not in:\n{metrics}");
+    }
+
     let wrong = app
         .admin("GET", "/api/events?status=lost", &admin, None)
         .await;
