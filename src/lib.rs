@@ -2,7 +2,7 @@
 //!
 //! Modules follow the data: [`domain`] and [`store`] underneath, then [`config`] ->
 //! [`template`] -> [`snapshot`] (the one loading entry, and hot reload) -> [`provider`] /
-//! [`upstream`] -> [`mfa`] (the flows) -> [`http`] (the Pryv-compatible routes) and [`admin`];
+//! [`upstream`] -> [`events`] (signed webhooks, queued) -> [`mfa`] (the flows) -> [`http`] (the Pryv-compatible routes) and [`admin`];
 //! [`startup`] builds the whole.
 
 // Library code never panics on bad input or a broken invariant it could report instead, never
@@ -18,6 +18,7 @@ pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod mfa;

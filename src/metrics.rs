@@ -21,6 +21,11 @@ pub struct Metrics {
     pub storage_unavailable: IntCounter,
     /// 1 when the last readiness probe reached storage, 0 when it did not.
     pub storage_ready: IntGauge,
+    /// Event deliveries waiting for their webhook endpoint (`events:`).
+    pub events_pending: IntGauge,
+    /// Attempts to deliver an event, by endpoint and outcome (`delivered`, `failed`,
+    /// `given_up`).
+    pub event_deliveries: IntCounterVec,
 }
 
 impl Metrics {
@@ -85,6 +90,19 @@ impl Metrics {
             "mfa_bridge_storage_ready",
             "1 when the last readiness probe reached storage, else 0.",
         )?;
+        let events_pending = IntGauge::new(
+            "mfa_bridge_events_pending",
+            "Event deliveries waiting for their webhook endpoint.",
+        )?;
+        let event_deliveries = IntCounterVec::new(
+            Opts::new(
+                "mfa_bridge_event_deliveries_total",
+                "Attempts to deliver an event to a webhook endpoint, by endpoint and outcome.",
+            ),
+            &["endpoint", "outcome"],
+        )?;
+        registry.register(Box::new(events_pending.clone()))?;
+        registry.register(Box::new(event_deliveries.clone()))?;
         for c in [&requests, &sends, &verifies, &reloads, &receipts] {
             registry.register(Box::new(c.clone()))?;
         }
@@ -103,6 +121,8 @@ impl Metrics {
             pending_sessions,
             storage_unavailable,
             storage_ready,
+            events_pending,
+            event_deliveries,
         })
     }
 

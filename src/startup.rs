@@ -230,6 +230,17 @@ impl Application {
                 }
             }
         });
+        // Events reach their webhooks from a queue in the store, off the requests' path.
+        let events = crate::events::worker::Worker::new(
+            Arc::clone(self.state.mfa.store()),
+            self.state.snapshot.clone(),
+            Arc::clone(&self.clock),
+            self.state.metrics.clone(),
+            &self.state.snapshot().config.outbound,
+        )
+        .map(crate::events::worker::Worker::start)
+        .map_err(|e| tracing::error!(error = %e, "events will not be delivered"))
+        .ok();
         let _watch = match &self.reloader {
             Some(reloader) => {
                 let clock = Arc::clone(&self.clock);
@@ -283,6 +294,9 @@ impl Application {
         let app = http::router(self.state);
         let served = serve(self.listener, app, self.limits, public_shutdown).await;
         sweeper.abort();
+        if let Some(events) = events {
+            events.abort();
+        }
         if let Some(follower) = self.shared_config {
             follower.abort();
         }

@@ -15,6 +15,7 @@ mod config_versions;
 mod destination;
 mod endpoints;
 mod error;
+mod events;
 mod files;
 mod messages;
 mod openapi;
@@ -93,6 +94,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/attempts/{id}", get(get_attempt))
         .route("/api/messages", get(messages::list_messages))
         .route("/api/messages/{id}", get(messages::get_message))
+        .route("/api/events", get(events::list_events))
         .route("/api/users/{username}", get(users::lookup))
         .route("/api/users/{username}/reset", post(users::reset))
         .route("/api/users/{username}/clear-wait", post(users::clear_wait))

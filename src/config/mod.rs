@@ -10,6 +10,7 @@ mod atomic_write;
 mod channel;
 mod endpoint;
 mod env;
+mod events;
 mod library;
 mod log;
 mod messages;
@@ -31,6 +32,7 @@ pub use crate::domain::{Channel, Secret, Secrets};
 pub use atomic_write::write_atomically;
 pub use channel::ChannelEndpoints;
 pub use endpoint::{Capture, EndpointSpec, Endpoints, HttpMethod, Predicate};
+pub use events::{EventsConfig, WebhookEndpoint, WebhookKey, EVENT_TYPES};
 pub use library::{Library, LibraryFile};
 pub use log::{LogConfig, LogFormat};
 pub use messages::{shipped_texts, MessagePart, MessageText, MessagesConfig};
@@ -130,6 +132,8 @@ pub struct Config {
     pub log: LogConfig,
     /// How delivery receipts are checked, and when a code is re-sent.
     pub receipts: ReceiptsConfig,
+    /// The webhook endpoints that get events (`events`; none: nothing is queued).
+    pub events: EventsConfig,
 }
 
 impl Config {
@@ -199,6 +203,7 @@ fn parse_root(
     let admin = f.get("admin").and_then(|v| server::parse_admin(v, p));
     let log = log::parse_log(f.get("log"), p);
     let receipts = receipts::parse_receipts(f.get("receipts"), p);
+    let events = events::parse_events(f.get("events"), p);
     f.finish(p);
 
     let api_keys = api_keys.unwrap_or_default();
@@ -220,6 +225,7 @@ fn parse_root(
             secrets: Secrets::new(secrets),
             log,
             receipts,
+            events,
         }),
         _ => None,
     };

@@ -308,6 +308,39 @@ mod tests {
         }
     }
 
+    #[async_trait::async_trait]
+    impl crate::store::EventQueue for Silent {
+        async fn enqueue_events(
+            &self,
+            deliveries: Vec<crate::store::EventDelivery>,
+        ) -> Result<(), StoreError> {
+            self.0.enqueue_events(deliveries).await
+        }
+        async fn claim_events(
+            &self,
+            now: u64,
+            lease_until: u64,
+            limit: usize,
+        ) -> Result<Vec<crate::store::EventDelivery>, StoreError> {
+            self.0.claim_events(now, lease_until, limit).await
+        }
+        async fn settle_event(&self, d: &crate::store::EventDelivery) -> Result<(), StoreError> {
+            self.0.settle_event(d).await
+        }
+        async fn recent_events(
+            &self,
+            limit: usize,
+        ) -> Result<Vec<crate::store::EventDelivery>, StoreError> {
+            self.0.recent_events(limit).await
+        }
+        async fn pending_events(&self) -> Result<u64, StoreError> {
+            self.0.pending_events().await
+        }
+        async fn sweep_events(&self, before: u64) -> Result<usize, StoreError> {
+            self.0.sweep_events(before).await
+        }
+    }
+
     #[tokio::test]
     async fn a_store_that_does_not_answer_in_time_is_unavailable() {
         let metrics = Metrics::new().unwrap();

@@ -64,11 +64,13 @@ impl Mfa {
         let now = self.clock.now();
         let policy = snap.config.mfa.attempts;
         let key = limits::tally_key(username.as_str());
-        let mut refused = None;
+        let (mut refused, mut wait) = (None, None);
         self.store
             .update_counter(&key, &mut |old| {
-                let (tally, r) = limits::count_attempt(limits::read_tally(old), now, &policy);
+                let old = limits::read_tally(old);
+                let (tally, r) = limits::count_attempt(old, now, &policy);
                 refused = r;
+                wait = super::event::wait_begun(old.as_ref(), &tally, now);
                 limits::write_tally(tally)
             })
             .await?;
@@ -82,6 +84,7 @@ impl Mfa {
             self.store.update_counter(&key, &mut |_| None).await?;
         }
         self.store.flush().await?;
+        self.emit_attempt(snap, username, &result, wait).await;
         result
     }
 

@@ -1,6 +1,7 @@
 //! Turning MFA off (all of it, or one method), and showing what is enrolled.
 
 use crate::domain::{AccessToken, Method, StepUp, Username};
+use crate::events::EventType::Deactivated;
 use crate::snapshot::Snapshot;
 use crate::upstream::ClientHeaders;
 
@@ -43,12 +44,16 @@ impl Mfa {
             self.update_profile(username, None, |_| Ok((Change::Delete, ())))
                 .await?;
             tracing::info!(user = %username, "MFA deactivated");
+            self.emit_enrolment(snap, username, Deactivated, None, &[], "user")
+                .await;
             return Ok(None);
         };
         let Some(left) = self.remove_method(snap, username, m).await? else {
             return Ok(Some(Vec::new()));
         };
         tracing::info!(user = %username, method = m.name(), "MFA method removed");
+        self.emit_enrolment(snap, username, Deactivated, Some(m), &left, "user")
+            .await;
         Ok(Some(left))
     }
 

@@ -2,6 +2,7 @@
 //! authenticator its secret); confirm checks the code and saves the enrolment.
 
 use crate::domain::{AccessToken, Method, MfaToken, OtpCode, StepUp, Username};
+use crate::events::EventType::Enrolled;
 use crate::snapshot::Snapshot;
 use crate::store::{Profile, TotpRecord};
 use crate::upstream::ClientHeaders;
@@ -189,6 +190,8 @@ impl Mfa {
             })
             .await?;
         tracing::info!(user = %username, method = method.name(), "MFA enrolled");
+        self.emit_enrolment(snap, username, Enrolled, Some(method), &methods, "user")
+            .await;
         Ok(Confirmed {
             recovery_codes: codes,
             methods,

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{AccessToken, Method, MfaToken, OtpCode, Username};
+use crate::events::{Event, EventType};
 use crate::provider::Reply;
 use crate::snapshot::Snapshot;
 use crate::upstream::{self, ClientHeaders};
@@ -197,6 +198,8 @@ impl Mfa {
         })
         .await?;
         tracing::info!(user = %username, "second factor verified");
+        self.emit(snap, Event::new(EventType::Verified, username.as_str()))
+            .await;
         let Some(sealed) = sealed_grant else {
             return Ok(Verified::User(username.clone()));
         };

@@ -19,6 +19,7 @@ mod deactivate;
 mod delivery;
 mod enrol;
 pub mod error;
+mod event;
 pub mod limits;
 mod login;
 mod method;

@@ -2,6 +2,7 @@
 //! MFA turned off by one (recover).
 
 use crate::domain::{AccessToken, ForwardedBody, RecoveryCode, StepUp, Username};
+use crate::events::EventType::Deactivated;
 use crate::snapshot::Snapshot;
 use crate::store::StoredRecoveryCode;
 use crate::upstream::ClientHeaders;
@@ -45,6 +46,8 @@ impl Mfa {
         })
         .await?;
         tracing::info!(user = %username, "MFA deactivated with a recovery code");
+        self.emit_enrolment(snap, username, Deactivated, None, &[], "recovery-code")
+            .await;
         Ok(())
     }
 

@@ -7,6 +7,7 @@
 //! code is shown once, to the operator, and stored as a keyed hash like a recovery code.
 
 use crate::domain::{Method, Username};
+use crate::events::EventType::Deactivated;
 use crate::snapshot::Snapshot;
 use crate::store::{AttemptFilter, AttemptRecord, SessionKindV1};
 
@@ -187,6 +188,8 @@ impl Mfa {
                 .await?
                 .unwrap_or_default();
             tracing::info!(user = %username, method = m.name(), "MFA method reset by an admin");
+            self.emit_enrolment(snap, username, Deactivated, Some(m), &methods_left, "admin")
+                .await;
             return Ok(Some(Reset {
                 methods_left,
                 sessions_ended: 0,
@@ -204,6 +207,8 @@ impl Mfa {
         }
         self.store.flush().await?;
         tracing::info!(user = %username, sessions_ended, "MFA reset by an admin");
+        self.emit_enrolment(snap, username, Deactivated, None, &[], "admin")
+            .await;
         Ok(Some(Reset {
             methods_left: Vec::new(),
             sessions_ended,

@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+mod events;
+
 use super::{
     AttemptFilter, AttemptRecord, BackupRecord, CounterExpired, Profile, SendFilter, SendRecord,
     SessionKey, SessionV1, Store, StoreError, Versioned,

@@ -9,6 +9,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
+mod events;
+
 use super::{
     decode, encode, AttemptFilter, AttemptRecord, BackupRecord, Collection, CounterExpired,
     Profile, SendFilter, SendRecord, SessionKey, SessionV1, Store, StoreError, StoredProfile,
@@ -23,6 +25,8 @@ struct Tables {
     attempts_log: BTreeMap<[u8; 16], AttemptRecord>,
     /// The message log by record id.
     sends: HashMap<String, SendRecord>,
+    /// seq -> the delivery ([`super::EventQueue`], `memory/events.rs`).
+    events: BTreeMap<u64, super::EventDelivery>,
 }
 
 /// Everything in one map set behind one lock (never held across an `.await`).
@@ -406,4 +410,7 @@ mod tests {
         ),
         Box::new(())
     ));
+
+    use super::super::event_contract_tests::event_contract;
+    event_contract!((Arc::new(MemoryStore::new()), Box::new(())));
 }

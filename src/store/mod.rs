@@ -11,6 +11,9 @@ mod attempt_filter;
 pub mod backup;
 #[cfg(test)]
 mod contract_tests;
+#[cfg(test)]
+mod event_contract_tests;
+mod event_queue;
 mod faulty;
 mod memory;
 pub mod migrate;
@@ -27,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 pub use attempt_filter::AttemptFilter;
 pub use backup::{BackupRecord, Collection};
+pub use event_queue::{DeliveryStatus, EventDelivery, EventQueue};
 pub use faulty::{FaultSwitch, FaultyStore};
 pub use memory::MemoryStore;
 pub use postgres::{PgSettings, PgStore};
@@ -75,8 +79,9 @@ pub type CounterExpired = for<'a> fn(&'a [u8], u64) -> bool;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SessionKey(pub [u8; 32]);
 
+/// Every store is also the queue of events ([`EventQueue`], `event_queue.rs`).
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: EventQueue + Send + Sync + 'static {
     async fn profile(&self, username: &str) -> Result<Option<Versioned<Profile>>, StoreError>;
 
     /// Replaces the profile if it is still `expected` (`None`: absent), then flushes to disk.

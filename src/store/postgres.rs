@@ -18,6 +18,7 @@ mod attempts;
 mod backup;
 mod counters;
 mod error;
+mod events;
 mod fingerprint;
 mod log_writer;
 mod migrations;

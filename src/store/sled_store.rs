@@ -3,6 +3,7 @@
 mod attempts;
 mod backup;
 mod sends;
+mod events;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -484,6 +485,13 @@ mod tests {
             .unwrap()
             .with_seal(Seal::new([9; 32]))
             .with_attempts_log_cap(super::super::contract_tests::ATTEMPTS_LOG_CAP);
+        (Arc::new(store), Box::new(dir))
+    });
+
+    use super::super::event_contract_tests::event_contract;
+    event_contract!({
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
         (Arc::new(store), Box::new(dir))
     });
 

@@ -85,6 +85,8 @@ pub struct AppOptions {
     pub mfa_extra: Vec<(String, Value)>,
     /// More keys of `storage` (`backend`, `url`, ...), written as given.
     pub storage_extra: Vec<(String, Value)>,
+    /// More top-level sections (`events`, ...), written as given.
+    pub sections: Vec<(String, Value)>,
 }
 
 impl AppOptions {
@@ -105,7 +107,15 @@ impl AppOptions {
             admin: None,
             mfa_extra: Vec::new(),
             storage_extra: Vec::new(),
+            sections: Vec::new(),
         }
+    }
+
+    /// Sets the top-level section `KEY` of `platform.yml` to `value`.
+    pub fn with_section(mut self, key: &str, value: Value) -> AppOptions {
+        self.sections.retain(|(k, _)| k != key);
+        self.sections.push((key.to_string(), value));
+        self
     }
 
     /// Sets `storage.KEY` to `value` (e.g. `with_storage("backend", json!("postgres"))`).
@@ -321,6 +331,9 @@ pub fn config_value(options: &AppOptions, storage_path: &Path) -> Value {
     }
     if let Some(admin) = &options.admin {
         config["admin"] = admin.clone();
+    }
+    for (key, value) in &options.sections {
+        config[key] = value.clone();
     }
     if let Some(timeout_ms) = options.timeout_ms {
         config["outbound"] = json!({"connect_timeout_ms": timeout_ms, "timeout_ms": timeout_ms});

@@ -3,6 +3,7 @@
 
 mod cluster;
 mod crashes;
+mod events;
 mod migration;
 mod races;
 mod shared_config;

@@ -35,6 +35,13 @@ store_contract!({
     (store, Box::new(()))
 });
 
+use super::super::event_contract_tests::event_contract;
+event_contract!({
+    let url = test_postgres::fresh_database().await;
+    let store: Arc<dyn Store> = Arc::new(instance(&url, [9; 32]).await);
+    (store, Box::new(()))
+});
+
 fn session() -> SessionV1 {
     SessionV1 {
         username: "alice".into(),
@@ -367,4 +374,40 @@ async fn tls_to_the_database_is_verified_against_the_configured_authority() {
         refused.is_err(),
         "sslmode=require reached a server without TLS"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_four_instances_claiming_events_together_each_event_goes_to_one() {
+    use crate::store::EventQueue;
+    let url = test_postgres::fresh_database().await;
+    let first = instance(&url, [9; 32]).await;
+    let users = 60;
+    first
+        .enqueue_events(
+            (0..users)
+                .map(|i| crate::store::event_queue::tests::delivery("hook", &format!("u{i}"), 1))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    let mut claims = Vec::new();
+    for _ in 0..4 {
+        let store = instance(&url, [9; 32]).await;
+        for _ in 0..4 {
+            let store = store.clone();
+            claims.push(tokio::spawn(async move {
+                store.claim_events(100, 200, 5).await.unwrap()
+            }));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for claim in claims {
+        for d in claim.await.unwrap() {
+            assert!(seen.insert(d.seq), "{} went to two claims", d.id);
+        }
+    }
+    for d in first.claim_events(100, 200, 100).await.unwrap() {
+        assert!(seen.insert(d.seq), "{} went to two claims", d.id);
+    }
+    assert_eq!(seen.len(), users);
 }
