@@ -174,3 +174,110 @@ fn a_preview_shows_a_sample_send_id() {
         "https://mfa.example.org/receipts/provider-1"
     );
 }
+
+const TWO_SMS: &str = r#"  mode: single
+  endpoints:
+    - name: first
+      single: { url: 'https://a.example.org/sms', method: POST, body: 'to={{ phone }}&text={{ message }}' }
+    - preset: twilio-sms
+      priority: 5
+      weight: 3
+      vars: { account_sid: AC0123, auth_token: tok, from: '+15005550006' }
+"#;
+
+#[test]
+fn a_list_of_providers_is_named_ordered_and_compiled_each_on_its_own() {
+    let s = ok("  public_url: https://mfa.example.org\n", TWO_SMS);
+    let names: Vec<&str> = s
+        .providers
+        .iter()
+        .map(|p| p.config.provider.as_str())
+        .collect();
+    assert_eq!(names, ["first", "twilio-sms"]);
+    assert_eq!(
+        s.config.mfa.provider, "first",
+        "the first is the channel's own"
+    );
+    assert_eq!((s.providers[0].priority, s.providers[0].weight), (1, 1));
+    assert_eq!((s.providers[1].priority, s.providers[1].weight), (5, 3));
+    let vars = s.providers[1]
+        .templates
+        .sample_vars(&serde_json::Map::new(), EndpointId::Single)
+        .unwrap();
+    assert_eq!(
+        vars["status_callback"],
+        "https://mfa.example.org/receipts/twilio-sms"
+    );
+}
+
+#[test]
+fn the_providers_of_a_channel_work_in_one_mode() {
+    let mixed = r#"  endpoints:
+    - preset: twilio-verify
+      vars: { account_sid: AC0123, auth_token: tok, service_sid: VA0123 }
+    - preset: twilio-sms
+      vars: { account_sid: AC0123, auth_token: tok, from: '+15005550006' }
+"#;
+    let problems = load("  listen: 127.0.0.1:7000\n", mixed).err().unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("mfa.endpoints[1]:") && p.contains("one mode")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn provider_names_are_checked_and_unique() {
+    let same = TWO_SMS.replace(
+        "    - preset: twilio-sms\n",
+        "    - preset: twilio-sms\n      name: first\n",
+    );
+    let problems = load("  listen: 127.0.0.1:7000\n", &same).err().unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("mfa.endpoints[1].name:") && p.contains("first")),
+        "{problems:?}"
+    );
+    let bad = TWO_SMS.replace("name: first", "name: First_1");
+    let problems = load("  listen: 127.0.0.1:7000\n", &bad).err().unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("mfa.endpoints[0].name:")),
+        "{problems:?}"
+    );
+    let empty = "  mode: single\n  endpoints: []\n";
+    let problems = load("  listen: 127.0.0.1:7000\n", empty).err().unwrap();
+    assert!(
+        problems.iter().any(|p| p.starts_with("mfa.endpoints:")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn outbound_delivery_settings_have_defaults_and_bounds() {
+    let s = ok("  listen: 127.0.0.1:7000\n", FORM);
+    let o = &s.config.outbound;
+    assert_eq!(o.send_deadline, std::time::Duration::from_millis(15_000));
+    assert_eq!(o.retries, 0);
+    assert_eq!((o.breaker_failures, o.breaker_cooldown_seconds), (5, 30));
+    let yaml = format!(
+        "storage: {{ path: /tmp/x }}\napi_keys: [ {{ name: t, key_sha256: \"{}\" }} ]\noutbound: {{ retries: 11, backoff_ms: 500, backoff_max_ms: 100 }}\nmfa:\n{FORM}",
+        "0".repeat(64)
+    );
+    let problems: Vec<String> = Snapshot::load(&Source::text(yaml, Path::new("/tmp")), &|_| None)
+        .err()
+        .unwrap()
+        .0
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    for path in ["outbound.retries:", "outbound.backoff_max_ms:"] {
+        assert!(
+            problems.iter().any(|p| p.starts_with(path)),
+            "{path} {problems:?}"
+        );
+    }
+}
