@@ -7,6 +7,7 @@ use serde_yaml::Value;
 
 use super::channel::{parse_channels, parse_endpoints, ChannelEndpoints};
 use super::endpoint::Endpoints;
+use super::fallback::parse_fallback;
 use super::library::Library;
 use super::messages::{parse_messages, MessagesConfig};
 use super::preset::PresetUse;
@@ -57,6 +58,9 @@ pub struct MfaConfig {
     pub messages: MessagesConfig,
     /// More channels (`mfa.channels`): each with the endpoints of its own method.
     pub channels: Vec<ChannelEndpoints>,
+    /// `mfa.fallback`: the channel each channel's challenges go by when every provider of
+    /// their own failed (both in single mode).
+    pub fallback: Vec<(Channel, Channel)>,
     /// Every provider of this channel as written (`mfa.endpoints` as a list), the first one
     /// (whose are `endpoints`, `preset` and `provider`) included.
     pub providers: Vec<ProviderConfig>,
@@ -218,6 +222,7 @@ pub(super) fn parse_mfa(v: &Value, library: &Library, p: &mut Problems) -> Optio
         .map(|v| parse_channels(v, library, p))
         .unwrap_or_default();
     let totp = parse_totp(f.get("totp"), p);
+    let fallback_value = f.get("fallback");
     f.finish(p);
     {
         let mut lists: Vec<(String, &mut Vec<ProviderConfig>)> =
@@ -243,6 +248,7 @@ pub(super) fn parse_mfa(v: &Value, library: &Library, p: &mut Problems) -> Optio
         first.preset.clone(),
     );
     let provider = first.name.clone();
+    let fallback = parse_fallback(fallback_value, (channel, mode), &channels, p);
     for extra in &channels {
         if extra.channel == channel {
             p.push(
@@ -268,6 +274,7 @@ pub(super) fn parse_mfa(v: &Value, library: &Library, p: &mut Problems) -> Optio
         preset,
         messages,
         channels,
+        fallback,
         providers,
         totp,
         code,

@@ -10,6 +10,7 @@ mod atomic_write;
 mod channel;
 mod endpoint;
 mod env;
+mod fallback;
 mod library;
 mod log;
 mod messages;

@@ -1,9 +1,11 @@
 //! Delivery of one send through the providers of its channel: the order they are tried in
-//! ([`plan`]), the tries themselves with their retries, fail-overs and deadline ([`engine`]),
+//! ([`plan`]), the tries themselves with their retries, fail-overs and deadline ([`engine`]), the
+//! channel fallback ([`fallback`]),
 //! the record of every try in the message log ([`log`]), and the providers with their circuit
 //! breakers as `/api/status` shows them ([`status`]).
 
 mod engine;
+mod fallback;
 mod log;
 mod plan;
 mod status;

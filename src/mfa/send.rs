@@ -229,7 +229,7 @@ impl Mfa {
     }
 
     /// Reserves one send for the user and for the destination on the send limits.
-    async fn reserve_sends(
+    pub(super) async fn reserve_sends(
         &self,
         snap: &Snapshot,
         channel: Channel,
@@ -285,7 +285,7 @@ impl Mfa {
         Ok(())
     }
 
-    async fn release_sends(&self, reservation: &Reservation) -> Result<(), FlowError> {
+    pub(super) async fn release_sends(&self, reservation: &Reservation) -> Result<(), FlowError> {
         for key in &reservation.keys {
             self.store
                 .update_counter(key, &mut |old| {
@@ -329,6 +329,7 @@ impl Mfa {
         prepared: Vec<Prepared>,
         reservations: Vec<Reservation>,
     ) -> Result<(), FlowError> {
+        let channels: Vec<Channel> = prepared.iter().map(|p| p.channel).collect();
         for (p, reservation) in prepared.into_iter().zip(reservations) {
             let job = Job {
                 channel: p.channel,
@@ -354,7 +355,11 @@ impl Mfa {
                     if !reached {
                         self.release_sends(&reservation).await?;
                     }
-                    return Err(error);
+                    match self.deliver_fallback(snap, key, &p, &channels).await {
+                        Some(Ok(())) => continue,
+                        Some(Err(fallback_error)) => return Err(fallback_error),
+                        None => return Err(error),
+                    }
                 }
             }
         }

@@ -281,3 +281,36 @@ fn outbound_delivery_settings_have_defaults_and_bounds() {
         );
     }
 }
+
+#[test]
+fn a_fallback_needs_two_configured_channels_in_single_mode() {
+    let base = FORM.to_string();
+    let unconfigured = format!("{base}  fallback: {{ sms: email }}\n");
+    let problems = load("  listen: 127.0.0.1:7000\n", &unconfigured)
+        .err()
+        .unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("mfa.fallback.sms:") && p.contains("not a configured channel")),
+        "{problems:?}"
+    );
+    let verify_email = format!(
+        "{base}  channels:\n    email:\n      mode: challenge-verify\n      challenge: {{ url: 'https://e.example.org/c', method: POST }}\n      verify: {{ url: 'https://e.example.org/v', method: POST }}\n  fallback: {{ sms: email }}\n"
+    );
+    let problems = load("  listen: 127.0.0.1:7000\n", &verify_email)
+        .err()
+        .unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("mfa.fallback.sms:") && p.contains("single mode")),
+        "{problems:?}"
+    );
+    let itself = format!("{base}  fallback: {{ sms: sms }}\n");
+    let problems = load("  listen: 127.0.0.1:7000\n", &itself).err().unwrap();
+    assert!(
+        problems.iter().any(|p| p.starts_with("mfa.fallback.sms:")),
+        "{problems:?}"
+    );
+}

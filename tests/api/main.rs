@@ -13,6 +13,7 @@ mod config_versions;
 mod config_writes;
 mod conformance;
 mod delivery;
+mod delivery_fallback;
 mod delivery_fields;
 mod destinations;
 mod durability;
