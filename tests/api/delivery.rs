@@ -329,3 +329,29 @@ async fn the_verify_goes_to_the_provider_that_started_the_verification() {
     assert_eq!(a_paths, ["/challenge"]);
     assert_eq!(b_paths, ["/challenge", "/verify"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_api_does_not_overwrite_a_list_of_providers_with_one_endpoint() {
+    let a = FaultyProvider::start(Fault::accepted("SM1")).await;
+    let b = FaultyProvider::start(Fault::accepted("SM2")).await;
+    let app = spawn_app(two(&a, &b).with_admin()).await;
+    let before = app.config_bytes();
+
+    let endpoint = single("other", &a.base_url())["single"].clone();
+    let response = app
+        .admin(
+            "PUT",
+            "/api/endpoints/single",
+            &admin_auth(),
+            Some(&endpoint),
+        )
+        .await;
+
+    response.assert_status(400);
+    assert!(
+        response.text.contains("list of providers"),
+        "{}",
+        response.text
+    );
+    assert_eq!(app.config_bytes(), before, "the file is unchanged");
+}
