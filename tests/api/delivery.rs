@@ -10,7 +10,9 @@ use regex::Regex;
 use serde_json::{json, Value};
 
 use crate::faulty_provider::{Fault, FaultyProvider, Seen};
-use crate::helpers::{admin_auth, prometheus_samples, spawn_app, AppOptions, TestApp};
+use crate::helpers::{
+    admin_auth, eventually, prometheus_samples, spawn_app, AppOptions, Rewrite, TestApp,
+};
 
 /// A single-mode SMS provider named `name` at `base`, sending `{{ send_id }}` as its
 /// `Idempotency-Key`.
@@ -354,4 +356,59 @@ async fn the_admin_api_does_not_overwrite_a_list_of_providers_with_one_endpoint(
         response.text
     );
     assert_eq!(app.config_bytes(), before, "the file is unchanged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verify_whose_provider_a_reload_removed_fails_saying_so() {
+    let a = FaultyProvider::start(Fault::answer(500, "{}")).await;
+    let b = FaultyProvider::start(Fault::answer(200, r#"{"status":"approved"}"#)).await;
+    let app = spawn_app(
+        AppOptions::standalone_challenge_verify()
+            .with_admin()
+            .with_endpoints(json!([
+                challenge_verify("verify-a", &a.base_url()),
+                challenge_verify("verify-b", &b.base_url())
+            ])),
+    )
+    .await;
+    let token = app.activate_default("alice").await.mfa_token();
+
+    // verify-b, which started the verification, is taken out of the configuration.
+    a.set_default(Fault::answer(200, r#"{"status":"approved"}"#));
+    let hash = app
+        .admin("GET", "/api/status", &admin_auth(), None)
+        .await
+        .json["configHash"]
+        .clone();
+    let only_a = app
+        .options
+        .clone()
+        .with_endpoints(json!([challenge_verify("verify-a", &a.base_url())]));
+    app.rewrite_config(&app.yaml_for(&only_a), Rewrite::Rename);
+    eventually(
+        &app,
+        std::time::Duration::from_secs(10),
+        "the reload",
+        || async {
+            let now = app
+                .admin("GET", "/api/status", &admin_auth(), None)
+                .await
+                .json["configHash"]
+                .clone();
+            (now != hash).then_some(())
+        },
+    )
+    .await;
+
+    let response = app.confirm("alice", &token, "123456").await;
+    response.assert_error(400, "messaging-server-error");
+    assert!(
+        response.text.contains("verify-b") && response.text.contains("no longer configured"),
+        "{}",
+        response.text
+    );
+    assert!(
+        a.seen().iter().all(|s| s.path != "/verify"),
+        "not another provider"
+    );
 }
