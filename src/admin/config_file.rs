@@ -57,7 +57,7 @@ fn mapping(value: &mut Value) -> Option<&mut Mapping> {
 /// Why an edit of one endpoint is refused when the node is a list of providers: writing it
 /// would replace the whole list.
 pub(super) const PROVIDER_LIST: &str =
-    "these endpoints are a list of providers: change them in platform.yml or with PUT /api/config";
+    "these endpoints are a list of providers: change them in platform.yml (a reload applies it)";
 
 /// Sets (or with `None` removes) `mfa.endpoints.{name}` in a raw configuration; the other keys
 /// keep their place.

@@ -15,3 +15,6 @@ pub(super) use engine::{Job, Undelivered};
 pub(super) use log::send_record;
 pub use status::ProviderStatus;
 pub(super) use verify::verify_templates;
+
+#[cfg(test)]
+mod log_tests;
