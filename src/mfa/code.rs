@@ -167,7 +167,7 @@ impl Mfa {
                 }
             }
             (Endpoints::ChallengeVerify { .. }, _) => {
-                let templates = super::delivery::verify_templates(
+                let templates = super::dispatch::verify_templates(
                     snap,
                     templates,
                     session.outstanding.provider(),

@@ -12,7 +12,7 @@ use crate::template::{
     with_send_id, EndpointId, OutboundRequest, RenderError, SendInput, Templates,
 };
 
-use super::delivery::{send_record, Job, Undelivered};
+use super::dispatch::{send_record, Job, Undelivered};
 use super::error::{Invalid, Messaging};
 use super::method::{method_or_primary, route};
 use super::state::Outstanding;
