@@ -14,6 +14,8 @@ pub struct Metrics {
     pub provider_latency: HistogramVec,
     pub verifies: IntCounterVec,
     pub reloads: IntCounterVec,
+    /// Delivery receipts by provider and outcome (applied, refused, …).
+    pub receipts: IntCounterVec,
     pub pending_sessions: IntGauge,
     /// Public requests refused with 503 `storage-unavailable`.
     pub storage_unavailable: IntCounter,
@@ -71,6 +73,13 @@ impl Metrics {
             ),
             &["result"],
         )?;
+        let receipts = IntCounterVec::new(
+            Opts::new(
+                "mfa_bridge_receipts_total",
+                "Delivery receipts by provider and outcome (applied, refused, unknown-message, ...).",
+            ),
+            &["provider", "outcome"],
+        )?;
         let pending_sessions = IntGauge::new(
             "mfa_bridge_pending_sessions",
             "MFA sessions waiting for a code.",
@@ -112,6 +121,7 @@ impl Metrics {
             &reloads,
             &breaker_transitions,
             &delivery_attempts,
+            &receipts,
         ] {
             registry.register(Box::new(c.clone()))?;
         }
@@ -126,6 +136,7 @@ impl Metrics {
             provider_latency,
             verifies,
             reloads,
+            receipts,
             pending_sessions,
             storage_unavailable,
             storage_ready,

@@ -221,6 +221,12 @@ impl Application {
                     if let Err(e) = state.mfa.store().sweep_attempts(before).await {
                         tracing::error!(error = %e, "sweeping the attempts log failed");
                     }
+                    let keep_days = (state.snapshot().config.admin.as_ref())
+                        .map_or(14, |a| a.messages_log_days);
+                    let before = state.mfa.now().saturating_sub(keep_days * 86_400);
+                    if let Err(e) = state.mfa.store().sweep_sends(before).await {
+                        tracing::error!(error = %e, "sweeping the message log failed");
+                    }
                 }
             }
         });

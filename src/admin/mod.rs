@@ -16,6 +16,7 @@ mod destination;
 mod endpoints;
 mod error;
 mod files;
+mod messages;
 mod openapi;
 mod presets;
 mod preview;
@@ -50,6 +51,7 @@ const INDEX_HTML: &str = include_str!("panel/index.html");
 const PANEL_JS: &str = include_str!("panel/panel.js");
 const PANEL_CSS: &str = include_str!("panel/panel.css");
 const USERS_JS: &str = include_str!("panel/users.js");
+const MESSAGES_JS: &str = include_str!("panel/messages.js");
 
 /// What every admin handler reads: the running application, the file it came from, the
 /// `${NAME}` lookup of its configuration.
@@ -89,6 +91,8 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/test-send", post(test_send))
         .route("/api/attempts", get(list_attempts))
         .route("/api/attempts/{id}", get(get_attempt))
+        .route("/api/messages", get(messages::list_messages))
+        .route("/api/messages/{id}", get(messages::get_message))
         .route("/api/users/{username}", get(users::lookup))
         .route("/api/users/{username}/reset", post(users::reset))
         .route("/api/users/{username}/clear-wait", post(users::clear_wait))
@@ -126,6 +130,10 @@ pub fn router(state: AdminState) -> Router {
         .route(
             "/users.js",
             get(|| async { asset("text/javascript; charset=utf-8", USERS_JS) }),
+        )
+        .route(
+            "/messages.js",
+            get(|| async { asset("text/javascript; charset=utf-8", MESSAGES_JS) }),
         )
         .route(
             "/panel.css",

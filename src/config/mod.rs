@@ -19,6 +19,7 @@ mod outbound;
 mod preset;
 mod problem;
 mod provider;
+mod receipts;
 mod server;
 mod storage;
 mod upstream;
@@ -42,6 +43,7 @@ pub use outbound::OutboundConfig;
 pub use preset::PresetUse;
 pub use problem::{ConfigErrors, Problem};
 pub use provider::ProviderConfig;
+pub use receipts::{ReceiptCheck, ReceiptsConfig, VonageMethod};
 pub use server::{
     AdminConfig, AdminToken, ServerConfig, DEFAULT_ADMIN_TOKEN_NAME, DEFAULT_USERNAME_PATTERN,
 };
@@ -129,6 +131,8 @@ pub struct Config {
     pub secrets: Secrets,
     /// How the process log is written (read at start).
     pub log: LogConfig,
+    /// How delivery receipts are checked, and when a code is re-sent.
+    pub receipts: ReceiptsConfig,
 }
 
 impl Config {
@@ -197,6 +201,7 @@ fn parse_root(
         .and_then(|v| mfa::parse_mfa(v, library, p));
     let admin = f.get("admin").and_then(|v| server::parse_admin(v, p));
     let log = log::parse_log(f.get("log"), p);
+    let receipts = receipts::parse_receipts(f.get("receipts"), p);
     f.finish(p);
 
     let api_keys = api_keys.unwrap_or_default();
@@ -217,6 +222,7 @@ fn parse_root(
             admin,
             secrets: Secrets::new(secrets),
             log,
+            receipts,
         }),
         _ => None,
     };

@@ -76,6 +76,8 @@ pub struct AdminConfig {
     pub tokens: Vec<AdminToken>,
     /// How long the attempts log keeps an entry.
     pub attempts_log_days: u64,
+    /// How long the message log keeps the record of a send.
+    pub messages_log_days: u64,
     /// The largest template file the admin API reads or writes.
     pub max_template_bytes: usize,
     /// How many previous versions of platform.yml a write through the admin API keeps beside
@@ -105,6 +107,7 @@ impl fmt::Debug for AdminConfig {
             .field("listen", &self.listen)
             .field("tokens", &self.tokens)
             .field("attempts_log_days", &self.attempts_log_days)
+            .field("messages_log_days", &self.messages_log_days)
             .field("max_template_bytes", &self.max_template_bytes)
             .field("config_backups", &self.config_backups)
             .finish_non_exhaustive()
@@ -212,6 +215,7 @@ pub(super) fn parse_admin(v: &Value, p: &mut Problems) -> Option<AdminConfig> {
         None => Some(7),
         Some(v) => integer(p, "admin.attempts_log_days", v, 1..=365),
     };
+    let messages_log_days = f.integer(p, "messages_log_days", 1..=365).unwrap_or(14);
     let max_template_bytes = f
         .integer(p, "max_template_bytes", 1024..=16 * 1024 * 1024)
         .map_or(DEFAULT_MAX_TEMPLATE_BYTES, |n| n as usize);
@@ -223,6 +227,7 @@ pub(super) fn parse_admin(v: &Value, p: &mut Problems) -> Option<AdminConfig> {
         listen: listen?,
         tokens: tokens?,
         attempts_log_days: days?,
+        messages_log_days,
         max_template_bytes,
         config_backups,
     })

@@ -2,9 +2,11 @@
 
 mod auth;
 mod body;
+mod challenge_state;
 mod error;
 mod observe;
 mod readiness;
+mod receipts;
 mod routes;
 mod unwind;
 mod wire;
@@ -58,7 +60,14 @@ pub fn router(state: AppState) -> Router {
         .route("/{username}/login", post(login))
         .route("/{username}/mfa/activate", post(activate))
         .route("/{username}/mfa/confirm", post(confirm))
-        .route("/{username}/mfa/challenge", post(challenge))
+        .route(
+            "/{username}/mfa/challenge",
+            post(challenge).get(challenge_state::challenge_state),
+        )
+        .route(
+            "/receipts/{provider}",
+            post(receipts::receive).get(receipts::receive),
+        )
         .route("/{username}/mfa/verify", post(verify))
         .route("/{username}/mfa/deactivate", post(deactivate))
         .route("/{username}/mfa/recover", post(recover))

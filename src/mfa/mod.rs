@@ -16,6 +16,7 @@
 mod access;
 mod code;
 mod deactivate;
+mod delivery;
 mod dispatch;
 mod enrol;
 pub mod error;
@@ -44,6 +45,7 @@ use crate::store::{Store, StoreError};
 
 pub use crate::domain::{Method, StepUp};
 pub use deactivate::DeactivateInput;
+pub use delivery::ChannelDelivery;
 pub use dispatch::ProviderStatus;
 pub use enrol::ActivateInput;
 pub use error::{FlowError, Invalid, Messaging, StepUpNeeded};

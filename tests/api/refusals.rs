@@ -187,7 +187,9 @@ async fn a_known_route_with_another_method_is_method_not_allowed_with_the_allowe
         ("PUT", "/alice/mfa/verify", "POST"),
         ("GET", "/alice/login", "POST"),
         ("DELETE", "/alice/mfa/activate", "POST"),
-        ("OPTIONS", "/alice/mfa/challenge", "POST"),
+        ("OPTIONS", "/alice/mfa/confirm", "POST"),
+        // GET answers where the session's code stands (the message log).
+        ("OPTIONS", "/alice/mfa/challenge", "POST,GET,HEAD"),
         ("POST", "/alice/mfa", "GET,HEAD"),
         ("DELETE", "/alice/mfa", "GET,HEAD"),
     ] {

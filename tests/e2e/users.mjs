@@ -5,8 +5,10 @@
 // single mode, an admin listener opened by two named tokens), starts the daemon built by
 // `cargo build` exactly as panel.mjs does, enrols a user through the public API and makes one
 // wrong verify, then drives the panel with the token named `helpdesk`: look the user up, issue an
-// enrolment code, cancel then confirm a reset in its dialog, and filter the attempts log by user,
-// route and outcome (the reset shows with the token's name). Nothing goes beyond 127.0.0.1.
+// enrolment code, cancel then confirm a reset in its dialog, filter the attempts log by user,
+// route and outcome (the reset shows with the token's name), and open the Messages page (the
+// message log: no full number, no code; filtered by status and user). Nothing goes beyond
+// 127.0.0.1.
 //
 // Environment: MFA_BRIDGE_BIN (default target/debug/mfa-bridge), CHROMIUM (default
 // /usr/bin/chromium), E2E_ARTIFACTS (default target/e2e-artifacts).
@@ -216,6 +218,34 @@ async function main() {
     await waitFor('nothing in 2001', async () => (await rows().count()) === 0 && await byId('attempts-empty').isVisible());
     await byId('attempts-clear').click();
     await waitFor('both users again', async () => (await rows().filter({ hasText: OTHER_USER }).count()) > 0);
+  });
+
+  const messageRows = () => page.getByTestId('message-row');
+  await step('the Messages page lists the message log, never a full number or a code', async () => {
+    await byId('tab-messages').click();
+    await byId('view-messages').waitFor({ state: 'visible' });
+    // Rows when the delivery engine recorded the sends above, else the empty note.
+    await waitFor('the message log or its empty note', async () =>
+      (await messageRows().count()) > 0 || await byId('messages-empty').isVisible());
+    const shown = await page.locator('#view-messages').textContent();
+    assert(!shown.includes(PHONE), 'a full phone number shows on the Messages page');
+    for (const r of provider.received) {
+      const m = /Your code is ([0-9]+)/.exec(r.body);
+      if (m) assert(!shown.includes(m[1]), 'a code shows on the Messages page');
+    }
+    await shot('messages.png');
+  });
+
+  await step('the message log filters by status and user, and clears', async () => {
+    await byId('messages-status').selectOption('undelivered');
+    await byId('messages-apply').click();
+    await waitFor('nothing undelivered', async () => (await messageRows().count()) === 0 && await byId('messages-empty').isVisible());
+    await byId('messages-status').selectOption('');
+    await byId('messages-user').fill('e2e-nobody');
+    await byId('messages-apply').click();
+    await waitFor('nothing for an unknown user', async () => (await messageRows().count()) === 0 && await byId('messages-empty').isVisible());
+    await byId('messages-clear').click();
+    assert((await byId('messages-user').inputValue()) === '', 'the user filter stays after clearing');
   });
 
   await step('no page error, and nothing reached beyond 127.0.0.1', async () => {

@@ -11,7 +11,7 @@
   const STATUS_EVERY_MS = 20000;
   const REQUEST_TIMEOUT_MS = 15000;
   const DEFAULT_SAMPLE = { phone: '+41791231212' };
-  const VIEWS = ['endpoints', 'templates', 'attempts', 'users'];
+  const VIEWS = ['endpoints', 'templates', 'attempts', 'users', 'messages'];
 
   const $ = (id) => document.getElementById(id);
 
@@ -157,6 +157,7 @@
     state.original = null;
     state.attemptsLoaded = false;
     if (window.mfaPanelUsers) window.mfaPanelUsers.reset();
+    if (window.mfaPanelMessages) window.mfaPanelMessages.reset();
     $('signin-error').textContent = why || '';
     message(why ? '' : 'Signed out.', why ? '' : 'ok');
     showSignIn();
@@ -302,6 +303,7 @@
     if (name === 'endpoints') openEndpointsView(sub);
     else if (name === 'templates') openTemplatesView(sub);
     else if (name === 'users') openUsersView(sub);
+    else if (name === 'messages') openMessagesView(sub);
     else openAttemptsView(sub);
     if (!initial) {
       const h = $(name + '-title');
@@ -1019,6 +1021,12 @@
     $('attempts-user').value = username;
     if (location.hash === '#attempts') loadAttempts();
     else location.hash = '#attempts';
+  }
+
+  // The Messages page (messages.js) opens once its script has run.
+  function openMessagesView(sub) {
+    if (window.mfaPanelMessages) window.mfaPanelMessages.open(sub);
+    else window.addEventListener('mfa-panel-messages-ready', () => window.mfaPanelMessages.open(sub), { once: true });
   }
 
   // The Users page (users.js) opens once its script has run.
