@@ -201,8 +201,15 @@ fn parse_root(
         .and_then(|v| mfa::parse_mfa(v, library, p));
     let admin = f.get("admin").and_then(|v| server::parse_admin(v, p));
     let log = log::parse_log(f.get("log"), p);
-    let receipts = receipts::parse_receipts(f.get("receipts"), p);
+    let mut receipts = receipts::parse_receipts(f.get("receipts"), p);
     f.finish(p);
+    // The receipts are checked against the url the providers were told (`{{ status_callback }}`,
+    // from `server.public_url`) unless `receipts.public_url` says otherwise.
+    if let Some(public_url) = server.as_ref().and_then(|s| s.public_url.as_ref()) {
+        if receipts.public_url.is_empty() {
+            receipts.public_url = public_url.clone();
+        }
+    }
 
     let api_keys = api_keys.unwrap_or_default();
     if root.get("upstream").is_none() && api_keys.is_empty() && root.get("api_keys").is_none() {

@@ -314,3 +314,11 @@ fn a_fallback_needs_two_configured_channels_in_single_mode() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn receipts_are_checked_against_server_public_url_unless_receipts_say_otherwise() {
+    let s = ok("  public_url: https://mfa.example.org\n", FORM);
+    assert_eq!(s.config.receipts.public_url, "https://mfa.example.org");
+    let s = ok("  listen: 127.0.0.1:7000\n", FORM);
+    assert_eq!(s.config.receipts.public_url, "");
+}
