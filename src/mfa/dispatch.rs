@@ -1,7 +1,8 @@
 //! Dispatch: one send delivered through the providers of its channel: the order they are
 //! tried in ([`plan`]), the tries with their retries, fail-overs and deadline ([`engine`]), the
-//! channel fallback ([`fallback`]), the record of every try in the message log ([`log`]), and the providers with their circuit
-//! breakers as `/api/status` shows them ([`status`]).
+//! channel fallback ([`fallback`]), the record of every try in the message log ([`log`]),
+//! the verify's way back to the provider that started it ([`verify`]), and the providers with
+//! their circuit breakers as `/api/status` shows them ([`status`]).
 
 mod engine;
 mod fallback;
