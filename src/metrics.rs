@@ -1,8 +1,8 @@
 //! Prometheus metrics, served as text on the admin listener.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// The daemon's metrics. Cloning shares them.
@@ -26,6 +26,13 @@ pub struct Metrics {
     /// Attempts to deliver an event, by endpoint and outcome (`delivered`, `failed`,
     /// `given_up`).
     pub event_deliveries: IntCounterVec,
+    /// Each provider's circuit breaker: 0 closed, 1 open, 2 half-open.
+    pub breaker_state: IntGaugeVec,
+    /// Breaker changes by provider and the state entered.
+    pub breaker_transitions: IntCounterVec,
+    /// Tries of provider sends by provider and outcome (`sent`, `refused`, or the error
+    /// class), retries and fail-overs included.
+    pub delivery_attempts: IntCounterVec,
 }
 
 impl Metrics {
@@ -103,7 +110,37 @@ impl Metrics {
         )?;
         registry.register(Box::new(events_pending.clone()))?;
         registry.register(Box::new(event_deliveries.clone()))?;
-        for c in [&requests, &sends, &verifies, &reloads, &receipts] {
+        let breaker_state = IntGaugeVec::new(
+            Opts::new(
+                "mfa_bridge_provider_breaker_state",
+                "Each provider's circuit breaker: 0 closed, 1 open, 2 half-open.",
+            ),
+            &["provider"],
+        )?;
+        let breaker_transitions = IntCounterVec::new(
+            Opts::new(
+                "mfa_bridge_provider_breaker_transitions_total",
+                "Circuit breaker changes by provider and the state entered.",
+            ),
+            &["provider", "state"],
+        )?;
+        let delivery_attempts = IntCounterVec::new(
+            Opts::new(
+                "mfa_bridge_delivery_attempts_total",
+                "Tries of provider sends (retries and fail-overs included) by provider and outcome.",
+            ),
+            &["provider", "outcome"],
+        )?;
+        registry.register(Box::new(breaker_state.clone()))?;
+        for c in [
+            &requests,
+            &sends,
+            &verifies,
+            &reloads,
+            &breaker_transitions,
+            &delivery_attempts,
+            &receipts,
+        ] {
             registry.register(Box::new(c.clone()))?;
         }
         registry.register(Box::new(provider_latency.clone()))?;
@@ -123,6 +160,9 @@ impl Metrics {
             storage_ready,
             events_pending,
             event_deliveries,
+            breaker_state,
+            breaker_transitions,
+            delivery_attempts,
         })
     }
 

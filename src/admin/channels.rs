@@ -60,6 +60,11 @@ impl ChannelAt {
     /// Replaces its node in a raw configuration (creating `mfa.channels` if need be).
     pub(super) fn set_written(&self, raw: &mut Value, node: Value) -> Result<(), AdminError> {
         let cannot = || AdminError::Internal(format!("{} could not be edited", self.path()));
+        if self.written(raw).is_some_and(Value::is_sequence) {
+            return Err(AdminError::BadRequest(
+                super::config_file::PROVIDER_LIST.into(),
+            ));
+        }
         let mfa = raw
             .as_mapping_mut()
             .and_then(|root| root.get_mut("mfa"))

@@ -54,6 +54,11 @@ fn mapping(value: &mut Value) -> Option<&mut Mapping> {
     value.as_mapping_mut()
 }
 
+/// Why an edit of one endpoint is refused when the node is a list of providers: writing it
+/// would replace the whole list.
+pub(super) const PROVIDER_LIST: &str =
+    "these endpoints are a list of providers: change them in platform.yml (a reload applies it)";
+
 /// Sets (or with `None` removes) `mfa.endpoints.{name}` in a raw configuration; the other keys
 /// keep their place.
 pub(super) fn set_endpoint(
@@ -61,6 +66,13 @@ pub(super) fn set_endpoint(
     name: &str,
     endpoint: Option<Value>,
 ) -> Result<(), AdminError> {
+    if raw
+        .get("mfa")
+        .and_then(|m| m.get("endpoints"))
+        .is_some_and(Value::is_sequence)
+    {
+        return Err(AdminError::BadRequest(PROVIDER_LIST.into()));
+    }
     let endpoints = mapping(raw)
         .map(|root| root.entry("mfa".into()).or_insert(Value::Null))
         .and_then(mapping)

@@ -7,9 +7,11 @@ use serde_yaml::Value;
 
 use super::channel::{parse_channels, parse_endpoints, ChannelEndpoints};
 use super::endpoint::Endpoints;
+use super::fallback::parse_fallback;
 use super::library::Library;
 use super::messages::{parse_messages, MessagesConfig};
 use super::preset::PresetUse;
+use super::provider::{name_providers, ProviderConfig};
 use super::user_data::{parse_user_data, UserDataRules};
 use super::walk::{string, string_list, Fields, Problems};
 use super::Channel;
@@ -50,9 +52,18 @@ pub struct MfaConfig {
     pub channel: Channel,
     /// The provider preset the endpoints come from, if any.
     pub preset: Option<PresetUse>,
+    /// The name of the provider whose endpoints these are (`[a-z0-9-]`, unique in the
+    /// configuration): given, else the preset's name, else `provider-N`.
+    pub provider: String,
     pub messages: MessagesConfig,
     /// More channels (`mfa.channels`): each with the endpoints of its own method.
     pub channels: Vec<ChannelEndpoints>,
+    /// `mfa.fallback`: the channel each channel's challenges go by when every provider of
+    /// their own failed (both in single mode).
+    pub fallback: Vec<(Channel, Channel)>,
+    /// Every provider of this channel as written (`mfa.endpoints` as a list), the first one
+    /// (whose are `endpoints`, `preset` and `provider`) included.
+    pub providers: Vec<ProviderConfig>,
     pub totp: TotpConfig,
     pub code: CodeConfig,
     pub session_ttl: Duration,
@@ -80,8 +91,22 @@ impl MfaConfig {
         cfg.mode = extra.mode;
         cfg.endpoints = extra.endpoints.clone();
         cfg.preset = extra.preset.clone();
+        cfg.provider = extra.name.clone();
+        cfg.providers = extra.providers.clone();
         cfg.channels = Vec::new();
         Some(cfg)
+    }
+
+    /// This (channel's) configuration as seen by one of its providers: its mode, endpoints,
+    /// preset and name.
+    pub fn for_provider(&self, provider: &ProviderConfig) -> MfaConfig {
+        let mut cfg = self.clone();
+        cfg.mode = provider.mode;
+        cfg.channel = provider.channel;
+        cfg.endpoints = provider.endpoints.clone();
+        cfg.preset = provider.preset.clone();
+        cfg.provider = provider.name.clone();
+        cfg
     }
 }
 
@@ -184,20 +209,46 @@ pub(super) fn parse_mfa(v: &Value, library: &Library, p: &mut Problems) -> Optio
     }
 
     let user_data = parse_user_data(f.get("user_data"), p);
-    let endpoints = f
+    let mut providers = f
         .require(p, "endpoints")
-        .and_then(|v| parse_endpoints(v, mode, mode_given, library, p));
+        .map(|v| parse_endpoints(v, mode, mode_given, library, p))
+        .unwrap_or_default();
     let attempts = parse_attempts(f.get("attempts"), p);
     let send_limits = parse_send_limits(f.get("send_limits"), p);
     let destinations = parse_destinations(f.get("destinations"), p);
     let messages = parse_messages(f.get("messages"), library, p);
-    let channels = f
+    let mut channels = f
         .get("channels")
         .map(|v| parse_channels(v, library, p))
         .unwrap_or_default();
     let totp = parse_totp(f.get("totp"), p);
+    let fallback_value = f.get("fallback");
     f.finish(p);
-    let (mode, channel, endpoints, preset) = endpoints?;
+    {
+        let mut lists: Vec<(String, &mut Vec<ProviderConfig>)> =
+            vec![("mfa.endpoints".to_string(), &mut providers)];
+        for extra in channels.iter_mut() {
+            lists.push((
+                format!("mfa.channels.{}", extra.channel.name()),
+                &mut extra.providers,
+            ));
+        }
+        name_providers(&mut lists, p);
+    }
+    for extra in channels.iter_mut() {
+        if let Some(first) = extra.providers.first() {
+            extra.name = first.name.clone();
+        }
+    }
+    let first = providers.first()?;
+    let (mode, channel, endpoints, preset) = (
+        first.mode,
+        first.channel,
+        first.endpoints.clone(),
+        first.preset.clone(),
+    );
+    let provider = first.name.clone();
+    let fallback = parse_fallback(fallback_value, (channel, mode), &channels, p);
     for extra in &channels {
         if extra.channel == channel {
             p.push(
@@ -206,7 +257,7 @@ pub(super) fn parse_mfa(v: &Value, library: &Library, p: &mut Problems) -> Optio
             );
         }
     }
-    if let Some(preset) = &preset {
+    for preset in providers.iter().filter_map(|pr| pr.preset.as_ref()) {
         for name in preset.vars.keys() {
             if user_data.allowed.contains(name) {
                 p.push(
@@ -219,9 +270,12 @@ pub(super) fn parse_mfa(v: &Value, library: &Library, p: &mut Problems) -> Optio
     Some(MfaConfig {
         mode,
         channel,
+        provider,
         preset,
         messages,
         channels,
+        fallback,
+        providers,
         totp,
         code,
         session_ttl,

@@ -11,6 +11,7 @@ mod channel;
 mod endpoint;
 mod env;
 mod events;
+mod fallback;
 mod library;
 mod log;
 mod messages;
@@ -18,6 +19,7 @@ mod mfa;
 mod outbound;
 mod preset;
 mod problem;
+mod provider;
 mod receipts;
 mod server;
 mod storage;
@@ -42,6 +44,7 @@ pub use mfa::{
 pub use outbound::OutboundConfig;
 pub use preset::PresetUse;
 pub use problem::{ConfigErrors, Problem};
+pub use provider::ProviderConfig;
 pub use receipts::{ReceiptCheck, ReceiptsConfig, VonageMethod};
 pub use server::{
     AdminConfig, AdminToken, ServerConfig, DEFAULT_ADMIN_TOKEN_NAME, DEFAULT_USERNAME_PATTERN,
@@ -202,9 +205,16 @@ fn parse_root(
         .and_then(|v| mfa::parse_mfa(v, library, p));
     let admin = f.get("admin").and_then(|v| server::parse_admin(v, p));
     let log = log::parse_log(f.get("log"), p);
-    let receipts = receipts::parse_receipts(f.get("receipts"), p);
+    let mut receipts = receipts::parse_receipts(f.get("receipts"), p);
     let events = events::parse_events(f.get("events"), p);
     f.finish(p);
+    // The receipts are checked against the url the providers were told (`{{ status_callback }}`,
+    // from `server.public_url`) unless `receipts.public_url` says otherwise.
+    if let Some(public_url) = server.as_ref().and_then(|s| s.public_url.as_ref()) {
+        if receipts.public_url.is_empty() {
+            receipts.public_url = public_url.clone();
+        }
+    }
 
     let api_keys = api_keys.unwrap_or_default();
     if root.get("upstream").is_none() && api_keys.is_empty() && root.get("api_keys").is_none() {

@@ -3,23 +3,29 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{Channel, Endpoints, MfaConfig, Mode};
+use crate::config::{Channel, Endpoints, Mode};
 use crate::domain::{Method, Username};
 use crate::provider::{Reply, SendError};
 use crate::snapshot::Snapshot;
 use crate::store::SessionKey;
-use crate::template::{EndpointId, OutboundRequest, RenderError, SendInput, Templates};
+use crate::template::{
+    with_send_id, EndpointId, OutboundRequest, RenderError, SendInput, Templates,
+};
 
+use super::dispatch::{send_record, Job, Undelivered};
 use super::error::{Invalid, Messaging};
 use super::method::{method_or_primary, route};
 use super::state::Outstanding;
-use super::update::Change;
 use super::{limits, secrets, FlowError, Mfa};
 
 /// One send of a challenge, rendered.
 pub(super) struct Prepared {
-    channel: Channel,
-    request: OutboundRequest,
+    pub(super) channel: Channel,
+    /// `{{ send_id }}`: the stable id of this send, the same for each of its tries.
+    pub(super) send_id: String,
+    pub(super) username: Username,
+    pub(super) user_data: BTreeMap<String, String>,
+    pub(super) code: Option<String>,
 }
 
 /// Sends reserved on the send limits, to give back if nothing reached the provider.
@@ -64,6 +70,7 @@ impl Mfa {
             None => Outstanding::ProviderCode {
                 method: named,
                 captured: BTreeMap::new(),
+                provider: None,
             },
         };
         Ok(Challenge {
@@ -86,7 +93,15 @@ impl Mfa {
         self.check_destinations(snap, user_data)?;
         let (cfg, _) = route(snap, channel)?;
         let code = (cfg.mode == Mode::Single).then(|| secrets::new_code(cfg.code.length));
-        let request = self.render_send(snap, channel, &username, user_data, code.as_deref())?;
+        let send_id = secrets::new_id();
+        let request = self.render_send(
+            snap,
+            channel,
+            &username,
+            user_data,
+            code.as_deref(),
+            &send_id,
+        )?;
         let reservation = self
             .reserve_sends(snap, channel, &username, user_data, self.clock.now())
             .await?;
@@ -135,6 +150,7 @@ impl Mfa {
         username: &Username,
         user_data: &BTreeMap<String, String>,
         code: Option<&str>,
+        send_id: &str,
     ) -> Result<OutboundRequest, FlowError> {
         let (cfg, templates) = route(snap, channel)?;
         let (endpoint, code) = match &cfg.endpoints {
@@ -144,7 +160,7 @@ impl Mfa {
             ),
             Endpoints::ChallengeVerify { .. } => (EndpointId::Challenge, None),
         };
-        let vars = templates
+        let mut vars = templates
             .vars_for(
                 endpoint,
                 &SendInput {
@@ -155,6 +171,7 @@ impl Mfa {
                 },
             )
             .map_err(render_error)?;
+        with_send_id(&mut vars, send_id);
         templates.render(endpoint, &vars).map_err(render_error)
     }
 
@@ -171,9 +188,16 @@ impl Mfa {
             .channels()
             .into_iter()
             .map(|channel| {
+                let send_id = secrets::new_id();
+                // Rendered now so that a value no provider can take is refused before anything
+                // is stored or sent; each provider renders its own when tried.
+                self.render_send(snap, channel, username, user_data, code, &send_id)?;
                 Ok(Prepared {
                     channel,
-                    request: self.render_send(snap, channel, username, user_data, code)?,
+                    send_id,
+                    username: username.clone(),
+                    user_data: user_data.clone(),
+                    code: code.map(String::from),
                 })
             })
             .collect()
@@ -205,7 +229,7 @@ impl Mfa {
     }
 
     /// Reserves one send for the user and for the destination on the send limits.
-    async fn reserve_sends(
+    pub(super) async fn reserve_sends(
         &self,
         snap: &Snapshot,
         channel: Channel,
@@ -261,7 +285,7 @@ impl Mfa {
         Ok(())
     }
 
-    async fn release_sends(&self, reservation: &Reservation) -> Result<(), FlowError> {
+    pub(super) async fn release_sends(&self, reservation: &Reservation) -> Result<(), FlowError> {
         for key in &reservation.keys {
             self.store
                 .update_counter(key, &mut |old| {
@@ -294,8 +318,10 @@ impl Mfa {
         sent.map_err(send_error)
     }
 
-    /// Transmits prepared sends (their reservations flushed); each reply must satisfy its
-    /// endpoint, and what a challenge answer holds (`capture`) is kept with the session.
+    /// Delivers prepared sends (their reservations flushed) through the providers of their
+    /// channels; what a challenge's answer holds (`capture`), and the provider that took it,
+    /// are kept with the session for the verify. A send that reached no provider is given back
+    /// to the send limits.
     pub(super) async fn deliver(
         &self,
         snap: &Snapshot,
@@ -303,46 +329,41 @@ impl Mfa {
         prepared: Vec<Prepared>,
         reservations: Vec<Reservation>,
     ) -> Result<(), FlowError> {
+        let channels: Vec<Channel> = prepared.iter().map(|p| p.channel).collect();
         for (p, reservation) in prepared.into_iter().zip(reservations) {
-            let (cfg, templates) = route(snap, p.channel)?;
-            let reply = self.transmit(snap, &p.request, reservation).await?;
-            accepted(templates, &p.request, &reply)?;
-            let captured = captures(cfg, &reply)?;
-            self.keep_captures(snap, key, captured).await?;
+            let job = Job {
+                channel: p.channel,
+                send_id: &p.send_id,
+                username: &p.username,
+                user_data: &p.user_data,
+                code: p.code.as_deref(),
+                base: send_record(snap, key, &p, self.clock.now()),
+            };
+            match self.deliver_job(snap, &job).await {
+                Ok(done) => {
+                    if done.provider.config.mode == Mode::ChallengeVerify {
+                        self.keep_captures(
+                            snap,
+                            key,
+                            done.captured,
+                            &done.provider.config.provider,
+                        )
+                        .await?;
+                    }
+                }
+                Err(Undelivered { error, reached }) => {
+                    if !reached {
+                        self.release_sends(&reservation).await?;
+                    }
+                    match self.deliver_fallback(snap, key, &p, &channels).await {
+                        Some(Ok(())) => continue,
+                        Some(Err(fallback_error)) => return Err(fallback_error),
+                        None => return Err(error),
+                    }
+                }
+            }
         }
         Ok(())
-    }
-
-    /// Keeps what a challenge's answer held with its session, for the verify endpoint.
-    async fn keep_captures(
-        &self,
-        snap: &Snapshot,
-        key: &SessionKey,
-        captured: BTreeMap<String, String>,
-    ) -> Result<(), FlowError> {
-        if captured.is_empty() {
-            return Ok(());
-        }
-        self.update_session(snap, key, |current| {
-            let Some(current) = current else {
-                return Ok((Change::Keep, ()));
-            };
-            let method = match &current.outstanding {
-                Outstanding::ProviderCode { method, .. } => *method,
-                // A provider's challenge in Pryv's format (no method named) before its
-                // answer came: on disk, nothing tells it from no challenge at all.
-                Outstanding::None => None,
-                // A newer challenge by the daemon's own code replaced this one.
-                Outstanding::OwnCode { .. } => return Ok((Change::Keep, ())),
-            };
-            let mut updated = current.clone();
-            updated.outstanding = Outstanding::ProviderCode {
-                method,
-                captured: captured.clone(),
-            };
-            Ok((Change::Put(updated), ()))
-        })
-        .await
     }
 }
 
@@ -364,39 +385,10 @@ pub(super) fn provider_refused(status: u16) -> FlowError {
     FlowError::Messaging(Messaging::Refused { status })
 }
 
-/// The values a challenge endpoint's `capture` reads from its JSON answer: all of them, or the
-/// provider failed.
-fn captures(cfg: &MfaConfig, reply: &Reply) -> Result<BTreeMap<String, String>, FlowError> {
-    let Endpoints::ChallengeVerify { challenge, .. } = &cfg.endpoints else {
-        return Ok(BTreeMap::new());
-    };
-    if challenge.capture.is_empty() {
-        return Ok(BTreeMap::new());
-    }
-    let body: serde_json::Value = serde_json::from_slice(&reply.body)
-        .map_err(|_| FlowError::Messaging(Messaging::ChallengeNotJson))?;
-    let mut out = BTreeMap::new();
-    for c in &challenge.capture {
-        let value = match c.parsed.query(&body).first() {
-            Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
-            Some(v @ serde_json::Value::Number(_)) => v.to_string(),
-            _ => {
-                tracing::warn!(capture = %c.name, "the challenge answer lacks a captured value");
-                return Err(FlowError::Messaging(Messaging::CaptureMissing {
-                    name: c.name.clone(),
-                    json_path: c.json_path.clone(),
-                }));
-            }
-        };
-        out.insert(c.name.clone(), value);
-    }
-    Ok(out)
-}
-
 /// What the per-destination send limit counts for a send by `channel`: the phone numbers
 /// (SMS) or the addresses (email, whatever their case: `A@x.org` is `a@x.org`'s mailbox), else
 /// the whole user data.
-fn destination_of(
+pub(super) fn destination_of(
     snap: &Snapshot,
     channel: Channel,
     user_data: &BTreeMap<String, String>,

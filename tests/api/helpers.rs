@@ -87,6 +87,8 @@ pub struct AppOptions {
     pub storage_extra: Vec<(String, Value)>,
     /// More top-level sections (`events`, ...), written as given.
     pub sections: Vec<(String, Value)>,
+    /// More keys of `outbound` (`send_deadline_ms`, `retries`, ...), written as given.
+    pub outbound_extra: Vec<(String, Value)>,
 }
 
 impl AppOptions {
@@ -108,6 +110,7 @@ impl AppOptions {
             mfa_extra: Vec::new(),
             storage_extra: Vec::new(),
             sections: Vec::new(),
+            outbound_extra: Vec::new(),
         }
     }
 
@@ -129,6 +132,13 @@ impl AppOptions {
     pub fn with_mfa(mut self, key: &str, value: Value) -> AppOptions {
         self.mfa_extra.retain(|(k, _)| k != key);
         self.mfa_extra.push((key.to_string(), value));
+        self
+    }
+
+    /// Sets `outbound.KEY` to `value` (e.g. `with_outbound("retries", json!(2))`).
+    pub fn with_outbound(mut self, key: &str, value: Value) -> AppOptions {
+        self.outbound_extra.retain(|(k, _)| k != key);
+        self.outbound_extra.push((key.to_string(), value));
         self
     }
 
@@ -337,6 +347,9 @@ pub fn config_value(options: &AppOptions, storage_path: &Path) -> Value {
     }
     if let Some(timeout_ms) = options.timeout_ms {
         config["outbound"] = json!({"connect_timeout_ms": timeout_ms, "timeout_ms": timeout_ms});
+    }
+    for (key, value) in &options.outbound_extra {
+        config["outbound"][key] = value.clone();
     }
     match options.first_factor {
         FirstFactor::Proxy => {

@@ -203,6 +203,7 @@
     hash.textContent = s.configHash ? String(s.configHash).slice(0, 12) : '–';
     hash.title = s.configHash ? `${s.configHash}${s.configPath ? ' — ' + s.configPath : ''}` : '';
     renderSharedVersion(s.configVersion);
+    renderProviders(s.providers);
     const reload = $('status-reload');
     const banner = $('reload-problems');
     reload.replaceChildren();
@@ -227,6 +228,22 @@
     } else {
       show(banner, false);
     }
+  }
+
+  // Each provider with its circuit breaker: closed (ok), half-open (probing), open (skipped).
+  function renderProviders(list) {
+    const dd = $('status-providers');
+    dd.replaceChildren();
+    if (!Array.isArray(list) || !list.length) { dd.textContent = '–'; return; }
+    list.forEach((p, i) => {
+      const cls = p.breaker === 'closed' ? 'badge-ok' : 'badge-bad';
+      const until = p.openUntil ? ` until ${fmtTime(p.openUntil)}` : '';
+      dd.append(i ? ' ' : '', el('span', {
+        class: 'badge ' + cls,
+        title: `${p.channel} · ${p.breaker}${until} · ${p.consecutiveFailures} failure(s) in a row`,
+        'data-testid': 'status-provider',
+      }, `${p.name}: ${p.breaker}`));
+    });
   }
 
   // ---------------------------------------------------------------- shared configuration
