@@ -48,4 +48,5 @@ mod tokens;
 mod totp;
 mod upgrade;
 mod users;
+mod voice_whatsapp;
 mod walk_through;
