@@ -24,6 +24,8 @@ const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
 const AUTH_TOKEN: &str = "conformance-auth-token";
 const SERVICE_SID: &str = "VA0123456789abcdef0123456789abcdef";
 const TWILIO_FROM: &str = "+15017122661";
+/// A Content Template SID (HX and 32 hexadecimal digits).
+const CONTENT_SID: &str = "HX0123456789abcdef0123456789abcdef";
 const VONAGE_KEY: &str = "abcd1234";
 const VONAGE_SECRET: &str = "abcdef0123456789";
 const VONAGE_FROM: &str = "AcmeInc";
@@ -59,6 +61,15 @@ fn twilio_verify_vars() -> Value {
 
 fn vonage_sms_vars() -> Value {
     json!({"api_key": VONAGE_KEY, "api_secret": VONAGE_SECRET, "from": VONAGE_FROM})
+}
+
+fn twilio_whatsapp_vars() -> Value {
+    json!({
+        "account_sid": ACCOUNT_SID,
+        "auth_token": AUTH_TOKEN,
+        "from": TWILIO_FROM,
+        "content_sid": CONTENT_SID,
+    })
 }
 
 fn vonage_verify_vars() -> Value {
@@ -100,6 +111,34 @@ const VONAGE_VERIFY_SETUP: Setup = Setup {
     preset: "vonage-verify",
     vars: vonage_verify_vars,
     options: AppOptions::standalone_challenge_verify,
+};
+
+const TWILIO_VERIFY_VOICE: Setup = Setup {
+    spec: TWILIO_VERIFY,
+    preset: "twilio-verify-voice",
+    vars: twilio_verify_vars,
+    options: AppOptions::standalone_challenge_verify,
+};
+
+const TWILIO_VERIFY_WHATSAPP: Setup = Setup {
+    spec: TWILIO_VERIFY,
+    preset: "twilio-verify-whatsapp",
+    vars: twilio_verify_vars,
+    options: AppOptions::standalone_challenge_verify,
+};
+
+const VONAGE_VERIFY_VOICE: Setup = Setup {
+    spec: VONAGE_VERIFY,
+    preset: "vonage-verify-voice",
+    vars: vonage_verify_vars,
+    options: AppOptions::standalone_challenge_verify,
+};
+
+const TWILIO_WHATSAPP: Setup = Setup {
+    spec: TWILIO_API,
+    preset: "twilio-whatsapp",
+    vars: twilio_whatsapp_vars,
+    options: AppOptions::standalone_single,
 };
 
 /// The daemon in process with `mfa.endpoints: {preset, base_url: the front, vars}`.
@@ -630,4 +669,173 @@ async fn vonage_verify_wrong_code_documented_with_a_200_is_an_invalid_code() {
     assert_eq!(exchange.request.path, VONAGE_CHECK_PATH);
     assert_answered(prism, &exchange, 200);
     assert_eq!(exchange.answer.json()["status"], "16");
+}
+
+// ---------------------------------------------------------------------------------------------
+// twilio-verify-voice and twilio-verify-whatsapp: Twilio Verify v2 with Channel=call, whatsapp
+
+/// The Twilio Verify preset of `setup` through a whole enrolment and login: each verification
+/// asks for `channel` with the user's language as `Locale`, Prism accepts every request.
+async fn twilio_verify_by(setup: &Setup, channel: &str, username: &str) {
+    let (prism, front, app) = on_prism(setup).await;
+    let phone = phone_for(username);
+    enrol_and_log_in_challenge_verify(&app, username, &json!({"phone": phone, "language": "de"}))
+        .await;
+
+    let exchanges = front.exchanges();
+    assert_eq!(exchanges.len(), 4, "{:?}", front.requests());
+    let auth = basic_auth(ACCOUNT_SID, AUTH_TOKEN);
+    for challenge in [&exchanges[0], &exchanges[2]] {
+        let request = &challenge.request;
+        assert_form_post(
+            request,
+            &twilio_verifications_path(),
+            &["To", "Channel", "Locale"],
+            Some(&auth),
+        );
+        assert_eq!(form_value(request, "To"), phone);
+        assert_eq!(form_value(request, "Channel"), channel);
+        assert_eq!(form_value(request, "Locale"), "de");
+        assert_answered(prism, challenge, 201);
+    }
+    for check in [&exchanges[1], &exchanges[3]] {
+        assert_form_post(
+            &check.request,
+            &twilio_check_path(),
+            &["To", "Code"],
+            Some(&auth),
+        );
+        assert_answered(prism, check, 200);
+    }
+    let sent = &exchanges[0].request;
+    let no_channel = prism
+        .replay(sent, &[Change::RemoveFormField("Channel")])
+        .await;
+    assert_eq!(no_channel.status, 422, "{}", no_channel.text());
+}
+
+#[tokio::test]
+async fn twilio_verify_voice_sends_what_twilios_description_accepts() {
+    twilio_verify_by(&TWILIO_VERIFY_VOICE, "call", "conformance-twilio-voice").await;
+}
+
+#[tokio::test]
+async fn twilio_verify_whatsapp_sends_what_twilios_description_accepts() {
+    twilio_verify_by(
+        &TWILIO_VERIFY_WHATSAPP,
+        "whatsapp",
+        "conformance-twilio-whatsapp",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn twilio_verify_voice_without_to_is_refused_by_prism_and_reported_as_a_provider_failure() {
+    let (prism, exchange) = activation_changed(
+        &TWILIO_VERIFY_VOICE,
+        &twilio_verifications_path(),
+        Change::RemoveFormField("To"),
+        "conformance-twilio-voice-no-to",
+    )
+    .await;
+    assert_refused_for(prism, &exchange, "To");
+}
+
+// ---------------------------------------------------------------------------------------------
+// vonage-verify-voice: Vonage Verify API v1, verifyRequest with workflow_id 7
+
+#[tokio::test]
+async fn vonage_verify_voice_sends_what_vonages_description_accepts() {
+    let (prism, front, app) = on_prism(&VONAGE_VERIFY_VOICE).await;
+    let username = "conformance-vonage-voice";
+    let phone = phone_for(username);
+    enrol_and_log_in_challenge_verify(&app, username, &json!({"phone": phone})).await;
+
+    let exchanges = front.exchanges();
+    assert_eq!(exchanges.len(), 4, "{:?}", front.requests());
+    for challenge in [&exchanges[0], &exchanges[2]] {
+        let request = &challenge.request;
+        assert_form_post(
+            request,
+            VONAGE_VERIFY_PATH,
+            &[
+                "api_key",
+                "api_secret",
+                "number",
+                "brand",
+                "code_length",
+                "workflow_id",
+            ],
+            None,
+        );
+        assert_eq!(form_value(request, "number"), phone.trim_start_matches('+'));
+        assert_eq!(form_value(request, "workflow_id"), "7", "TTS alone");
+        assert_answered(prism, challenge, 200);
+        assert_eq!(challenge.answer.json()["status"], "0");
+    }
+    for check in [&exchanges[1], &exchanges[3]] {
+        assert_eq!(
+            form_value(&check.request, "request_id"),
+            VONAGE_REQUEST_ID,
+            "captured from the challenge's answer"
+        );
+        assert_answered(prism, check, 200);
+    }
+
+    // Prism checks workflow_id against the description's enum (1 to 7): the preset's values
+    // pass, another is refused.
+    let sent = &exchanges[0].request;
+    for (workflow, status) in [("3", 200), ("7", 200), ("9", 422)] {
+        let answer = prism
+            .replay(sent, &[Change::SetFormField("workflow_id", workflow)])
+            .await;
+        assert_eq!(
+            answer.status,
+            status,
+            "workflow {workflow}: {}",
+            answer.text()
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// twilio-whatsapp: Twilio REST API 2010-04-01, CreateMessage with a Content Template
+
+#[tokio::test]
+async fn twilio_whatsapp_sends_what_twilios_description_accepts() {
+    let (prism, front, app) = on_prism(&TWILIO_WHATSAPP).await;
+    let username = "conformance-twilio-whatsapp";
+    enrol_and_log_in_single(&app, &front, username, "ContentVariables").await;
+
+    let exchanges = front.exchanges();
+    assert_eq!(
+        exchanges.len(),
+        2,
+        "activate and challenge each sent one message"
+    );
+    for exchange in &exchanges {
+        let request = &exchange.request;
+        assert_form_post(
+            request,
+            &twilio_messages_path(),
+            &["To", "From", "ContentSid", "ContentVariables"],
+            Some(&basic_auth(ACCOUNT_SID, AUTH_TOKEN)),
+        );
+        assert_eq!(
+            form_value(request, "To"),
+            format!("whatsapp:{}", phone_for(username))
+        );
+        assert_eq!(
+            form_value(request, "From"),
+            format!("whatsapp:{TWILIO_FROM}")
+        );
+        assert_eq!(form_value(request, "ContentSid"), CONTENT_SID);
+        let variables: Value = serde_json::from_str(&form_value(request, "ContentVariables"))
+            .expect("ContentVariables is a JSON string");
+        assert!(variables["1"].is_string(), "{variables}");
+        assert_answered(prism, exchange, 201);
+    }
+    let sent = &exchanges[0].request;
+    let no_to = prism.replay(sent, &[Change::RemoveFormField("To")]).await;
+    assert_eq!(no_to.status, 422, "{}", no_to.text());
 }
