@@ -14,6 +14,9 @@ use super::Channel;
 #[derive(Debug, Clone)]
 pub struct ChannelEndpoints {
     pub channel: Channel,
+    /// The name of its provider: the preset's name, else `provider-N` (N counting the
+    /// providers of the configuration, `mfa.endpoints`' first).
+    pub name: String,
     pub mode: Mode,
     pub endpoints: Endpoints,
     pub preset: Option<PresetUse>,
@@ -66,8 +69,12 @@ pub(super) fn parse_channels(
             );
             continue;
         }
+        let name = preset
+            .as_ref()
+            .map_or_else(|| format!("provider-{}", out.len() + 2), |p| p.name.clone());
         out.push(ChannelEndpoints {
             channel,
+            name,
             mode,
             endpoints,
             preset,

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json_path::JsonPath;
 use serde_yaml::Value;
 
-use super::walk::{integer, string, string_map, Fields, Problems};
+use super::walk::{integer, string, string_list, string_map, Fields, Problems};
 use crate::domain::names::{is_reserved, is_variable_name};
 
 #[derive(Debug, Clone)]
@@ -54,6 +54,32 @@ pub struct EndpointSpec {
     pub predicate: Option<Predicate>,
     /// Challenge only: values read from the JSON answer, kept for the verify endpoint.
     pub capture: Vec<Capture>,
+    /// Single and challenge: where the provider's id of the message is in its JSON answer
+    /// (`message_id: sid`), kept in the message log; an answer without one is not a failure.
+    pub message_id: Option<ReplyPath>,
+    /// Single and challenge: body fields (form fields or top-level JSON keys) left out of the
+    /// request when their value renders empty (`omit_empty: [StatusCallback]`).
+    pub omit_empty: Vec<String>,
+}
+
+/// A JSONPath into a provider's JSON answer, as written (`sid`) and parsed (`$.sid`).
+#[derive(Debug, Clone)]
+pub struct ReplyPath {
+    pub json_path: String,
+    pub parsed: JsonPath,
+}
+
+impl ReplyPath {
+    /// The value at this path in a JSON answer, as text: a non-empty string or a number;
+    /// `None` when the answer is not JSON or holds no such value.
+    pub fn read(&self, body: &[u8]) -> Option<String> {
+        let json: serde_json::Value = serde_json::from_slice(body).ok()?;
+        match self.parsed.query(&json).first() {
+            Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(v @ serde_json::Value::Number(_)) => Some(v.to_string()),
+            _ => None,
+        }
+    }
 }
 
 /// `capture: { NAME: JSONPATH }` on a challenge endpoint.
@@ -144,6 +170,20 @@ pub(super) fn parse_endpoint(
     } else {
         Vec::new()
     };
+    let sends = matches!(kind, EndpointKind::Single | EndpointKind::Challenge);
+    let message_id = if sends {
+        f.get("message_id")
+            .and_then(|v| parse_reply_path(v, &format!("{path}.message_id"), p))
+    } else {
+        None
+    };
+    let omit_empty = if sends {
+        f.get("omit_empty")
+            .map(|v| parse_omit_empty(v, &format!("{path}.omit_empty"), body.is_some(), p))
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     f.finish(p);
     if basic_auth.is_some()
         && headers
@@ -197,7 +237,49 @@ pub(super) fn parse_endpoint(
         basic_auth,
         predicate,
         capture,
+        message_id,
+        omit_empty,
     })
+}
+
+/// A JSONPath (`sid`, `messages[0].message-id`, or a full `$...`) at `path`.
+fn parse_reply_path(v: &Value, path: &str, p: &mut Problems) -> Option<ReplyPath> {
+    let raw = string(p, path, v)?;
+    let full = if raw.starts_with('$') {
+        raw.clone()
+    } else {
+        format!("$.{raw}")
+    };
+    match JsonPath::parse(&full) {
+        Ok(parsed) => Some(ReplyPath {
+            json_path: raw,
+            parsed,
+        }),
+        Err(e) => {
+            p.push(path, format!("not a valid JSONPath: {e}"));
+            None
+        }
+    }
+}
+
+/// `omit_empty: [FIELD, ...]`: names of body fields, on an endpoint that has a body.
+fn parse_omit_empty(v: &Value, path: &str, has_body: bool, p: &mut Problems) -> Vec<String> {
+    let names = string_list(p, path, v);
+    if !has_body {
+        p.push(path, "the endpoint has no body to leave fields out of");
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (i, name) in names.into_iter().enumerate() {
+        if name.is_empty() {
+            p.push(&format!("{path}[{i}]"), "empty: give a body field's name");
+        } else if out.contains(&name) {
+            p.push(&format!("{path}[{i}]"), format!("'{name}' is listed twice"));
+        } else {
+            out.push(name);
+        }
+    }
+    out
 }
 
 pub(super) fn parse_basic_auth(

@@ -50,6 +50,9 @@ pub struct MfaConfig {
     pub channel: Channel,
     /// The provider preset the endpoints come from, if any.
     pub preset: Option<PresetUse>,
+    /// The name of the provider whose endpoints these are (`[a-z0-9-]`, unique in the
+    /// configuration): given, else the preset's name, else `provider-N`.
+    pub provider: String,
     pub messages: MessagesConfig,
     /// More channels (`mfa.channels`): each with the endpoints of its own method.
     pub channels: Vec<ChannelEndpoints>,
@@ -80,6 +83,7 @@ impl MfaConfig {
         cfg.mode = extra.mode;
         cfg.endpoints = extra.endpoints.clone();
         cfg.preset = extra.preset.clone();
+        cfg.provider = extra.name.clone();
         cfg.channels = Vec::new();
         Some(cfg)
     }
@@ -216,9 +220,13 @@ pub(super) fn parse_mfa(v: &Value, library: &Library, p: &mut Problems) -> Optio
             }
         }
     }
+    let provider = preset
+        .as_ref()
+        .map_or_else(|| "provider-1".to_string(), |p| p.name.clone());
     Some(MfaConfig {
         mode,
         channel,
+        provider,
         preset,
         messages,
         channels,

@@ -22,6 +22,41 @@ pub struct ServerConfig {
     /// The most connections a listener serves at once (public and admin alike); more wait in
     /// the listen backlog until one closes.
     pub max_connections: usize,
+    /// `server.public_url`: the https address the public listener is reached at from outside
+    /// (no trailing `/`), for the urls providers call back (`{{ status_callback }}`); `None`
+    /// when unset.
+    pub public_url: Option<String>,
+}
+
+impl ServerConfig {
+    /// The url a provider is told to post its delivery receipts to
+    /// (`{public_url}/receipts/{provider}`), empty when `server.public_url` is unset.
+    pub fn status_callback(&self, provider: &str) -> String {
+        match &self.public_url {
+            Some(base) => format!("{base}/receipts/{provider}"),
+            None => String::new(),
+        }
+    }
+}
+
+/// `server.public_url`: an absolute https URL without query or fragment, answered without a
+/// trailing `/`.
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(text.trim())
+        .map_err(|e| format!("'{text}' is not a URL ({e}): give e.g. https://mfa.example.org"))?;
+    if url.scheme() != "https" {
+        return Err(format!(
+            "must be an https URL (providers post receipts to it), not {}",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("needs a host, e.g. https://mfa.example.org".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err("must not hold a query, a fragment or credentials".into());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
 /// `server.header_timeout_ms` when not set.
@@ -81,6 +116,7 @@ pub(super) fn parse_server(value: Option<&Value>, p: &mut Problems) -> Option<Se
     let mut pattern = DEFAULT_USERNAME_PATTERN.to_string();
     let mut header_timeout = DEFAULT_HEADER_TIMEOUT;
     let mut max_connections = DEFAULT_MAX_CONNECTIONS;
+    let mut public_url = None;
     if let Some(v) = value {
         let mut f = Fields::of(p, "server", v)?;
         if let Some(v) = f.get("listen") {
@@ -106,6 +142,15 @@ pub(super) fn parse_server(value: Option<&Value>, p: &mut Problems) -> Option<Se
         if let Some(n) = f.integer(p, "max_connections", 1..=1_000_000) {
             max_connections = n as usize;
         }
+        if let Some(v) = f.get("public_url") {
+            let path = f.path_of("public_url");
+            if let Some(s) = string(p, &path, v) {
+                match parse_public_url(&s) {
+                    Ok(u) => public_url = Some(u),
+                    Err(message) => p.push(&path, message),
+                }
+            }
+        }
         f.finish(p);
     }
     match username_regex(&anchor(&pattern)) {
@@ -114,6 +159,7 @@ pub(super) fn parse_server(value: Option<&Value>, p: &mut Problems) -> Option<Se
             username_pattern,
             header_timeout,
             max_connections,
+            public_url,
         }),
         Err(e) => {
             p.push(

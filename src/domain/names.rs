@@ -8,7 +8,7 @@ use regex::Regex;
 
 /// Names that user data may not use: they are filled by the daemon itself (`message` is not
 /// one: a user-data `message`, which Pryv clients send, wins over the message texts).
-pub const RESERVED_VARIABLES: [&str; 10] = [
+pub const RESERVED_VARIABLES: [&str; 12] = [
     "code",
     "username",
     "token",
@@ -19,6 +19,8 @@ pub const RESERVED_VARIABLES: [&str; 10] = [
     "html",
     "locale",
     "message_type",
+    "send_id",
+    "status_callback",
 ];
 
 /// Whether `name` can be a template variable: letters, digits and `_`, not starting with a
@@ -53,6 +55,8 @@ mod tests {
     fn the_daemon_s_own_names_are_reserved_but_message_is_not() {
         assert!(is_reserved("code"));
         assert!(is_reserved("locale"));
+        assert!(is_reserved("send_id"));
+        assert!(is_reserved("status_callback"));
         assert!(!is_reserved("message"));
         assert!(!is_reserved("phone"));
     }

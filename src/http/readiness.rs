@@ -268,6 +268,29 @@ mod tests {
         async fn sweep_attempts(&self, before: u64) -> Result<usize, StoreError> {
             self.0.sweep_attempts(before).await
         }
+        async fn put_send(&self, record: &crate::store::SendRecord) -> Result<(), StoreError> {
+            self.0.put_send(record).await
+        }
+        async fn send(&self, id: &str) -> Result<Option<crate::store::SendRecord>, StoreError> {
+            self.0.send(id).await
+        }
+        async fn send_by_provider_message(
+            &self,
+            provider: &str,
+            message_id: &str,
+        ) -> Result<Option<crate::store::SendRecord>, StoreError> {
+            self.0.send_by_provider_message(provider, message_id).await
+        }
+        async fn find_sends(
+            &self,
+            filter: &crate::store::SendFilter,
+            limit: usize,
+        ) -> Result<Vec<crate::store::SendRecord>, StoreError> {
+            self.0.find_sends(filter, limit).await
+        }
+        async fn sweep_sends(&self, before: u64) -> Result<usize, StoreError> {
+            self.0.sweep_sends(before).await
+        }
         fn pending_sessions(&self) -> usize {
             self.0.pending_sessions()
         }

@@ -8,7 +8,9 @@ use crate::domain::{Method, Username};
 use crate::provider::{Reply, SendError};
 use crate::snapshot::Snapshot;
 use crate::store::SessionKey;
-use crate::template::{EndpointId, OutboundRequest, RenderError, SendInput, Templates};
+use crate::template::{
+    with_send_id, EndpointId, OutboundRequest, RenderError, SendInput, Templates,
+};
 
 use super::error::{Invalid, Messaging};
 use super::method::{method_or_primary, route};
@@ -19,6 +21,8 @@ use super::{limits, secrets, FlowError, Mfa};
 /// One send of a challenge, rendered.
 pub(super) struct Prepared {
     channel: Channel,
+    /// `{{ send_id }}`: the stable id of this send, the same for each of its tries.
+    send_id: String,
     request: OutboundRequest,
 }
 
@@ -86,7 +90,15 @@ impl Mfa {
         self.check_destinations(snap, user_data)?;
         let (cfg, _) = route(snap, channel)?;
         let code = (cfg.mode == Mode::Single).then(|| secrets::new_code(cfg.code.length));
-        let request = self.render_send(snap, channel, &username, user_data, code.as_deref())?;
+        let send_id = secrets::new_id();
+        let request = self.render_send(
+            snap,
+            channel,
+            &username,
+            user_data,
+            code.as_deref(),
+            &send_id,
+        )?;
         let reservation = self
             .reserve_sends(snap, channel, &username, user_data, self.clock.now())
             .await?;
@@ -135,6 +147,7 @@ impl Mfa {
         username: &Username,
         user_data: &BTreeMap<String, String>,
         code: Option<&str>,
+        send_id: &str,
     ) -> Result<OutboundRequest, FlowError> {
         let (cfg, templates) = route(snap, channel)?;
         let (endpoint, code) = match &cfg.endpoints {
@@ -144,7 +157,7 @@ impl Mfa {
             ),
             Endpoints::ChallengeVerify { .. } => (EndpointId::Challenge, None),
         };
-        let vars = templates
+        let mut vars = templates
             .vars_for(
                 endpoint,
                 &SendInput {
@@ -155,6 +168,7 @@ impl Mfa {
                 },
             )
             .map_err(render_error)?;
+        with_send_id(&mut vars, send_id);
         templates.render(endpoint, &vars).map_err(render_error)
     }
 
@@ -171,9 +185,12 @@ impl Mfa {
             .channels()
             .into_iter()
             .map(|channel| {
+                let send_id = secrets::new_id();
                 Ok(Prepared {
                     channel,
-                    request: self.render_send(snap, channel, username, user_data, code)?,
+                    request: self
+                        .render_send(snap, channel, username, user_data, code, &send_id)?,
+                    send_id,
                 })
             })
             .collect()
@@ -307,6 +324,9 @@ impl Mfa {
             let (cfg, templates) = route(snap, p.channel)?;
             let reply = self.transmit(snap, &p.request, reservation).await?;
             accepted(templates, &p.request, &reply)?;
+            if let Some(id) = message_id(cfg, &reply) {
+                tracing::debug!(send_id = %p.send_id, provider = %cfg.provider, message_id = %id, "sent");
+            }
             let captured = captures(cfg, &reply)?;
             self.keep_captures(snap, key, captured).await?;
         }
@@ -362,6 +382,15 @@ pub fn accepted(
 
 pub(super) fn provider_refused(status: u16) -> FlowError {
     FlowError::Messaging(Messaging::Refused { status })
+}
+
+/// The provider's id of the message in its answer (`message_id`), if it gave one.
+pub(super) fn message_id(cfg: &MfaConfig, reply: &Reply) -> Option<String> {
+    let path = match &cfg.endpoints {
+        Endpoints::Single(s) => s.message_id.as_ref(),
+        Endpoints::ChallengeVerify { challenge, .. } => challenge.message_id.as_ref(),
+    }?;
+    path.read(&reply.body)
 }
 
 /// The values a challenge endpoint's `capture` reads from its JSON answer: all of them, or the

@@ -50,7 +50,10 @@ impl Snapshot {
             }
         };
         let templates = Templates::compile(&config).map_err(ConfigErrors)?;
-        let channels = compile_channels(&config.mfa).map_err(ConfigErrors)?;
+        let mut channels = compile_channels(&config.mfa).map_err(ConfigErrors)?;
+        for (mfa, t) in &mut channels {
+            t.set_status_callback(config.server.status_callback(&mfa.provider));
+        }
         // What runs depends on the file and on the local templates: both are in the hash, so
         // that an edit of either is seen as a change.
         let mut hash = Sha256::new();
@@ -135,5 +138,7 @@ impl SharedSnapshot {
     }
 }
 
+#[cfg(test)]
+mod delivery_tests;
 #[cfg(test)]
 mod library_tests;

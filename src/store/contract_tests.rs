@@ -5,7 +5,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+mod sends;
+
 use super::{AttemptFilter, AttemptRecord, Profile, SessionKey, SessionKindV1, SessionV1, Store};
+pub(super) use sends::{
+    a_send_moves_forward_and_is_found_by_its_message_id,
+    concurrent_updates_of_a_send_are_never_lost, the_message_log_finds_newest_first_by_each_filter,
+    the_message_log_sweeps_by_time_and_forgets_the_message_ids,
+};
 
 /// The attempts-log cap every engine is opened with in the contract.
 pub(super) const ATTEMPTS_LOG_CAP: usize = 5;
@@ -28,6 +35,10 @@ macro_rules! store_contract {
         store_contract!(@case $open, a_counter_reads_as_last_stored);
         store_contract!(@case $open, the_attempts_log_finds_by_user_outcome_route_and_time);
         store_contract!(@case $open, a_running_store_answers_a_ping);
+        store_contract!(@case $open, a_send_moves_forward_and_is_found_by_its_message_id);
+        store_contract!(@case $open, the_message_log_finds_newest_first_by_each_filter);
+        store_contract!(@case $open, the_message_log_sweeps_by_time_and_forgets_the_message_ids);
+        store_contract!(@case $open, concurrent_updates_of_a_send_are_never_lost);
     };
     (@case $open:expr, $case:ident) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{
-    AttemptFilter, AttemptRecord, BackupRecord, CounterExpired, Profile, SessionKey, SessionV1,
-    Store, StoreError, Versioned,
+    AttemptFilter, AttemptRecord, BackupRecord, CounterExpired, Profile, SendFilter, SendRecord,
+    SessionKey, SessionV1, Store, StoreError, Versioned,
 };
 
 /// The budget that means "up": every call goes through.
@@ -204,6 +204,41 @@ impl Store for FaultyStore {
     async fn sweep_attempts(&self, before: u64) -> Result<usize, StoreError> {
         self.switch.pass()?;
         self.inner.sweep_attempts(before).await
+    }
+
+    async fn put_send(&self, record: &SendRecord) -> Result<(), StoreError> {
+        self.switch.pass()?;
+        self.inner.put_send(record).await
+    }
+
+    async fn send(&self, id: &str) -> Result<Option<SendRecord>, StoreError> {
+        self.switch.pass()?;
+        self.inner.send(id).await
+    }
+
+    async fn send_by_provider_message(
+        &self,
+        provider: &str,
+        message_id: &str,
+    ) -> Result<Option<SendRecord>, StoreError> {
+        self.switch.pass()?;
+        self.inner
+            .send_by_provider_message(provider, message_id)
+            .await
+    }
+
+    async fn find_sends(
+        &self,
+        filter: &SendFilter,
+        limit: usize,
+    ) -> Result<Vec<SendRecord>, StoreError> {
+        self.switch.pass()?;
+        self.inner.find_sends(filter, limit).await
+    }
+
+    async fn sweep_sends(&self, before: u64) -> Result<usize, StoreError> {
+        self.switch.pass()?;
+        self.inner.sweep_sends(before).await
     }
 
     fn pending_sessions(&self) -> usize {

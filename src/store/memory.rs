@@ -11,7 +11,8 @@ use async_trait::async_trait;
 
 use super::{
     decode, encode, AttemptFilter, AttemptRecord, BackupRecord, Collection, CounterExpired,
-    Profile, SessionKey, SessionV1, Store, StoreError, StoredProfile, StoredSession, Versioned,
+    Profile, SendFilter, SendRecord, SessionKey, SessionV1, Store, StoreError, StoredProfile,
+    StoredSession, Versioned,
 };
 
 #[derive(Default)]
@@ -20,6 +21,8 @@ struct Tables {
     sessions: HashMap<[u8; 32], Vec<u8>>,
     counters: HashMap<Vec<u8>, Vec<u8>>,
     attempts_log: BTreeMap<[u8; 16], AttemptRecord>,
+    /// The message log by record id.
+    sends: HashMap<String, SendRecord>,
 }
 
 /// Everything in one map set behind one lock (never held across an `.await`).
@@ -281,6 +284,56 @@ impl Store for MemoryStore {
         let removed = tables.attempts_log.len();
         tables.attempts_log = kept;
         Ok(removed)
+    }
+
+    async fn put_send(&self, record: &SendRecord) -> Result<(), StoreError> {
+        let mut tables = self.tables();
+        let merged = match tables.sends.get(&record.id) {
+            Some(existing) => SendRecord::merged(existing, record),
+            None => record.clone(),
+        };
+        tables.sends.insert(record.id.clone(), merged);
+        Ok(())
+    }
+
+    async fn send(&self, id: &str) -> Result<Option<SendRecord>, StoreError> {
+        Ok(self.tables().sends.get(id).cloned())
+    }
+
+    async fn send_by_provider_message(
+        &self,
+        provider: &str,
+        message_id: &str,
+    ) -> Result<Option<SendRecord>, StoreError> {
+        Ok(self
+            .tables()
+            .sends
+            .values()
+            .find(|r| {
+                r.provider == provider && r.provider_message_id.as_deref() == Some(message_id)
+            })
+            .cloned())
+    }
+
+    async fn find_sends(
+        &self,
+        filter: &SendFilter,
+        limit: usize,
+    ) -> Result<Vec<SendRecord>, StoreError> {
+        let mut found: Vec<SendRecord> = (self.tables().sends.values())
+            .filter(|r| filter.matches(r))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| (b.at, &b.id).cmp(&(a.at, &a.id)));
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    async fn sweep_sends(&self, before: u64) -> Result<usize, StoreError> {
+        let mut tables = self.tables();
+        let count = tables.sends.len();
+        tables.sends.retain(|_, r| r.at >= before);
+        Ok(count - tables.sends.len())
     }
 
     fn pending_sessions(&self) -> usize {

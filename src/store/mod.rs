@@ -18,6 +18,7 @@ pub mod postgres;
 mod records;
 pub(crate) mod seal;
 mod secret;
+pub mod sends;
 mod sled_store;
 mod worker;
 
@@ -35,6 +36,7 @@ pub use records::{
 };
 pub use seal::{Seal, Sealed};
 pub use secret::{server_secret, server_secret_if_any, SecretSetting};
+pub use sends::{mask_destination, SendFilter, SendRecord, SendStatus};
 pub use sled_store::SledStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +147,33 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes attempts logged before `before`; returns how many.
     async fn sweep_attempts(&self, before: u64) -> Result<usize, StoreError>;
+
+    /// Writes a record of the message log ([`sends`]): inserts it, or updates the record of
+    /// that id as [`SendRecord::merged`] says (a status never goes back, a known provider
+    /// message id is kept). Indexed by its time, its challenge and its provider message id.
+    async fn put_send(&self, record: &SendRecord) -> Result<(), StoreError>;
+
+    /// The record of the message log with this id (`{send_id}-{attempt}`).
+    async fn send(&self, id: &str) -> Result<Option<SendRecord>, StoreError>;
+
+    /// The record that `provider` knows by `message_id` (how a delivery receipt finds its
+    /// send): an index lookup, never a scan.
+    async fn send_by_provider_message(
+        &self,
+        provider: &str,
+        message_id: &str,
+    ) -> Result<Option<SendRecord>, StoreError>;
+
+    /// The newest `limit` records of the message log that `filter` keeps, newest first (by
+    /// the time the attempt began). With a challenge in the filter, an index lookup.
+    async fn find_sends(
+        &self,
+        filter: &SendFilter,
+        limit: usize,
+    ) -> Result<Vec<SendRecord>, StoreError>;
+
+    /// Deletes the records of attempts begun before `before`; returns how many.
+    async fn sweep_sends(&self, before: u64) -> Result<usize, StoreError>;
 
     /// Number of pending sessions.
     fn pending_sessions(&self) -> usize;

@@ -21,6 +21,7 @@ mod error;
 mod fingerprint;
 mod log_writer;
 mod migrations;
+mod sends;
 #[cfg(test)]
 mod tests;
 
@@ -35,7 +36,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use super::seal::Seal;
 use super::{
     decode, encode, AttemptFilter, AttemptRecord, BackupRecord, CounterExpired, Profile,
-    SessionKey, SessionV1, Store, StoreError, StoredProfile, StoredSession, Versioned,
+    SendFilter, SendRecord, SessionKey, SessionV1, Store, StoreError, StoredProfile, StoredSession,
+    Versioned,
 };
 use crate::domain::Secret;
 use error::store_error;
@@ -433,6 +435,34 @@ impl Store for PgStore {
             .await
             .map_err(store_error)?;
         Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+    }
+
+    async fn put_send(&self, record: &SendRecord) -> Result<(), StoreError> {
+        sends::put(&self.pool, record).await
+    }
+
+    async fn send(&self, id: &str) -> Result<Option<SendRecord>, StoreError> {
+        sends::by_id(&self.pool, id).await
+    }
+
+    async fn send_by_provider_message(
+        &self,
+        provider: &str,
+        message_id: &str,
+    ) -> Result<Option<SendRecord>, StoreError> {
+        sends::by_provider_message(&self.pool, provider, message_id).await
+    }
+
+    async fn find_sends(
+        &self,
+        filter: &SendFilter,
+        limit: usize,
+    ) -> Result<Vec<SendRecord>, StoreError> {
+        sends::find(&self.pool, filter, limit).await
+    }
+
+    async fn sweep_sends(&self, before: u64) -> Result<usize, StoreError> {
+        sends::sweep(&self.pool, before).await
     }
 
     fn pending_sessions(&self) -> usize {

@@ -1,6 +1,8 @@
 //! The [`Store`] on sled, in the data directory.
 
+mod attempts;
 mod backup;
+mod sends;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,8 +14,10 @@ use super::seal::Seal;
 use super::worker::{Flusher, LogWriter};
 use super::{
     decode, encode, AttemptFilter, AttemptRecord, BackupRecord, CounterExpired, Profile,
-    SessionKey, SessionV1, Store, StoreError, StoredProfile, StoredSession, Versioned,
+    SendFilter, SendRecord, SessionKey, SessionV1, Store, StoreError, StoredProfile, StoredSession,
+    Versioned,
 };
+use sends::SendTrees;
 
 #[derive(Clone)]
 pub struct SledStore {
@@ -26,6 +30,8 @@ pub struct SledStore {
     counters: sled::Tree,
     /// (time big-endian ++ sled id) -> AttemptRecord.
     attempts_log: sled::Tree,
+    /// The message log and its indexes (not in a backup: see [`super::backup`]).
+    sends: SendTrees,
     ids: sled::Db,
     pending: Arc<AtomicUsize>,
     flusher: Flusher,
@@ -121,6 +127,7 @@ impl SledStore {
             expiry,
             counters,
             attempts_log,
+            sends: SendTrees::open(&db)?,
             ids: db.clone(),
             pending,
             flusher,
@@ -177,29 +184,6 @@ impl SledStore {
             }
         }
         Ok(found)
-    }
-
-    fn find_attempts_blocking(
-        &self,
-        filter: &AttemptFilter,
-        limit: usize,
-    ) -> Result<Vec<AttemptRecord>, StoreError> {
-        // Keys start with the time (big-endian): the range is walked, not the whole log.
-        let (from, to) = filter.time_range();
-        let start = [from.to_be_bytes(), [0u8; 8]].concat();
-        let end = [to.to_be_bytes(), [0xffu8; 8]].concat();
-        let mut out = Vec::new();
-        for entry in self.attempts_log.range(start..=end).rev() {
-            if out.len() >= limit {
-                break;
-            }
-            let (_, raw) = entry.map_err(backend)?;
-            let record: AttemptRecord = decode(&raw)?;
-            if filter.matches(&record) {
-                out.push(record);
-            }
-        }
-        Ok(out)
     }
 
     fn sweep_counters(&self, now: u64, expired: CounterExpired) -> Result<usize, StoreError> {
@@ -424,6 +408,34 @@ impl Store for SledStore {
     async fn sweep_attempts(&self, before: u64) -> Result<usize, StoreError> {
         // By the writer thread, which keeps the count of entries the cap is measured on.
         self.log_writer.sweep(before.to_be_bytes().to_vec()).await
+    }
+
+    async fn put_send(&self, record: &SendRecord) -> Result<(), StoreError> {
+        self.sends.put(record)
+    }
+
+    async fn send(&self, id: &str) -> Result<Option<SendRecord>, StoreError> {
+        self.sends.get(id)
+    }
+
+    async fn send_by_provider_message(
+        &self,
+        provider: &str,
+        message_id: &str,
+    ) -> Result<Option<SendRecord>, StoreError> {
+        self.sends.by_provider_message(provider, message_id)
+    }
+
+    async fn find_sends(
+        &self,
+        filter: &SendFilter,
+        limit: usize,
+    ) -> Result<Vec<SendRecord>, StoreError> {
+        self.sends.find(filter, limit).await
+    }
+
+    async fn sweep_sends(&self, before: u64) -> Result<usize, StoreError> {
+        self.sends.sweep(before).await
     }
 
     fn pending_sessions(&self) -> usize {

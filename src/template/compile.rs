@@ -31,6 +31,8 @@ pub(super) struct CompiledEndpoint {
     pub(super) predicate: Option<Predicate>,
     /// Whether the message texts must be rendered for it.
     pub(super) uses_message: bool,
+    /// Body fields left out when they render empty (`omit_empty`).
+    pub(super) omit_empty: Vec<String>,
 }
 
 pub(super) struct CompiledHeader {
@@ -50,8 +52,11 @@ pub(super) fn registry(escape: fn(&str) -> String) -> Handlebars<'static> {
 }
 
 impl Templates {
+    /// Compiles a configuration's primary channel (its first provider) and upstream.
     pub fn compile(config: &Config) -> Result<Templates, Vec<Problem>> {
-        Templates::compile_parts(&config.mfa, config.upstream.as_ref())
+        let mut t = Templates::compile_parts(&config.mfa, config.upstream.as_ref())?;
+        t.status_callback = config.server.status_callback(&config.mfa.provider);
+        Ok(t)
     }
 
     /// Compiles the endpoints of these sections (a configuration's, or those that could be
@@ -83,6 +88,7 @@ impl Templates {
                 Endpoints::Single(_) => BTreeSet::new(),
             },
             channel: mfa.channel,
+            status_callback: String::new(),
             messages,
             url: registry(encoding::url),
             header: registry(encoding::none),
@@ -244,6 +250,7 @@ impl Templates {
             basic_auth,
             body,
             predicate: spec.predicate.clone(),
+            omit_empty: spec.omit_empty.clone(),
         };
         // The url must be a URL for any values.
         let sample: Vars = provided

@@ -15,6 +15,7 @@
 mod compile;
 mod encoding;
 mod messages;
+mod omit;
 mod preview;
 mod render;
 mod request;
@@ -39,7 +40,7 @@ pub use render::RenderError;
 pub use request::{is_credential_header, EndpointId, OutboundRequest};
 pub use sms::SmsInfo;
 pub use syntax::describe_parse_error;
-pub use vars::{fill_code, SendInput, Vars};
+pub use vars::{fill_code, with_send_id, SendInput, Vars, DELIVERY_VARIABLES, SAMPLE_SEND_ID};
 
 use compile::CompiledEndpoint;
 use messages::Messages;
@@ -55,6 +56,8 @@ pub struct Templates {
     /// Names the challenge captures for the verify endpoint.
     captures: BTreeSet<String>,
     channel: Channel,
+    /// `{{ status_callback }}`: where this provider posts its receipts (empty: nowhere).
+    status_callback: String,
     messages: Messages,
     url: Handlebars<'static>,
     header: Handlebars<'static>,

@@ -3,6 +3,7 @@
 
 use super::compile::CompiledEndpoint;
 use super::encoding::{self, BodyKind};
+use super::omit::omit_empty;
 use super::segment::broken_slot;
 use super::{EndpointId, OutboundRequest, Templates, Vars};
 
@@ -172,7 +173,7 @@ impl Templates {
                     serde_json::from_str::<serde_json::Value>(&text)
                         .map_err(|err| invalid(endpoint, "body", format!("not JSON: {err}")))?;
                 }
-                Some(text)
+                Some(omit_empty(*kind, text, &e.omit_empty))
             }
         };
         Ok(OutboundRequest {

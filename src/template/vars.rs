@@ -24,6 +24,12 @@ pub fn fill_code(value: &str, code: &str) -> String {
     }
 }
 
+/// Gives the variables of a send its id (`{{ send_id }}`): the same for every try of one
+/// challenge's send on one channel.
+pub fn with_send_id(vars: &mut Vars, send_id: &str) {
+    vars.insert("send_id".into(), send_id.to_string());
+}
+
 /// What a send is made of: the rest (message texts, digits, preset vars) is computed by
 /// [`Templates::vars_for`].
 pub struct SendInput<'a> {
@@ -37,6 +43,14 @@ pub struct SendInput<'a> {
 
 /// Variables the single endpoint computes from the message texts.
 pub(super) const MESSAGE_VARIABLES: [&str; 4] = ["message", "message_type", "subject", "html"];
+
+/// Variables of the sending endpoints (single, challenge) that tie a send to its records: the
+/// stable id of the send (the same across retries: an `Idempotency-Key`) and the url the
+/// provider posts its delivery receipts to.
+pub const DELIVERY_VARIABLES: [&str; 2] = ["send_id", "status_callback"];
+
+/// What `{{ send_id }}` shows in a preview: a real one is new for each send.
+pub const SAMPLE_SEND_ID: &str = "sample-send-id-0000000000000000";
 
 /// The variables each endpoint can be given.
 pub(super) fn provided_variables(mfa: &MfaConfig, endpoint: EndpointId) -> BTreeSet<String> {
@@ -60,6 +74,9 @@ pub(super) fn provided_variables(mfa: &MfaConfig, endpoint: EndpointId) -> BTree
             vars.insert("token".to_string());
         }
         EndpointId::UpstreamLogin => {}
+    }
+    if matches!(endpoint, EndpointId::Single | EndpointId::Challenge) {
+        vars.extend(DELIVERY_VARIABLES.map(String::from));
     }
     match endpoint {
         EndpointId::Single => {
@@ -117,6 +134,11 @@ impl Templates {
                 vars.extend(captured.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
         }
+        if matches!(endpoint, EndpointId::Single | EndpointId::Challenge) {
+            // The send's id is the caller's (`with_send_id`); the receipts url is the
+            // provider's.
+            vars.insert("status_callback".into(), self.status_callback.clone());
+        }
         let language = input.user_data.get("language").map(String::as_str);
         vars.insert("locale".into(), self.messages.resolve(language).to_string());
         let uses_message = self
@@ -139,6 +161,12 @@ impl Templates {
             }
         }
         Ok(vars)
+    }
+
+    /// The url this provider's templates give as `{{ status_callback }}`
+    /// (`{server.public_url}/receipts/{provider}`, empty without a public url).
+    pub fn set_status_callback(&mut self, url: String) {
+        self.status_callback = url;
     }
 
     /// Variables for showing what an endpoint would send (`render`, the admin preview): the
@@ -173,6 +201,9 @@ impl Templates {
                 captured: None,
             },
         )?;
+        if matches!(endpoint, EndpointId::Single | EndpointId::Challenge) {
+            with_send_id(&mut vars, SAMPLE_SEND_ID);
+        }
         // Captured values are unknown before a challenge: shown by name.
         if endpoint == EndpointId::Verify {
             for name in &self.captures {

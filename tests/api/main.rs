@@ -12,6 +12,7 @@ mod channels;
 mod config_versions;
 mod config_writes;
 mod conformance;
+mod delivery_fields;
 mod destinations;
 mod durability;
 mod errors;
