@@ -839,3 +839,97 @@ async fn twilio_whatsapp_sends_what_twilios_description_accepts() {
     let no_to = prism.replay(sent, &[Change::RemoveFormField("To")]).await;
     assert_eq!(no_to.status, 422, "{}", no_to.text());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Delivery fields: the status callback field and the answer's message id, by the descriptions
+
+#[tokio::test]
+async fn twilio_sms_status_callback_is_a_field_twilios_description_takes() {
+    let (prism, front, app) = on_prism(&TWILIO_SMS).await;
+    app.activate_default("conformance-twilio-sms-callback")
+        .await
+        .mfa_token();
+    let sent = front.last().request;
+    assert!(
+        !form_keys(&sent).contains(&"StatusCallback".to_string()),
+        "no server.public_url here: the field is left out"
+    );
+
+    // What the daemon sends with server.public_url set (tests/api/preset_receipts.rs): Prism
+    // takes it, and checks the field (a uri).
+    let with_callback = prism
+        .replay(
+            &sent,
+            &[Change::SetFormField(
+                "StatusCallback",
+                "https://mfa.example.org/receipts/twilio-sms",
+            )],
+        )
+        .await;
+    assert_eq!(with_callback.status, 201, "{}", with_callback.text());
+    let not_a_url = prism
+        .replay(
+            &sent,
+            &[Change::SetFormField("StatusCallback", "not a url")],
+        )
+        .await;
+    assert_eq!(not_a_url.status, 422, "{}", not_a_url.text());
+}
+
+/// The `message_id` JSONPath of `preset`'s sending endpoint (single, else challenge), as the
+/// daemon reads it (`$.` added unless given).
+fn message_id_path(preset: &str) -> serde_json_path::JsonPath {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("templates/providers/{preset}.yml"));
+    let yaml: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&path).expect("read the preset"))
+            .expect("YAML");
+    let endpoints = &yaml["endpoints"];
+    let raw = endpoints
+        .get("single")
+        .or_else(|| endpoints.get("challenge"))
+        .and_then(|e| e.get("message_id"))
+        .and_then(serde_yaml::Value::as_str)
+        .unwrap_or_else(|| panic!("{preset}: no message_id"));
+    let full = if raw.starts_with('$') {
+        raw.to_string()
+    } else {
+        format!("$.{raw}")
+    };
+    serde_json_path::JsonPath::parse(&full).unwrap_or_else(|e| panic!("{preset}: {e}"))
+}
+
+#[tokio::test]
+async fn the_message_id_paths_find_an_id_in_the_descriptions_answers() {
+    for (setup, username) in [
+        (&TWILIO_SMS, "conformance-id-twilio-sms"),
+        (&TWILIO_WHATSAPP, "conformance-id-twilio-whatsapp"),
+        (&TWILIO_VERIFY_SETUP, "conformance-id-twilio-verify"),
+        (&TWILIO_VERIFY_VOICE, "conformance-id-twilio-voice"),
+        (&VONAGE_SMS_SETUP, "conformance-id-vonage-sms"),
+        (&VONAGE_VERIFY_SETUP, "conformance-id-vonage-verify"),
+        (&VONAGE_VERIFY_VOICE, "conformance-id-vonage-voice"),
+    ] {
+        let (_, front, app) = on_prism(setup).await;
+        app.activate(
+            username,
+            &app.personal(),
+            &json!({"phone": phone_for(username)}),
+        )
+        .await
+        .mfa_token();
+        let answer = front.last().answer.json();
+        let found = message_id_path(setup.preset)
+            .query(&answer)
+            .first()
+            .cloned();
+        assert!(
+            found
+                .as_ref()
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.is_empty()),
+            "{}: no id where message_id points in the description's answer {answer}",
+            setup.preset
+        );
+    }
+}

@@ -32,6 +32,7 @@ mod outbox;
 mod postgres;
 mod postgres_harness;
 mod postgres_store;
+mod preset_receipts;
 mod presets;
 mod prism;
 mod proxy_single;
