@@ -329,6 +329,21 @@ async fn whatsapp_as_the_primary_channel_sends_the_approved_template_with_the_co
     );
     let login = app.login("dave").await;
     assert_eq!(login.json["methods"], json!(["whatsapp"]), "{}", login.text);
+    let token = login.mfa_token();
+    app.challenge("dave", &token).await.assert_status(200);
+    let resent = form(&app.provider.last());
+    let variables: Value =
+        serde_json::from_str(&resent["ContentVariables"]).expect("a JSON string");
+    let new_code = variables["1"].as_str().expect("the code").to_string();
+    if new_code != code {
+        // The first code was for the activation: it no longer verifies.
+        app.verify("dave", &token, &code)
+            .await
+            .assert_error(400, "invalid-code");
+    }
+    app.verify("dave", &token, &new_code)
+        .await
+        .assert_status(200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -393,6 +408,44 @@ async fn whatsapp_without_a_whatsapp_channel_is_refused_naming_the_method() {
     let message = refused.assert_error(400, "invalid-parameters-format");
     assert!(message.contains("whatsapp"), "{message:?}");
     assert_eq!(app.provider.count(), before, "nothing was sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_counts_on_the_per_destination_limit_of_the_phone_like_an_sms() {
+    let app = spawn_app(
+        with_channels(json!({"voice": twilio_verify("twilio-verify-voice")}))
+            .with_send_limits(json!({"per_destination_per_day": 1})),
+    )
+    .await;
+    answer_as_twilio_verify(&app);
+    let shared_phone = phone_for("gina");
+    app.activate("gina", &app.personal(), &json!({"phone": shared_phone}))
+        .await
+        .mfa_token();
+    assert_eq!(app.provider.last().path, "/sms");
+
+    let same_phone = post(
+        &app,
+        "/hank/mfa/activate",
+        &app.personal(),
+        json!({"method": "voice", "phone": shared_phone}),
+    )
+    .await;
+    let other_phone = post(
+        &app,
+        "/hank/mfa/activate",
+        &app.personal(),
+        json!({"method": "voice", "phone": phone_for("hank")}),
+    )
+    .await;
+
+    same_phone.remaining_delay();
+    other_phone.mfa_token();
+    assert_eq!(
+        app.provider.requests_to(&verifications_path()).len(),
+        1,
+        "no call to the number the SMS already went to"
+    );
 }
 
 /// `mfa-bridge check` on a standalone configuration with these `mfa.channels` and these files in
