@@ -1,8 +1,8 @@
 //! Prometheus metrics, served as text on the admin listener.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// The daemon's metrics. Cloning shares them.
@@ -19,6 +19,13 @@ pub struct Metrics {
     pub storage_unavailable: IntCounter,
     /// 1 when the last readiness probe reached storage, 0 when it did not.
     pub storage_ready: IntGauge,
+    /// Each provider's circuit breaker: 0 closed, 1 open, 2 half-open.
+    pub breaker_state: IntGaugeVec,
+    /// Breaker changes by provider and the state entered.
+    pub breaker_transitions: IntCounterVec,
+    /// Tries of provider sends by provider and outcome (`sent`, `refused`, or the error
+    /// class), retries and fail-overs included.
+    pub delivery_attempts: IntCounterVec,
 }
 
 impl Metrics {
@@ -76,7 +83,36 @@ impl Metrics {
             "mfa_bridge_storage_ready",
             "1 when the last readiness probe reached storage, else 0.",
         )?;
-        for c in [&requests, &sends, &verifies, &reloads] {
+        let breaker_state = IntGaugeVec::new(
+            Opts::new(
+                "mfa_bridge_provider_breaker_state",
+                "Each provider's circuit breaker: 0 closed, 1 open, 2 half-open.",
+            ),
+            &["provider"],
+        )?;
+        let breaker_transitions = IntCounterVec::new(
+            Opts::new(
+                "mfa_bridge_provider_breaker_transitions_total",
+                "Circuit breaker changes by provider and the state entered.",
+            ),
+            &["provider", "state"],
+        )?;
+        let delivery_attempts = IntCounterVec::new(
+            Opts::new(
+                "mfa_bridge_delivery_attempts_total",
+                "Tries of provider sends (retries and fail-overs included) by provider and outcome.",
+            ),
+            &["provider", "outcome"],
+        )?;
+        registry.register(Box::new(breaker_state.clone()))?;
+        for c in [
+            &requests,
+            &sends,
+            &verifies,
+            &reloads,
+            &breaker_transitions,
+            &delivery_attempts,
+        ] {
             registry.register(Box::new(c.clone()))?;
         }
         registry.register(Box::new(provider_latency.clone()))?;
@@ -93,6 +129,9 @@ impl Metrics {
             pending_sessions,
             storage_unavailable,
             storage_ready,
+            breaker_state,
+            breaker_transitions,
+            delivery_attempts,
         })
     }
 

@@ -243,5 +243,7 @@ async fn status(State(state): State<AdminState>) -> Json<Json_> {
         "lastReload": state.reloader.as_ref().and_then(|r| r.status()),
         // The shared configuration's version this instance runs (postgres only).
         "configVersion": config_versions::shared_config(&state).and_then(|s| s.running()),
+        // Every provider with its circuit breaker (this instance's).
+        "providers": state.app.mfa.provider_status(&snapshot),
     }))
 }

@@ -10,6 +10,7 @@ use super::endpoint::Endpoints;
 use super::library::Library;
 use super::messages::{parse_messages, MessagesConfig};
 use super::preset::PresetUse;
+use super::provider::{name_providers, ProviderConfig};
 use super::user_data::{parse_user_data, UserDataRules};
 use super::walk::{string, string_list, Fields, Problems};
 use super::Channel;
@@ -56,6 +57,9 @@ pub struct MfaConfig {
     pub messages: MessagesConfig,
     /// More channels (`mfa.channels`): each with the endpoints of its own method.
     pub channels: Vec<ChannelEndpoints>,
+    /// Every provider of this channel as written (`mfa.endpoints` as a list), the first one
+    /// (whose are `endpoints`, `preset` and `provider`) included.
+    pub providers: Vec<ProviderConfig>,
     pub totp: TotpConfig,
     pub code: CodeConfig,
     pub session_ttl: Duration,
@@ -84,8 +88,21 @@ impl MfaConfig {
         cfg.endpoints = extra.endpoints.clone();
         cfg.preset = extra.preset.clone();
         cfg.provider = extra.name.clone();
+        cfg.providers = extra.providers.clone();
         cfg.channels = Vec::new();
         Some(cfg)
+    }
+
+    /// This (channel's) configuration as seen by one of its providers: its mode, endpoints,
+    /// preset and name.
+    pub fn for_provider(&self, provider: &ProviderConfig) -> MfaConfig {
+        let mut cfg = self.clone();
+        cfg.mode = provider.mode;
+        cfg.channel = provider.channel;
+        cfg.endpoints = provider.endpoints.clone();
+        cfg.preset = provider.preset.clone();
+        cfg.provider = provider.name.clone();
+        cfg
     }
 }
 
@@ -188,20 +205,44 @@ pub(super) fn parse_mfa(v: &Value, library: &Library, p: &mut Problems) -> Optio
     }
 
     let user_data = parse_user_data(f.get("user_data"), p);
-    let endpoints = f
+    let mut providers = f
         .require(p, "endpoints")
-        .and_then(|v| parse_endpoints(v, mode, mode_given, library, p));
+        .map(|v| parse_endpoints(v, mode, mode_given, library, p))
+        .unwrap_or_default();
     let attempts = parse_attempts(f.get("attempts"), p);
     let send_limits = parse_send_limits(f.get("send_limits"), p);
     let destinations = parse_destinations(f.get("destinations"), p);
     let messages = parse_messages(f.get("messages"), library, p);
-    let channels = f
+    let mut channels = f
         .get("channels")
         .map(|v| parse_channels(v, library, p))
         .unwrap_or_default();
     let totp = parse_totp(f.get("totp"), p);
     f.finish(p);
-    let (mode, channel, endpoints, preset) = endpoints?;
+    {
+        let mut lists: Vec<(String, &mut Vec<ProviderConfig>)> =
+            vec![("mfa.endpoints".to_string(), &mut providers)];
+        for extra in channels.iter_mut() {
+            lists.push((
+                format!("mfa.channels.{}", extra.channel.name()),
+                &mut extra.providers,
+            ));
+        }
+        name_providers(&mut lists, p);
+    }
+    for extra in channels.iter_mut() {
+        if let Some(first) = extra.providers.first() {
+            extra.name = first.name.clone();
+        }
+    }
+    let first = providers.first()?;
+    let (mode, channel, endpoints, preset) = (
+        first.mode,
+        first.channel,
+        first.endpoints.clone(),
+        first.preset.clone(),
+    );
+    let provider = first.name.clone();
     for extra in &channels {
         if extra.channel == channel {
             p.push(
@@ -210,7 +251,7 @@ pub(super) fn parse_mfa(v: &Value, library: &Library, p: &mut Problems) -> Optio
             );
         }
     }
-    if let Some(preset) = &preset {
+    for preset in providers.iter().filter_map(|pr| pr.preset.as_ref()) {
         for name in preset.vars.keys() {
             if user_data.allowed.contains(name) {
                 p.push(
@@ -220,9 +261,6 @@ pub(super) fn parse_mfa(v: &Value, library: &Library, p: &mut Problems) -> Optio
             }
         }
     }
-    let provider = preset
-        .as_ref()
-        .map_or_else(|| "provider-1".to_string(), |p| p.name.clone());
     Some(MfaConfig {
         mode,
         channel,
@@ -230,6 +268,7 @@ pub(super) fn parse_mfa(v: &Value, library: &Library, p: &mut Problems) -> Optio
         preset,
         messages,
         channels,
+        providers,
         totp,
         code,
         session_ttl,

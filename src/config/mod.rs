@@ -17,6 +17,7 @@ mod mfa;
 mod outbound;
 mod preset;
 mod problem;
+mod provider;
 mod server;
 mod storage;
 mod upstream;
@@ -39,6 +40,7 @@ pub use mfa::{
 pub use outbound::OutboundConfig;
 pub use preset::PresetUse;
 pub use problem::{ConfigErrors, Problem};
+pub use provider::ProviderConfig;
 pub use server::{
     AdminConfig, AdminToken, ServerConfig, DEFAULT_ADMIN_TOKEN_NAME, DEFAULT_USERNAME_PATTERN,
 };

@@ -167,6 +167,11 @@ impl Mfa {
                 }
             }
             (Endpoints::ChallengeVerify { .. }, _) => {
+                let templates = super::delivery::verify_templates(
+                    snap,
+                    templates,
+                    session.outstanding.provider(),
+                )?;
                 let no_capture = Default::default();
                 let vars = templates
                     .vars_for(

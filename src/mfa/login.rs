@@ -210,6 +210,7 @@ impl Mfa {
             status: grant.status,
             content_type: grant.content_type,
             body: Bytes::from(grant.body),
+            retry_after: None,
         }))
     }
 }

@@ -16,6 +16,7 @@
 mod access;
 mod code;
 mod deactivate;
+mod delivery;
 mod enrol;
 pub mod error;
 pub mod limits;
@@ -43,6 +44,7 @@ use crate::store::{Store, StoreError};
 
 pub use crate::domain::{Method, StepUp};
 pub use deactivate::DeactivateInput;
+pub use delivery::ProviderStatus;
 pub use enrol::ActivateInput;
 pub use error::{FlowError, Invalid, Messaging, StepUpNeeded};
 pub use method::enrolled_methods;

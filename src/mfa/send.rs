@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{Channel, Endpoints, MfaConfig, Mode};
+use crate::config::{Channel, Endpoints, Mode};
 use crate::domain::{Method, Username};
 use crate::provider::{Reply, SendError};
 use crate::snapshot::Snapshot;
@@ -12,18 +12,20 @@ use crate::template::{
     with_send_id, EndpointId, OutboundRequest, RenderError, SendInput, Templates,
 };
 
+use super::delivery::{send_record, Job, Undelivered};
 use super::error::{Invalid, Messaging};
 use super::method::{method_or_primary, route};
 use super::state::Outstanding;
-use super::update::Change;
 use super::{limits, secrets, FlowError, Mfa};
 
 /// One send of a challenge, rendered.
 pub(super) struct Prepared {
-    channel: Channel,
+    pub(super) channel: Channel,
     /// `{{ send_id }}`: the stable id of this send, the same for each of its tries.
-    send_id: String,
-    request: OutboundRequest,
+    pub(super) send_id: String,
+    pub(super) username: Username,
+    pub(super) user_data: BTreeMap<String, String>,
+    pub(super) code: Option<String>,
 }
 
 /// Sends reserved on the send limits, to give back if nothing reached the provider.
@@ -68,6 +70,7 @@ impl Mfa {
             None => Outstanding::ProviderCode {
                 method: named,
                 captured: BTreeMap::new(),
+                provider: None,
             },
         };
         Ok(Challenge {
@@ -186,11 +189,15 @@ impl Mfa {
             .into_iter()
             .map(|channel| {
                 let send_id = secrets::new_id();
+                // Rendered now so that a value no provider can take is refused before anything
+                // is stored or sent; each provider renders its own when tried.
+                self.render_send(snap, channel, username, user_data, code, &send_id)?;
                 Ok(Prepared {
                     channel,
-                    request: self
-                        .render_send(snap, channel, username, user_data, code, &send_id)?,
                     send_id,
+                    username: username.clone(),
+                    user_data: user_data.clone(),
+                    code: code.map(String::from),
                 })
             })
             .collect()
@@ -311,8 +318,10 @@ impl Mfa {
         sent.map_err(send_error)
     }
 
-    /// Transmits prepared sends (their reservations flushed); each reply must satisfy its
-    /// endpoint, and what a challenge answer holds (`capture`) is kept with the session.
+    /// Delivers prepared sends (their reservations flushed) through the providers of their
+    /// channels; what a challenge's answer holds (`capture`), and the provider that took it,
+    /// are kept with the session for the verify. A send that reached no provider is given back
+    /// to the send limits.
     pub(super) async fn deliver(
         &self,
         snap: &Snapshot,
@@ -321,48 +330,35 @@ impl Mfa {
         reservations: Vec<Reservation>,
     ) -> Result<(), FlowError> {
         for (p, reservation) in prepared.into_iter().zip(reservations) {
-            let (cfg, templates) = route(snap, p.channel)?;
-            let reply = self.transmit(snap, &p.request, reservation).await?;
-            accepted(templates, &p.request, &reply)?;
-            if let Some(id) = message_id(cfg, &reply) {
-                tracing::debug!(send_id = %p.send_id, provider = %cfg.provider, message_id = %id, "sent");
+            let job = Job {
+                channel: p.channel,
+                send_id: &p.send_id,
+                username: &p.username,
+                user_data: &p.user_data,
+                code: p.code.as_deref(),
+                base: send_record(snap, key, &p, self.clock.now()),
+            };
+            match self.deliver_job(snap, &job).await {
+                Ok(done) => {
+                    if done.provider.config.mode == Mode::ChallengeVerify {
+                        self.keep_captures(
+                            snap,
+                            key,
+                            done.captured,
+                            &done.provider.config.provider,
+                        )
+                        .await?;
+                    }
+                }
+                Err(Undelivered { error, reached }) => {
+                    if !reached {
+                        self.release_sends(&reservation).await?;
+                    }
+                    return Err(error);
+                }
             }
-            let captured = captures(cfg, &reply)?;
-            self.keep_captures(snap, key, captured).await?;
         }
         Ok(())
-    }
-
-    /// Keeps what a challenge's answer held with its session, for the verify endpoint.
-    async fn keep_captures(
-        &self,
-        snap: &Snapshot,
-        key: &SessionKey,
-        captured: BTreeMap<String, String>,
-    ) -> Result<(), FlowError> {
-        if captured.is_empty() {
-            return Ok(());
-        }
-        self.update_session(snap, key, |current| {
-            let Some(current) = current else {
-                return Ok((Change::Keep, ()));
-            };
-            let method = match &current.outstanding {
-                Outstanding::ProviderCode { method, .. } => *method,
-                // A provider's challenge in Pryv's format (no method named) before its
-                // answer came: on disk, nothing tells it from no challenge at all.
-                Outstanding::None => None,
-                // A newer challenge by the daemon's own code replaced this one.
-                Outstanding::OwnCode { .. } => return Ok((Change::Keep, ())),
-            };
-            let mut updated = current.clone();
-            updated.outstanding = Outstanding::ProviderCode {
-                method,
-                captured: captured.clone(),
-            };
-            Ok((Change::Put(updated), ()))
-        })
-        .await
     }
 }
 
@@ -384,48 +380,10 @@ pub(super) fn provider_refused(status: u16) -> FlowError {
     FlowError::Messaging(Messaging::Refused { status })
 }
 
-/// The provider's id of the message in its answer (`message_id`), if it gave one.
-pub(super) fn message_id(cfg: &MfaConfig, reply: &Reply) -> Option<String> {
-    let path = match &cfg.endpoints {
-        Endpoints::Single(s) => s.message_id.as_ref(),
-        Endpoints::ChallengeVerify { challenge, .. } => challenge.message_id.as_ref(),
-    }?;
-    path.read(&reply.body)
-}
-
-/// The values a challenge endpoint's `capture` reads from its JSON answer: all of them, or the
-/// provider failed.
-fn captures(cfg: &MfaConfig, reply: &Reply) -> Result<BTreeMap<String, String>, FlowError> {
-    let Endpoints::ChallengeVerify { challenge, .. } = &cfg.endpoints else {
-        return Ok(BTreeMap::new());
-    };
-    if challenge.capture.is_empty() {
-        return Ok(BTreeMap::new());
-    }
-    let body: serde_json::Value = serde_json::from_slice(&reply.body)
-        .map_err(|_| FlowError::Messaging(Messaging::ChallengeNotJson))?;
-    let mut out = BTreeMap::new();
-    for c in &challenge.capture {
-        let value = match c.parsed.query(&body).first() {
-            Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
-            Some(v @ serde_json::Value::Number(_)) => v.to_string(),
-            _ => {
-                tracing::warn!(capture = %c.name, "the challenge answer lacks a captured value");
-                return Err(FlowError::Messaging(Messaging::CaptureMissing {
-                    name: c.name.clone(),
-                    json_path: c.json_path.clone(),
-                }));
-            }
-        };
-        out.insert(c.name.clone(), value);
-    }
-    Ok(out)
-}
-
 /// What the per-destination send limit counts for a send by `channel`: the phone numbers
 /// (SMS, voice, WhatsApp) or the addresses (email, whatever their case: `A@x.org` is
 /// `a@x.org`'s mailbox), else the whole user data.
-fn destination_of(
+pub(super) fn destination_of(
     snap: &Snapshot,
     channel: Channel,
     user_data: &BTreeMap<String, String>,

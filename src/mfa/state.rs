@@ -70,8 +70,16 @@ pub(super) enum Outstanding {
     ProviderCode {
         method: Option<Method>,
         captured: BTreeMap<String, String>,
+        /// The provider that started the verification (its name): the verify goes to it.
+        /// None in a record from before providers had names: the channel's first provider.
+        provider: Option<String>,
     },
 }
+
+/// The key under which a version-1 record's `captured` values keep the provider that started
+/// the verification: not a variable name, so no capture can be called so, and a record
+/// without it (written before) reads as it always did.
+const PROVIDER_KEY: &str = "@provider";
 
 impl Outstanding {
     /// The method the last challenge went by, if it named one.
@@ -81,6 +89,14 @@ impl Outstanding {
             Outstanding::OwnCode { method, .. } | Outstanding::ProviderCode { method, .. } => {
                 *method
             }
+        }
+    }
+
+    /// The provider that started a verification, when the session names one.
+    pub fn provider(&self) -> Option<&str> {
+        match self {
+            Outstanding::ProviderCode { provider, .. } => provider.as_deref(),
+            _ => None,
         }
     }
 
@@ -136,15 +152,20 @@ impl Session {
                 secret: totp,
             },
         };
-        let outstanding = match (code, captured.is_empty()) {
+        let empty = captured.is_empty();
+        let mut captured = captured;
+        let provider = captured.remove(PROVIDER_KEY);
+        let outstanding = match (code, empty) {
             (None, true) if challenged.is_none() => Outstanding::None,
             (None, _) => Outstanding::ProviderCode {
                 method: challenged,
                 captured,
+                provider,
             },
             (Some(_), false) if !sends_own_code(snap, challenged) => Outstanding::ProviderCode {
                 method: challenged,
                 captured,
+                provider,
             },
             (Some(code), _) => Outstanding::OwnCode {
                 code,
@@ -184,7 +205,15 @@ impl Session {
         let (code, captured) = match &self.outstanding {
             Outstanding::None => (None, BTreeMap::new()),
             Outstanding::OwnCode { code, .. } => (Some(code.clone()), BTreeMap::new()),
-            Outstanding::ProviderCode { captured, .. } => (None, captured.clone()),
+            Outstanding::ProviderCode {
+                captured, provider, ..
+            } => {
+                let mut all = captured.clone();
+                if let Some(name) = provider {
+                    all.insert(PROVIDER_KEY.to_string(), name.clone());
+                }
+                (None, all)
+            }
         };
         SessionV1 {
             username: self.username.clone(),
@@ -248,6 +277,26 @@ mod tests {
             let bytes = serde_json::to_string(&StoredSession::V1(typed.to_v1())).unwrap();
             assert_eq!(bytes, json);
         }
+    }
+
+    #[test]
+    fn the_provider_that_started_a_verification_is_kept_beside_the_captured_values() {
+        let h = Harness::new();
+        let json = r#"{"v":"1","username":"alice","kind":{"kind":"login","enrolment":"e1"},"created_at":1,"expires_at":2,"attempts":0,"last_sent_at":1,"captured":{"@provider":"twilio-verify","id":"x"},"challenged":"email"}"#;
+        let record = read(json);
+        let typed = Session::from_v1(record.clone(), &h.snap);
+        assert_eq!(typed.outstanding.provider(), Some("twilio-verify"));
+        assert_eq!(
+            typed.outstanding.captured().unwrap().len(),
+            1,
+            "only the capture"
+        );
+        assert_eq!(typed.to_v1(), record);
+        // A record from before: no provider, the channel's first is asked.
+        let old = read(
+            r#"{"v":"1","username":"alice","kind":{"kind":"login","enrolment":"e1"},"created_at":1,"expires_at":2,"attempts":0,"last_sent_at":1,"captured":{"id":"x"},"challenged":"email"}"#,
+        );
+        assert_eq!(Session::from_v1(old, &h.snap).outstanding.provider(), None);
     }
 
     #[test]

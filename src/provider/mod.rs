@@ -13,7 +13,11 @@ use crate::config::{OutboundConfig, Predicate, Secrets};
 use crate::metrics::Metrics;
 use crate::template::OutboundRequest;
 
+pub mod breaker;
 pub mod request;
+pub mod retry;
+
+pub use breaker::{Breaker, BreakerPolicy, BreakerState, Breakers};
 
 /// An answer from a provider or upstream. Its `Debug` leaves the body out: an upstream's
 /// login answer is a grant (a personal token).
@@ -22,6 +26,8 @@ pub struct Reply {
     pub status: u16,
     pub content_type: Option<String>,
     pub body: Bytes,
+    /// What the answer's `Retry-After` asked (in seconds), if it had one.
+    pub retry_after: Option<Duration>,
 }
 
 impl std::fmt::Debug for Reply {
@@ -91,6 +97,8 @@ pub struct Sender {
     clock: Arc<dyn Clock>,
     /// `outbound.max_answer_bytes`, as at start.
     max_answer_bytes: usize,
+    /// The circuit breaker of each provider (this instance's).
+    breakers: Breakers,
 }
 
 impl Sender {
@@ -108,6 +116,7 @@ impl Sender {
             .user_agent(concat!("mfa-bridge/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let metrics_for_breakers = metrics.clone();
         Ok(Sender {
             client,
             metrics,
@@ -115,7 +124,18 @@ impl Sender {
             outbox_lock: Default::default(),
             clock,
             max_answer_bytes: outbound.max_answer_bytes,
+            breakers: Breakers::new(metrics_for_breakers),
         })
+    }
+
+    /// The daemon's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The circuit breakers of the providers.
+    pub fn breakers(&self) -> &Breakers {
+        &self.breakers
     }
 
     /// Sends `request`, with `timeout` as the whole deadline.
@@ -197,11 +217,17 @@ impl Sender {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(String::from);
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(retry::parse_retry_after);
         let body = read_bounded(response, self.max_answer_bytes).await?;
         Ok(Reply {
             status,
             content_type,
             body,
+            retry_after,
         })
     }
 
@@ -243,6 +269,7 @@ impl Sender {
             status: 200,
             content_type: Some("application/json".into()),
             body: Bytes::from_static(b"{}"),
+            retry_after: None,
         })
     }
 }
@@ -297,6 +324,7 @@ mod tests {
             status,
             content_type: None,
             body: Bytes::from(body.to_string()),
+            retry_after: None,
         }
     }
 

@@ -4,6 +4,7 @@
 //! it in.
 
 mod channels;
+mod providers;
 pub mod reload;
 pub mod shared;
 
@@ -14,6 +15,8 @@ use sha2::{Digest, Sha256};
 use crate::config::{Channel, Config, ConfigErrors, MfaConfig, Problem, Source};
 use crate::template::Templates;
 
+pub use providers::CompiledProvider;
+
 /// A validated configuration with its templates compiled: what every request runs on.
 #[derive(Debug)]
 pub struct Snapshot {
@@ -21,6 +24,8 @@ pub struct Snapshot {
     pub templates: Templates,
     /// The channels of `mfa.channels`, each as its own configuration and templates.
     pub channels: Vec<(MfaConfig, Templates)>,
+    /// Every provider of every channel, compiled on its own, `mfa.endpoints`' first.
+    pub providers: Vec<CompiledProvider>,
     /// The configuration text it was built from (`${ENV}` references unresolved).
     pub source: String,
     /// SHA-256 (hex) of `source` and of the local template files: changes when either does.
@@ -54,6 +59,7 @@ impl Snapshot {
         for (mfa, t) in &mut channels {
             t.set_status_callback(config.server.status_callback(&mfa.provider));
         }
+        let providers = providers::compile_providers(&config).map_err(ConfigErrors)?;
         // What runs depends on the file and on the local templates: both are in the hash, so
         // that an edit of either is seen as a change.
         let mut hash = Sha256::new();
@@ -63,6 +69,7 @@ impl Snapshot {
             config,
             templates,
             channels,
+            providers,
             source: source.yaml.clone(),
             source_hash: hex::encode(hash.finalize()),
         })

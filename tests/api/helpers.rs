@@ -85,6 +85,8 @@ pub struct AppOptions {
     pub mfa_extra: Vec<(String, Value)>,
     /// More keys of `storage` (`backend`, `url`, ...), written as given.
     pub storage_extra: Vec<(String, Value)>,
+    /// More keys of `outbound` (`send_deadline_ms`, `retries`, ...), written as given.
+    pub outbound_extra: Vec<(String, Value)>,
 }
 
 impl AppOptions {
@@ -105,6 +107,7 @@ impl AppOptions {
             admin: None,
             mfa_extra: Vec::new(),
             storage_extra: Vec::new(),
+            outbound_extra: Vec::new(),
         }
     }
 
@@ -119,6 +122,13 @@ impl AppOptions {
     pub fn with_mfa(mut self, key: &str, value: Value) -> AppOptions {
         self.mfa_extra.retain(|(k, _)| k != key);
         self.mfa_extra.push((key.to_string(), value));
+        self
+    }
+
+    /// Sets `outbound.KEY` to `value` (e.g. `with_outbound("retries", json!(2))`).
+    pub fn with_outbound(mut self, key: &str, value: Value) -> AppOptions {
+        self.outbound_extra.retain(|(k, _)| k != key);
+        self.outbound_extra.push((key.to_string(), value));
         self
     }
 
@@ -324,6 +334,9 @@ pub fn config_value(options: &AppOptions, storage_path: &Path) -> Value {
     }
     if let Some(timeout_ms) = options.timeout_ms {
         config["outbound"] = json!({"connect_timeout_ms": timeout_ms, "timeout_ms": timeout_ms});
+    }
+    for (key, value) in &options.outbound_extra {
+        config["outbound"][key] = value.clone();
     }
     match options.first_factor {
         FirstFactor::Proxy => {
