@@ -59,7 +59,8 @@ enum Command {
         /// Sample variables as a JSON object, e.g. '{"phone": "+41791231212"}'.
         #[arg(long, default_value = "{}")]
         data: String,
-        /// sms or email: the channel whose endpoint to render (the primary one by default).
+        /// sms, email, voice or whatsapp: the channel whose endpoint to render (the primary one by
+        /// default).
         #[arg(long)]
         channel: Option<String>,
     },

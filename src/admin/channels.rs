@@ -12,6 +12,7 @@ use super::presets::preset_view;
 use super::preview::rendered;
 use super::AdminState;
 use crate::config::{Channel, Endpoints, MfaConfig, UserDataRules};
+use crate::domain::Destination;
 use crate::snapshot::Snapshot;
 use crate::template::{EndpointId, Templates};
 
@@ -98,12 +99,12 @@ pub(super) fn running_raw(snapshot: &Snapshot) -> Value {
     serde_yaml::from_str(&snapshot.source).unwrap_or(Value::Null)
 }
 
-/// The user-data fields a send by `channel` goes to: the phone fields (SMS) or the email
-/// fields (email).
+/// The user-data fields a send by `channel` goes to: the phone fields (SMS, voice, WhatsApp)
+/// or the email fields (email).
 pub(super) fn destination_fields(rules: &UserDataRules, channel: Channel) -> Vec<String> {
-    match channel {
-        Channel::Sms => rules.phone_fields.iter().cloned().collect(),
-        Channel::Email => rules.email_fields.iter().cloned().collect(),
+    match channel.destination() {
+        Destination::Phone => rules.phone_fields.iter().cloned().collect(),
+        Destination::Email => rules.email_fields.iter().cloned().collect(),
     }
 }
 
@@ -111,9 +112,9 @@ pub(super) fn destination_fields(rules: &UserDataRules, channel: Channel) -> Vec
 fn sample_data(rules: &UserDataRules, channel: Channel) -> Map<String, Json_> {
     let mut data = Map::new();
     if let Some(field) = destination_fields(rules, channel).first() {
-        let sample = match channel {
-            Channel::Sms => "+41791231212",
-            Channel::Email => "user@example.com",
+        let sample = match channel.destination() {
+            Destination::Phone => "+41791231212",
+            Destination::Email => "user@example.com",
         };
         data.insert(field.clone(), json!(sample));
     }

@@ -7,6 +7,7 @@ use serde_json::{Map, Value as Json_};
 use super::channels::destination_fields;
 use super::error::AdminError;
 use crate::config::{Channel, UserDataRules};
+use crate::domain::Destination;
 use crate::mfa::user_data::{is_e164_number, is_email_address};
 use crate::template::{EndpointId, Templates};
 
@@ -40,13 +41,13 @@ pub(super) fn check_destination(
         }
         return Ok(());
     }
-    let (what, example, valid): (&str, &str, fn(&str) -> bool) = match channel {
-        Channel::Sms => (
+    let (what, example, valid): (&str, &str, fn(&str) -> bool) = match channel.destination() {
+        Destination::Phone => (
             "an E.164 phone number",
             "+41791231212",
             is_e164_number as fn(&str) -> bool,
         ),
-        Channel::Email => ("an email address", "alice@example.com", is_email_address),
+        Destination::Email => ("an email address", "alice@example.com", is_email_address),
     };
     let mut found = false;
     for field in &fields {

@@ -39,16 +39,12 @@ pub(super) fn parse_channels(
     };
     for (name, value) in f.entries(p) {
         let path = format!("mfa.channels.{name}");
-        let channel = match name.as_str() {
-            "sms" => Channel::Sms,
-            "email" => Channel::Email,
-            other => {
-                p.push(
-                    &path,
-                    format!("unknown channel '{other}' (expected: sms or email)"),
-                );
-                continue;
-            }
+        let Some(channel) = Channel::from_name(&name) else {
+            p.push(
+                &path,
+                format!("unknown channel '{name}' (expected: {})", Channel::NAMES),
+            );
+            continue;
         };
         let providers = parse_providers(value, &path, p, &mut |entry, at, p| {
             let parsed = parse_channel_entry(entry, at, &name, library, p)?;
@@ -200,14 +196,14 @@ pub(super) fn parse_endpoints_at(
     Some((mode, channel?, out?, None))
 }
 
-/// A channel name (`sms`, `email`) at `path`.
+/// A channel name (`sms`, `email`, `voice`, `whatsapp`) at `path`.
 pub(super) fn parse_channel(problems: &mut Problems, path: &str, value: &Value) -> Option<Channel> {
     let name = string(problems, path, value)?;
     let channel = Channel::from_name(&name);
     if channel.is_none() {
         problems.push(
             path,
-            format!("unknown channel '{name}' (expected: sms or email)"),
+            format!("unknown channel '{name}' (expected: {})", Channel::NAMES),
         );
     }
     channel

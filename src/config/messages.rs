@@ -94,16 +94,12 @@ pub(super) fn parse_messages(
             );
             continue;
         };
-        let channel = match channel {
-            "sms" => Channel::Sms,
-            "email" => Channel::Email,
-            other => {
-                p.push(
-                    &file.path,
-                    format!("unknown channel '{other}' in the file name (expected sms or email)"),
-                );
-                continue;
-            }
+        let Some(channel) = Channel::from_name(channel) else {
+            p.push(
+                &file.path,
+                format!("unknown channel '{channel}' in the file name (expected sms or email)"),
+            );
+            continue;
         };
         if !is_language_tag(language) {
             p.push(
@@ -120,6 +116,15 @@ pub(super) fn parse_messages(
             source: source.to_string(),
         };
         match (channel, html) {
+            (Channel::Voice | Channel::Whatsapp, _) => {
+                p.push(
+                    &file.path,
+                    format!(
+                        "{} sends the SMS texts: name the file sms.{language}.hbs",
+                        channel.name()
+                    ),
+                );
+            }
             (Channel::Sms, true) => {
                 p.push(&file.path, "an SMS has no HTML body");
             }

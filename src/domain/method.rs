@@ -1,5 +1,5 @@
 //! A way to receive or produce a second-factor code, named on the wire and on disk as today
-//! (`sms`, `email`, `sms+email`, `totp`).
+//! (`sms`, `email`, `sms+email`, `totp`), plus `voice` and `whatsapp`.
 
 use std::fmt;
 
@@ -10,7 +10,7 @@ use super::Channel;
 /// A way to receive or produce a code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
-    /// A code sent by a channel (`sms`, `email`).
+    /// A code sent by a channel (`sms`, `email`, `voice`, `whatsapp`).
     Channel(Channel),
     /// The same code by SMS and email (`sms+email`).
     Dual,
@@ -20,15 +20,13 @@ pub enum Method {
 
 impl Method {
     /// Every method, in the order the client sentences list them.
-    pub const NAMES: &'static str = "sms, email, sms+email or totp";
+    pub const NAMES: &'static str = "sms, email, voice, whatsapp, sms+email or totp";
 
     pub fn parse(name: &str) -> Option<Method> {
         match name {
-            "sms" => Some(Method::Channel(Channel::Sms)),
-            "email" => Some(Method::Channel(Channel::Email)),
             "sms+email" => Some(Method::Dual),
             "totp" => Some(Method::Totp),
-            _ => None,
+            other => Channel::from_name(other).map(Method::Channel),
         }
     }
 
@@ -87,7 +85,7 @@ mod tests {
 
     #[test]
     fn methods_keep_todays_names_on_disk() {
-        for name in ["sms", "email", "sms+email", "totp"] {
+        for name in ["sms", "email", "voice", "whatsapp", "sms+email", "totp"] {
             let m = Method::parse(name).unwrap();
             assert_eq!(serde_json::to_string(&m).unwrap(), format!("\"{name}\""));
             assert_eq!(

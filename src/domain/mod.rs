@@ -10,7 +10,7 @@ mod method;
 pub mod names;
 mod secret;
 
-pub use channel::Channel;
+pub use channel::{Channel, Destination};
 pub use credentials::{ForwardedBody, MfaToken, OtpCode, RecoveryCode, StepUp};
 pub use method::Method;
 pub use secret::{Secret, Secrets};

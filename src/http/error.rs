@@ -419,7 +419,7 @@ mod tests {
             ),
             (
                 Invalid::UnknownMethod { name: "fax".into() },
-                "Invalid parameter: method: 'fax' is not a method (sms, email, sms+email or totp).",
+                "Invalid parameter: method: 'fax' is not a method (sms, email, voice, whatsapp, sms+email or totp).",
             ),
             (
                 Invalid::DualNeedsSingleMode {

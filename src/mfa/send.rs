@@ -386,21 +386,22 @@ pub(super) fn provider_refused(status: u16) -> FlowError {
 }
 
 /// What the per-destination send limit counts for a send by `channel`: the phone numbers
-/// (SMS) or the addresses (email, whatever their case: `A@x.org` is `a@x.org`'s mailbox), else
-/// the whole user data.
+/// (SMS, voice, WhatsApp) or the addresses (email, whatever their case: `A@x.org` is
+/// `a@x.org`'s mailbox), else the whole user data.
 pub(super) fn destination_of(
     snap: &Snapshot,
     channel: Channel,
     user_data: &BTreeMap<String, String>,
 ) -> String {
+    use crate::domain::Destination;
     let rules = &snap.config.mfa.user_data;
-    let destinations: Vec<String> = match channel {
-        Channel::Sms => rules
+    let destinations: Vec<String> = match channel.destination() {
+        Destination::Phone => rules
             .phone_fields
             .iter()
             .filter_map(|f| user_data.get(f).cloned())
             .collect(),
-        Channel::Email => rules
+        Destination::Email => rules
             .email_fields
             .iter()
             .filter_map(|f| user_data.get(f).map(|a| a.to_lowercase()))

@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 
 use crate::config::{Channel, UserDataRules};
+use crate::domain::Destination;
 
 use super::error::{FlowError, Invalid};
 
@@ -99,16 +100,16 @@ pub fn parse(
     Ok(out)
 }
 
-/// A send by `channel` needs somewhere to go: one of the phone fields (SMS) or email fields
-/// (email), when the configuration names some.
+/// A send by `channel` needs somewhere to go: one of the phone fields (SMS, voice, WhatsApp)
+/// or email fields (email), when the configuration names some.
 pub fn require_destination(
     user_data: &BTreeMap<String, String>,
     rules: &UserDataRules,
     channel: Channel,
 ) -> Result<(), FlowError> {
-    let fields = match channel {
-        Channel::Sms => &rules.phone_fields,
-        Channel::Email => &rules.email_fields,
+    let fields = match channel.destination() {
+        Destination::Phone => &rules.phone_fields,
+        Destination::Email => &rules.email_fields,
     };
     if fields.is_empty()
         || fields

@@ -111,7 +111,7 @@ impl Messages {
                 text.language.to_ascii_lowercase(),
                 text.part,
             ));
-            if text.channel == mfa.channel {
+            if text.channel == mfa.channel.texts() {
                 m.languages
                     .insert(text.language.to_ascii_lowercase(), text.language.clone());
             }
@@ -125,9 +125,9 @@ impl Messages {
                 path: "mfa.messages.default_language".into(),
                 message: format!(
                     "there is no {} message in '{}' (templates/messages/{}.{}.hbs); languages found: {}",
-                    mfa.channel.name(),
+                    mfa.channel.texts().name(),
                     mfa.messages.default_language,
-                    mfa.channel.name(),
+                    mfa.channel.texts().name(),
                     mfa.messages.default_language,
                     m.languages.values().cloned().collect::<Vec<_>>().join(", ")
                 ),
@@ -173,6 +173,8 @@ impl Messages {
         requested: Option<&str>,
         code: &str,
     ) -> Result<Message, String> {
+        // Voice and WhatsApp carry the SMS texts.
+        let channel = channel.texts();
         let language = self.resolve(requested).to_string();
         let lower = language.to_ascii_lowercase();
         let mut vars = Vars::new();
@@ -187,7 +189,9 @@ impl Messages {
         };
         let text = render(&self.plain, MessagePart::Text)?;
         let (text, subject, html) = match channel {
-            Channel::Sms => (text.trim().to_string(), None, None),
+            Channel::Sms | Channel::Voice | Channel::Whatsapp => {
+                (text.trim().to_string(), None, None)
+            }
             Channel::Email => {
                 let text = text.trim_end().to_string() + "\n";
                 let subject = render(&self.plain, MessagePart::Subject)?;

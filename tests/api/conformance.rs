@@ -24,6 +24,8 @@ const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
 const AUTH_TOKEN: &str = "conformance-auth-token";
 const SERVICE_SID: &str = "VA0123456789abcdef0123456789abcdef";
 const TWILIO_FROM: &str = "+15017122661";
+/// A Content Template SID (HX and 32 hexadecimal digits).
+const CONTENT_SID: &str = "HX0123456789abcdef0123456789abcdef";
 const VONAGE_KEY: &str = "abcd1234";
 const VONAGE_SECRET: &str = "abcdef0123456789";
 const VONAGE_FROM: &str = "AcmeInc";
@@ -59,6 +61,15 @@ fn twilio_verify_vars() -> Value {
 
 fn vonage_sms_vars() -> Value {
     json!({"api_key": VONAGE_KEY, "api_secret": VONAGE_SECRET, "from": VONAGE_FROM})
+}
+
+fn twilio_whatsapp_vars() -> Value {
+    json!({
+        "account_sid": ACCOUNT_SID,
+        "auth_token": AUTH_TOKEN,
+        "from": TWILIO_FROM,
+        "content_sid": CONTENT_SID,
+    })
 }
 
 fn vonage_verify_vars() -> Value {
@@ -100,6 +111,34 @@ const VONAGE_VERIFY_SETUP: Setup = Setup {
     preset: "vonage-verify",
     vars: vonage_verify_vars,
     options: AppOptions::standalone_challenge_verify,
+};
+
+const TWILIO_VERIFY_VOICE: Setup = Setup {
+    spec: TWILIO_VERIFY,
+    preset: "twilio-verify-voice",
+    vars: twilio_verify_vars,
+    options: AppOptions::standalone_challenge_verify,
+};
+
+const TWILIO_VERIFY_WHATSAPP: Setup = Setup {
+    spec: TWILIO_VERIFY,
+    preset: "twilio-verify-whatsapp",
+    vars: twilio_verify_vars,
+    options: AppOptions::standalone_challenge_verify,
+};
+
+const VONAGE_VERIFY_VOICE: Setup = Setup {
+    spec: VONAGE_VERIFY,
+    preset: "vonage-verify-voice",
+    vars: vonage_verify_vars,
+    options: AppOptions::standalone_challenge_verify,
+};
+
+const TWILIO_WHATSAPP: Setup = Setup {
+    spec: TWILIO_API,
+    preset: "twilio-whatsapp",
+    vars: twilio_whatsapp_vars,
+    options: AppOptions::standalone_single,
 };
 
 /// The daemon in process with `mfa.endpoints: {preset, base_url: the front, vars}`.
@@ -630,4 +669,267 @@ async fn vonage_verify_wrong_code_documented_with_a_200_is_an_invalid_code() {
     assert_eq!(exchange.request.path, VONAGE_CHECK_PATH);
     assert_answered(prism, &exchange, 200);
     assert_eq!(exchange.answer.json()["status"], "16");
+}
+
+// ---------------------------------------------------------------------------------------------
+// twilio-verify-voice and twilio-verify-whatsapp: Twilio Verify v2 with Channel=call, whatsapp
+
+/// The Twilio Verify preset of `setup` through a whole enrolment and login: each verification
+/// asks for `channel` with the user's language as `Locale`, Prism accepts every request.
+async fn twilio_verify_by(setup: &Setup, channel: &str, username: &str) {
+    let (prism, front, app) = on_prism(setup).await;
+    let phone = phone_for(username);
+    enrol_and_log_in_challenge_verify(&app, username, &json!({"phone": phone, "language": "de"}))
+        .await;
+
+    let exchanges = front.exchanges();
+    assert_eq!(exchanges.len(), 4, "{:?}", front.requests());
+    let auth = basic_auth(ACCOUNT_SID, AUTH_TOKEN);
+    for challenge in [&exchanges[0], &exchanges[2]] {
+        let request = &challenge.request;
+        assert_form_post(
+            request,
+            &twilio_verifications_path(),
+            &["To", "Channel", "Locale"],
+            Some(&auth),
+        );
+        assert_eq!(form_value(request, "To"), phone);
+        assert_eq!(form_value(request, "Channel"), channel);
+        assert_eq!(form_value(request, "Locale"), "de");
+        assert_answered(prism, challenge, 201);
+    }
+    for check in [&exchanges[1], &exchanges[3]] {
+        assert_form_post(
+            &check.request,
+            &twilio_check_path(),
+            &["To", "Code"],
+            Some(&auth),
+        );
+        assert_answered(prism, check, 200);
+    }
+    let sent = &exchanges[0].request;
+    let no_channel = prism
+        .replay(sent, &[Change::RemoveFormField("Channel")])
+        .await;
+    assert_eq!(no_channel.status, 422, "{}", no_channel.text());
+}
+
+#[tokio::test]
+async fn twilio_verify_voice_sends_what_twilios_description_accepts() {
+    twilio_verify_by(&TWILIO_VERIFY_VOICE, "call", "conformance-twilio-voice").await;
+}
+
+#[tokio::test]
+async fn twilio_verify_whatsapp_sends_what_twilios_description_accepts() {
+    twilio_verify_by(
+        &TWILIO_VERIFY_WHATSAPP,
+        "whatsapp",
+        "conformance-twilio-whatsapp",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn twilio_verify_voice_without_to_is_refused_by_prism_and_reported_as_a_provider_failure() {
+    let (prism, exchange) = activation_changed(
+        &TWILIO_VERIFY_VOICE,
+        &twilio_verifications_path(),
+        Change::RemoveFormField("To"),
+        "conformance-twilio-voice-no-to",
+    )
+    .await;
+    assert_refused_for(prism, &exchange, "To");
+}
+
+// ---------------------------------------------------------------------------------------------
+// vonage-verify-voice: Vonage Verify API v1, verifyRequest with workflow_id 7
+
+#[tokio::test]
+async fn vonage_verify_voice_sends_what_vonages_description_accepts() {
+    let (prism, front, app) = on_prism(&VONAGE_VERIFY_VOICE).await;
+    let username = "conformance-vonage-voice";
+    let phone = phone_for(username);
+    enrol_and_log_in_challenge_verify(&app, username, &json!({"phone": phone})).await;
+
+    let exchanges = front.exchanges();
+    assert_eq!(exchanges.len(), 4, "{:?}", front.requests());
+    for challenge in [&exchanges[0], &exchanges[2]] {
+        let request = &challenge.request;
+        assert_form_post(
+            request,
+            VONAGE_VERIFY_PATH,
+            &[
+                "api_key",
+                "api_secret",
+                "number",
+                "brand",
+                "code_length",
+                "workflow_id",
+            ],
+            None,
+        );
+        assert_eq!(form_value(request, "number"), phone.trim_start_matches('+'));
+        assert_eq!(form_value(request, "workflow_id"), "7", "TTS alone");
+        assert_answered(prism, challenge, 200);
+        assert_eq!(challenge.answer.json()["status"], "0");
+    }
+    for check in [&exchanges[1], &exchanges[3]] {
+        assert_eq!(
+            form_value(&check.request, "request_id"),
+            VONAGE_REQUEST_ID,
+            "captured from the challenge's answer"
+        );
+        assert_answered(prism, check, 200);
+    }
+
+    // Prism checks workflow_id against the description's enum (1 to 7): the preset's values
+    // pass, another is refused.
+    let sent = &exchanges[0].request;
+    for (workflow, status) in [("3", 200), ("7", 200), ("9", 422)] {
+        let answer = prism
+            .replay(sent, &[Change::SetFormField("workflow_id", workflow)])
+            .await;
+        assert_eq!(
+            answer.status,
+            status,
+            "workflow {workflow}: {}",
+            answer.text()
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// twilio-whatsapp: Twilio REST API 2010-04-01, CreateMessage with a Content Template
+
+#[tokio::test]
+async fn twilio_whatsapp_sends_what_twilios_description_accepts() {
+    let (prism, front, app) = on_prism(&TWILIO_WHATSAPP).await;
+    let username = "conformance-twilio-whatsapp";
+    enrol_and_log_in_single(&app, &front, username, "ContentVariables").await;
+
+    let exchanges = front.exchanges();
+    assert_eq!(
+        exchanges.len(),
+        2,
+        "activate and challenge each sent one message"
+    );
+    for exchange in &exchanges {
+        let request = &exchange.request;
+        assert_form_post(
+            request,
+            &twilio_messages_path(),
+            &["To", "From", "ContentSid", "ContentVariables"],
+            Some(&basic_auth(ACCOUNT_SID, AUTH_TOKEN)),
+        );
+        assert_eq!(
+            form_value(request, "To"),
+            format!("whatsapp:{}", phone_for(username))
+        );
+        assert_eq!(
+            form_value(request, "From"),
+            format!("whatsapp:{TWILIO_FROM}")
+        );
+        assert_eq!(form_value(request, "ContentSid"), CONTENT_SID);
+        let variables: Value = serde_json::from_str(&form_value(request, "ContentVariables"))
+            .expect("ContentVariables is a JSON string");
+        assert!(variables["1"].is_string(), "{variables}");
+        assert_answered(prism, exchange, 201);
+    }
+    let sent = &exchanges[0].request;
+    let no_to = prism.replay(sent, &[Change::RemoveFormField("To")]).await;
+    assert_eq!(no_to.status, 422, "{}", no_to.text());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delivery fields: the status callback field and the answer's message id, by the descriptions
+
+#[tokio::test]
+async fn twilio_sms_status_callback_is_a_field_twilios_description_takes() {
+    let (prism, front, app) = on_prism(&TWILIO_SMS).await;
+    app.activate_default("conformance-twilio-sms-callback")
+        .await
+        .mfa_token();
+    let sent = front.last().request;
+    assert!(
+        !form_keys(&sent).contains(&"StatusCallback".to_string()),
+        "no server.public_url here: the field is left out"
+    );
+
+    // What the daemon sends with server.public_url set (tests/api/preset_receipts.rs): Prism
+    // takes it, and checks the field (a uri).
+    let with_callback = prism
+        .replay(
+            &sent,
+            &[Change::SetFormField(
+                "StatusCallback",
+                "https://mfa.example.org/receipts/twilio-sms",
+            )],
+        )
+        .await;
+    assert_eq!(with_callback.status, 201, "{}", with_callback.text());
+    let not_a_url = prism
+        .replay(
+            &sent,
+            &[Change::SetFormField("StatusCallback", "not a url")],
+        )
+        .await;
+    assert_eq!(not_a_url.status, 422, "{}", not_a_url.text());
+}
+
+/// The `message_id` JSONPath of `preset`'s sending endpoint (single, else challenge), as the
+/// daemon reads it (`$.` added unless given).
+fn message_id_path(preset: &str) -> serde_json_path::JsonPath {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("templates/providers/{preset}.yml"));
+    let yaml: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&path).expect("read the preset"))
+            .expect("YAML");
+    let endpoints = &yaml["endpoints"];
+    let raw = endpoints
+        .get("single")
+        .or_else(|| endpoints.get("challenge"))
+        .and_then(|e| e.get("message_id"))
+        .and_then(serde_yaml::Value::as_str)
+        .unwrap_or_else(|| panic!("{preset}: no message_id"));
+    let full = if raw.starts_with('$') {
+        raw.to_string()
+    } else {
+        format!("$.{raw}")
+    };
+    serde_json_path::JsonPath::parse(&full).unwrap_or_else(|e| panic!("{preset}: {e}"))
+}
+
+#[tokio::test]
+async fn the_message_id_paths_find_an_id_in_the_descriptions_answers() {
+    for (setup, username) in [
+        (&TWILIO_SMS, "conformance-id-twilio-sms"),
+        (&TWILIO_WHATSAPP, "conformance-id-twilio-whatsapp"),
+        (&TWILIO_VERIFY_SETUP, "conformance-id-twilio-verify"),
+        (&TWILIO_VERIFY_VOICE, "conformance-id-twilio-voice"),
+        (&VONAGE_SMS_SETUP, "conformance-id-vonage-sms"),
+        (&VONAGE_VERIFY_SETUP, "conformance-id-vonage-verify"),
+        (&VONAGE_VERIFY_VOICE, "conformance-id-vonage-voice"),
+    ] {
+        let (_, front, app) = on_prism(setup).await;
+        app.activate(
+            username,
+            &app.personal(),
+            &json!({"phone": phone_for(username)}),
+        )
+        .await
+        .mfa_token();
+        let answer = front.last().answer.json();
+        let found = message_id_path(setup.preset)
+            .query(&answer)
+            .first()
+            .cloned();
+        assert!(
+            found
+                .as_ref()
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.is_empty()),
+            "{}: no id where message_id points in the description's answer {answer}",
+            setup.preset
+        );
+    }
 }

@@ -816,8 +816,8 @@ async fn a_local_preset_with_a_shipped_name_replaces_the_shipped_one() {
     let local = shipped_preset("twilio-sms")
         .replace("/Messages.json'", "/LocalMessages.json'")
         .replace(
-            "body: 'To={{ phone }}&From={{ from }}&Body={{ message }}'",
-            "body: 'To={{ phone }}&From={{ from }}&Body={{ message }}&Origin=local-copy'",
+            "&Body={{ message }}",
+            "&Body={{ message }}&Origin=local-copy",
         );
     assert!(local.contains("LocalMessages") && local.contains("local-copy"));
     let app = daemon_with(

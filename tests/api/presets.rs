@@ -315,6 +315,174 @@ async fn the_generic_json_webhook_needs_no_token() {
     confirm_with_code_of(&app, "alice", &token, string_at(&body, "/message")).await;
 }
 
+/// Telnyx, https://developers.telnyx.com/docs/messaging/messages/send-message:
+/// `POST /v2/messages`, `Authorization: Bearer {key}`, JSON `from`, `to` (E.164), `text`;
+/// the message under `data`. Without server.public_url no `webhook_url` is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telnyx_sms_sends_the_documented_request() {
+    let app = spawn_app(AppOptions::standalone_single().with_endpoints(preset(
+        "telnyx-sms",
+        json!({"api_key": "KEYtelnyx-3f1", "from": "+15551234567"}),
+    )))
+    .await;
+    app.provider.reply_on(
+        "/v2/messages",
+        Reply::json(
+            200,
+            json!({"data": {"record_type": "message", "id": "40385f64-5717-4562-b3fc-2c963f66afa6"}}),
+        ),
+    );
+
+    let (token, sms) = activate_phone(&app, "alice").await;
+
+    assert_eq!(sms.method, "POST");
+    assert_eq!(sms.path, "/v2/messages");
+    assert_eq!(header(&sms, "authorization"), "Bearer KEYtelnyx-3f1");
+    assert_json_content_type(&sms);
+    let body = sms.body_json();
+    assert_eq!(body["from"], json!("+15551234567"));
+    assert_eq!(body["to"], json!(phone_for("alice")));
+    assert!(
+        body.get("webhook_url").is_none(),
+        "no public url, no webhook_url: {body}"
+    );
+    confirm_with_code_of(&app, "alice", &token, string_at(&body, "/text")).await;
+}
+
+/// Infobip SMS API v3, https://www.infobip.com/docs/developer-resources/quickstart:
+/// `POST {your base URL}/sms/3/messages`, `Authorization: App {key}`, JSON `messages[0]` with
+/// `sender`, `destinations[0].to` (international format) and `content.text`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn infobip_sms_sends_the_documented_request() {
+    let app = spawn_app(AppOptions::standalone_single().with_endpoints(preset(
+        "infobip-sms",
+        json!({"api_key": "infobip-key-8d2", "sender": "InfoSMS"}),
+    )))
+    .await;
+    app.provider.reply_on(
+        "/sms/3/messages",
+        Reply::json(
+            200,
+            json!({"bulkId": "b-1", "messages": [{"messageId": "m-1", "status": {"groupName": "PENDING"}}]}),
+        ),
+    );
+
+    let (token, sms) = activate_phone(&app, "alice").await;
+
+    assert_eq!(sms.method, "POST");
+    assert_eq!(sms.path, "/sms/3/messages");
+    assert_eq!(header(&sms, "authorization"), "App infobip-key-8d2");
+    assert!(header(&sms, "accept").contains("application/json"));
+    assert_json_content_type(&sms);
+    let body = sms.body_json();
+    let messages = body["messages"].as_array().expect("messages is an array");
+    assert_eq!(messages.len(), 1, "{body}");
+    assert_eq!(body["messages"][0]["sender"], json!("InfoSMS"));
+    assert_eq!(
+        body["messages"][0]["destinations"],
+        json!([{"to": digits(&phone_for("alice"))}])
+    );
+    let text = string_at(&body, "/messages/0/content/text");
+    confirm_with_code_of(&app, "alice", &token, text).await;
+}
+
+#[test]
+fn infobip_sms_without_base_url_is_refused_naming_it() {
+    let (status, text) = check_with_endpoints(json!({
+        "preset": "infobip-sms",
+        "vars": {"api_key": "k", "sender": "InfoSMS"},
+    }));
+
+    assert_eq!(status, Some(1), "output:\n{text}");
+    assert!(
+        text.lines().any(|l| l.contains("mfa.endpoints.base_url")),
+        "each account has its own base URL: output:\n{text}"
+    );
+}
+
+/// ClickSend, https://developers.clicksend.com/docs/messaging/sms: `POST /v3/sms/send`, HTTP
+/// Basic username:api_key, JSON `messages[0]` with `source`, `from`, `to` (E.164), `body`; 200
+/// with `response_code` SUCCESS and each message's own `status`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clicksend_sms_sends_the_documented_request() {
+    let app = spawn_app(AppOptions::standalone_single().with_endpoints(preset(
+        "clicksend-sms",
+        json!({"api_username": "acme", "api_key": "clicksend-key-1a", "from": "Acme"}),
+    )))
+    .await;
+    app.provider.respond_on("/v3/sms/send", |request| {
+        // A message ClickSend refuses comes back inside a 200 with its own status.
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let status = if body["messages"][0]["to"] == json!("+15005550009") {
+            "INVALID_RECIPIENT"
+        } else {
+            "SUCCESS"
+        };
+        Reply::json(
+            200,
+            json!({
+                "http_code": 200,
+                "response_code": "SUCCESS",
+                "response_msg": "Messages queued for delivery.",
+                "data": {"messages": [{"message_id": "BF7AD270-0DE2", "status": status}]},
+            }),
+        )
+    });
+
+    let (token, sms) = activate_phone(&app, "alice").await;
+
+    assert_eq!(sms.method, "POST");
+    assert_eq!(sms.path, "/v3/sms/send");
+    assert_eq!(
+        header(&sms, "authorization"),
+        basic("acme", "clicksend-key-1a")
+    );
+    assert_json_content_type(&sms);
+    let body = sms.body_json();
+    assert_eq!(body["messages"][0]["from"], json!("Acme"));
+    assert_eq!(body["messages"][0]["to"], json!(phone_for("alice")));
+    assert_eq!(body["messages"][0]["source"], json!("mfa-bridge"));
+    confirm_with_code_of(&app, "alice", &token, string_at(&body, "/messages/0/body")).await;
+
+    app.activate("bob", &app.personal(), &json!({"phone": "+15005550009"}))
+        .await
+        .assert_error(400, "messaging-server-error");
+}
+
+/// 46elks, https://46elks.se/docs: `POST /a1/sms`, HTTP Basic, a form with `from`, `to`
+/// (E.164) and `message`; without server.public_url no `whendelivered`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fortysix_elks_sms_sends_the_documented_request() {
+    let app = spawn_app(AppOptions::standalone_single().with_endpoints(preset(
+        "46elks-sms",
+        json!({"api_username": "u2c11ef65b429a8e1", "api_password": "elks-pass-0c", "from": "ElkCo"}),
+    )))
+    .await;
+    app.provider.reply_on(
+        "/a1/sms",
+        Reply::json(
+            200,
+            json!({"status": "created", "id": "s17a6dafb12d6b1cabc053d57dac2b9d8"}),
+        ),
+    );
+
+    let (token, sms) = activate_phone(&app, "alice").await;
+
+    assert_eq!(sms.method, "POST");
+    assert_eq!(sms.path, "/a1/sms");
+    assert_eq!(
+        header(&sms, "authorization"),
+        basic("u2c11ef65b429a8e1", "elks-pass-0c")
+    );
+    assert!(header(&sms, "content-type").starts_with("application/x-www-form-urlencoded"));
+    let form: BTreeMap<String, String> = sms.form_pairs().into_iter().collect();
+    assert_eq!(form.get("from").map(String::as_str), Some("ElkCo"));
+    assert_eq!(form.get("to"), Some(&phone_for("alice")));
+    assert!(!form.contains_key("whendelivered"), "{form:?}");
+    let text = form.get("message").expect("a message field").clone();
+    confirm_with_code_of(&app, "alice", &token, &text).await;
+}
+
 // -----------------------------------------------------------------------------------------
 // SMS, challenge-verify mode
 
@@ -555,6 +723,244 @@ async fn postmark_email_sends_the_documented_request() {
         string_at(&body, "/Subject"),
         string_at(&body, "/TextBody"),
         string_at(&body, "/HtmlBody"),
+    );
+    app.confirm("alice", &token, &code).await.recovery_codes();
+}
+
+/// Brevo, https://developers.brevo.com/docs/send-a-transactional-email: `POST /v3/smtp/email`,
+/// `api-key: {key}`, JSON `sender` (`name`, `email`), `to[0].email`, `subject`, `htmlContent`,
+/// `textContent`; 201 with `messageId`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brevo_email_sends_the_documented_request() {
+    let app = spawn_app(
+        AppOptions::standalone_single()
+            .with_user_data(email_user_data())
+            .with_endpoints(preset(
+                "brevo-email",
+                json!({"api_key": "xkeysib-test-4e", "from": "no-reply@example.com"}),
+            )),
+    )
+    .await;
+    app.provider.reply_on(
+        "/v3/smtp/email",
+        Reply::json(
+            201,
+            json!({"messageId": "<202401010000.1@smtp-relay.mailin.fr>"}),
+        ),
+    );
+
+    let (token, mail) = activate_email(&app, "alice", "alice@example.com").await;
+
+    assert_eq!(mail.method, "POST");
+    assert_eq!(mail.path, "/v3/smtp/email");
+    assert_eq!(header(&mail, "api-key"), "xkeysib-test-4e");
+    assert_json_content_type(&mail);
+    let body = mail.body_json();
+    assert_eq!(
+        body["sender"],
+        json!({"name": "mfa-bridge", "email": "no-reply@example.com"}),
+        "the name's default"
+    );
+    assert_eq!(body["to"], json!([{"email": "alice@example.com"}]));
+    let code = assert_email_parts(
+        string_at(&body, "/subject"),
+        string_at(&body, "/textContent"),
+        string_at(&body, "/htmlContent"),
+    );
+    app.confirm("alice", &token, &code).await.recovery_codes();
+}
+
+/// Mailjet Send API v3.1,
+/// https://dev.mailjet.com/docs/email-api/send_api_v31/send_basic_email: `POST /v3.1/send`,
+/// HTTP Basic key:secret, JSON `Messages[0]` with `From`, `To`, `Subject`, `TextPart`,
+/// `HTMLPart`; 200 whose message `Status` is "success" (an "error" one is a failure).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mailjet_email_sends_the_documented_request() {
+    let app = spawn_app(
+        AppOptions::standalone_single()
+            .with_user_data(email_user_data())
+            .with_endpoints(preset(
+                "mailjet-email",
+                json!({
+                    "api_key": "mj-public-7b",
+                    "api_secret": "mj-secret-2c",
+                    "from": "pilot@example.com",
+                    "from_name": "Example App",
+                }),
+            )),
+    )
+    .await;
+    app.provider.respond_on("/v3.1/send", |request| {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let to = body["Messages"][0]["To"][0]["Email"].clone();
+        let status = if to == json!("blocked@example.com") {
+            "error"
+        } else {
+            "success"
+        };
+        Reply::json(
+            200,
+            json!({"Messages": [{
+                "Status": status,
+                "To": [{"Email": to, "MessageUUID": "1ab23cd4", "MessageID": 456}],
+            }]}),
+        )
+    });
+
+    let (token, mail) = activate_email(&app, "alice", "alice@example.com").await;
+
+    assert_eq!(mail.method, "POST");
+    assert_eq!(mail.path, "/v3.1/send");
+    assert_eq!(
+        header(&mail, "authorization"),
+        basic("mj-public-7b", "mj-secret-2c")
+    );
+    assert_json_content_type(&mail);
+    let body = mail.body_json();
+    let message = &body["Messages"][0];
+    assert_eq!(
+        message["From"],
+        json!({"Email": "pilot@example.com", "Name": "Example App"})
+    );
+    assert_eq!(message["To"], json!([{"Email": "alice@example.com"}]));
+    let code = assert_email_parts(
+        string_at(message, "/Subject"),
+        string_at(message, "/TextPart"),
+        string_at(message, "/HTMLPart"),
+    );
+    app.confirm("alice", &token, &code).await.recovery_codes();
+
+    app.activate(
+        "bob",
+        &app.personal(),
+        &json!({"email": "blocked@example.com", "language": "en"}),
+    )
+    .await
+    .assert_error(400, "messaging-server-error");
+}
+
+/// Resend, https://resend.com/docs/api-reference/emails: `POST /emails`, `Authorization:
+/// Bearer {key}`, JSON `from`, `to`, `subject`, `html`, `text`; an `Idempotency-Key` that is
+/// the send's id: a new one for each challenge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_email_sends_the_documented_request_with_an_idempotency_key() {
+    let app = spawn_app(
+        AppOptions::standalone_single()
+            .with_user_data(email_user_data())
+            .with_endpoints(preset(
+                "resend-email",
+                json!({"api_key": "re_test_5d", "from": "Example <no-reply@example.com>"}),
+            )),
+    )
+    .await;
+    app.provider.reply_on(
+        "/emails",
+        Reply::json(200, json!({"id": "49a3999c-0ce1-4ea6-ab68-afcd6dc2e794"})),
+    );
+
+    let (token, mail) = activate_email(&app, "alice", "alice@example.com").await;
+
+    assert_eq!(mail.method, "POST");
+    assert_eq!(mail.path, "/emails");
+    assert_eq!(header(&mail, "authorization"), "Bearer re_test_5d");
+    assert_json_content_type(&mail);
+    let body = mail.body_json();
+    assert_eq!(body["from"], json!("Example <no-reply@example.com>"));
+    assert_eq!(body["to"], json!(["alice@example.com"]));
+    let code = assert_email_parts(
+        string_at(&body, "/subject"),
+        string_at(&body, "/text"),
+        string_at(&body, "/html"),
+    );
+    let first_key = header(&mail, "idempotency-key");
+    assert!(
+        (1..=256).contains(&first_key.len()),
+        "Resend takes keys of up to 256 characters: {first_key:?}"
+    );
+    app.confirm("alice", &token, &code).await.recovery_codes();
+
+    let token = app.mfa_login("alice").await;
+    app.challenge("alice", &token).await.assert_status(200);
+    let second_key = header(&app.provider.last(), "idempotency-key");
+    assert_ne!(first_key, second_key, "each send has its own key");
+}
+
+/// SparkPost, https://developers.sparkpost.com/api/transmissions/:
+/// `POST /api/v1/transmissions`, `Authorization: {API key}`, JSON `recipients[0].address.email`
+/// and `content` with `from`, `subject`, `text`, `html`; 200 with `results.id`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sparkpost_email_sends_the_documented_request() {
+    let app = spawn_app(
+        AppOptions::standalone_single()
+            .with_user_data(email_user_data())
+            .with_endpoints(preset(
+                "sparkpost-email",
+                json!({"api_key": "sparkpost-key-9e", "from": "no-reply@example.com"}),
+            )),
+    )
+    .await;
+    app.provider.reply_on(
+        "/api/v1/transmissions",
+        Reply::json(
+            200,
+            json!({"results": {"total_rejected_recipients": 0, "total_accepted_recipients": 1, "id": "11668787484950529"}}),
+        ),
+    );
+
+    let (token, mail) = activate_email(&app, "alice", "alice@example.com").await;
+
+    assert_eq!(mail.method, "POST");
+    assert_eq!(mail.path, "/api/v1/transmissions");
+    assert_eq!(header(&mail, "authorization"), "sparkpost-key-9e");
+    assert_json_content_type(&mail);
+    let body = mail.body_json();
+    assert_eq!(
+        body["recipients"],
+        json!([{"address": {"email": "alice@example.com"}}])
+    );
+    assert_eq!(
+        body["content"]["from"]["email"],
+        json!("no-reply@example.com")
+    );
+    let code = assert_email_parts(
+        string_at(&body, "/content/subject"),
+        string_at(&body, "/content/text"),
+        string_at(&body, "/content/html"),
+    );
+    app.confirm("alice", &token, &code).await.recovery_codes();
+}
+
+/// MailerSend, https://developers.mailersend.com/api/v1/email.html: `POST /v1/email`,
+/// `Authorization: Bearer {token}`, JSON `from`, `to`, `subject`, `text`, `html`; 202 Accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mailersend_email_sends_the_documented_request() {
+    let app = spawn_app(
+        AppOptions::standalone_single()
+            .with_user_data(email_user_data())
+            .with_endpoints(preset(
+                "mailersend-email",
+                json!({"api_token": "mlsn.test-6a", "from": "no-reply@example.com"}),
+            )),
+    )
+    .await;
+    app.provider.reply_on("/v1/email", Reply::Empty(202));
+
+    let (token, mail) = activate_email(&app, "alice", "alice@example.com").await;
+
+    assert_eq!(mail.method, "POST");
+    assert_eq!(mail.path, "/v1/email");
+    assert_eq!(header(&mail, "authorization"), "Bearer mlsn.test-6a");
+    assert_json_content_type(&mail);
+    let body = mail.body_json();
+    assert_eq!(
+        body["from"],
+        json!({"email": "no-reply@example.com", "name": "mfa-bridge"})
+    );
+    assert_eq!(body["to"], json!([{"email": "alice@example.com"}]));
+    let code = assert_email_parts(
+        string_at(&body, "/subject"),
+        string_at(&body, "/text"),
+        string_at(&body, "/html"),
     );
     app.confirm("alice", &token, &code).await.recovery_codes();
 }

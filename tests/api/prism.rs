@@ -62,7 +62,9 @@ pub const VONAGE_SMS: &str = "vonage_sms.yml";
 pub const VONAGE_VERIFY: &str = "vonage_verify.yml";
 
 /// The descriptions of tests/conformance/specs/, each with the preset whose conformance tests
-/// use it (they are named `conformance::{preset}_...`, dashes as underscores).
+/// use it (they are named `conformance::{preset}_...`, dashes as underscores). Other presets on
+/// the same description (`twilio-whatsapp`, `twilio-verify-voice`, ...) share its Prism; a run
+/// filtered to one of them alone starts it when its first test asks.
 pub const SPECS: [(&str, &str); 4] = [
     (TWILIO_API, "twilio_sms"),
     (TWILIO_VERIFY, "twilio_verify"),
@@ -471,6 +473,9 @@ fn shared_blocking(spec: &'static str) -> Result<&'static Prism, String> {
 pub enum Change {
     /// Removes this field from an `application/x-www-form-urlencoded` body.
     RemoveFormField(&'static str),
+    /// Gives this field of an `application/x-www-form-urlencoded` body this value (replacing
+    /// it where it is, else adding it at the end).
+    SetFormField(&'static str, &'static str),
     /// Removes this header (e.g. `authorization`).
     RemoveHeader(&'static str),
     /// Asks Prism for this named example of the description (`Prefer: example=NAME`).
@@ -661,6 +666,18 @@ async fn forward(
                     .collect();
                 body = form_urlencoded::Serializer::new(String::new())
                     .extend_pairs(kept)
+                    .finish()
+                    .into_bytes();
+            }
+            Change::SetFormField(field, value) => {
+                let mut pairs: Vec<(String, String)> =
+                    form_urlencoded::parse(&body).into_owned().collect();
+                match pairs.iter_mut().find(|(key, _)| key == field) {
+                    Some(pair) => pair.1 = value.to_string(),
+                    None => pairs.push((field.to_string(), value.to_string())),
+                }
+                body = form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(pairs)
                     .finish()
                     .into_bytes();
             }

@@ -14,7 +14,7 @@
   };
 
   function describeMethod(m) {
-    return { sms: 'SMS', email: 'email', totp: 'authenticator app', 'sms+email': 'SMS and email' }[m] || m;
+    return { sms: 'SMS', email: 'email', voice: 'voice call', whatsapp: 'WhatsApp', totp: 'authenticator app', 'sms+email': 'SMS and email' }[m] || m;
   }
 
   function result(text, kind) {

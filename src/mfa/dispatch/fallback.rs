@@ -7,6 +7,7 @@
 //! the deadline.
 
 use crate::config::Channel;
+use crate::domain::Destination;
 use crate::snapshot::Snapshot;
 use crate::store::SessionKey;
 
@@ -94,13 +95,13 @@ impl Mfa {
     }
 }
 
-/// Whether the user's data holds a destination for `channel`: one of its phone fields (SMS)
-/// or email fields (email).
+/// Whether the user's data holds a destination for `channel`: one of its phone fields (SMS,
+/// voice, WhatsApp) or email fields (email).
 fn has_destination(snap: &Snapshot, channel: Channel, p: &Prepared) -> bool {
     let rules = &snap.config.mfa.user_data;
-    let fields = match channel {
-        Channel::Sms => &rules.phone_fields,
-        Channel::Email => &rules.email_fields,
+    let fields = match channel.destination() {
+        Destination::Phone => &rules.phone_fields,
+        Destination::Email => &rules.email_fields,
     };
     fields
         .iter()
