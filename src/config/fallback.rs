@@ -34,7 +34,7 @@ pub(super) fn parse_fallback(
         let Some(from_channel) = Channel::from_name(&from) else {
             p.push(
                 &path,
-                format!("unknown channel '{from}' (expected: sms or email)"),
+                format!("unknown channel '{from}' (expected: {})", Channel::NAMES),
             );
             continue;
         };
@@ -44,7 +44,7 @@ pub(super) fn parse_fallback(
         let Some(to_channel) = Channel::from_name(&to_name) else {
             p.push(
                 &path,
-                format!("unknown channel '{to_name}' (expected: sms or email)"),
+                format!("unknown channel '{to_name}' (expected: {})", Channel::NAMES),
             );
             continue;
         };
