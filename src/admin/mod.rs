@@ -231,6 +231,10 @@ async fn metrics(State(state): State<AdminState>) -> Response {
     metrics
         .pending_sessions
         .set(state.app.mfa.store().pending_sessions() as i64);
+    state
+        .app
+        .mfa
+        .publish_breakers(&state.app.snapshot(), metrics);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         metrics.render(),

@@ -29,7 +29,7 @@ impl BreakerState {
 
     /// The value of the `mfa_bridge_provider_breaker_state` gauge: 0 closed, 1 open, 2
     /// half-open.
-    fn gauge(self) -> i64 {
+    pub fn gauge(self) -> i64 {
         match self {
             BreakerState::Closed => 0,
             BreakerState::Open => 1,

@@ -235,6 +235,19 @@ async fn a_breaker_opens_after_failures_skips_its_provider_and_a_probe_closes_it
     )
     .await;
     assert_eq!(breaker(&app, "primary").await["breaker"], "closed");
+    // Every configured provider is on /metrics from the start, closed.
+    for provider in ["primary", "backup"] {
+        assert_eq!(
+            metric(
+                &app,
+                "mfa_bridge_provider_breaker_state",
+                &[("provider", provider)]
+            )
+            .await,
+            Some(0.0),
+            "{provider}"
+        );
+    }
 
     enrol_through(&app, "alice", &b).await;
     let open = breaker(&app, "primary").await;

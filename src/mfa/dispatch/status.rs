@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::metrics::Metrics;
 use crate::provider::BreakerState;
 use crate::snapshot::Snapshot;
 
@@ -50,5 +51,17 @@ impl Mfa {
                 }
             })
             .collect()
+    }
+
+    /// Sets `mfa_bridge_provider_breaker_state` for every configured provider, so that a
+    /// scrape shows each of them (closed until its first failure), not only those a send has
+    /// moved.
+    pub fn publish_breakers(&self, snap: &Snapshot, metrics: &Metrics) {
+        for p in self.provider_status(snap) {
+            metrics
+                .breaker_state
+                .with_label_values(&[p.name.as_str()])
+                .set(p.breaker.gauge());
+        }
     }
 }
