@@ -9,12 +9,8 @@ use serde_json::{json, Value as Json_};
 use crate::store::{AttemptFilter, AttemptRecord};
 
 use super::error::AdminError;
+use super::list_query::read_list_query;
 use super::AdminState;
-
-/// How many entries a list holds when the query does not say.
-const DEFAULT_LIMIT: usize = 100;
-/// The most entries a list holds.
-const MAX_LIMIT: usize = 1000;
 
 /// An entry as lists show it (the detail adds method, status and duration).
 pub(super) fn attempt_summary(a: &AttemptRecord) -> Json_ {
@@ -32,12 +28,7 @@ pub(super) fn attempt_summary(a: &AttemptRecord) -> Json_ {
 /// `to` (seconds since the epoch, both included). An empty value is no filter.
 fn parse_query(query: Option<&str>) -> Result<(AttemptFilter, usize), AdminError> {
     let mut filter = AttemptFilter::all();
-    let mut limit = DEFAULT_LIMIT;
-    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        let value = value.trim().to_string();
-        if value.is_empty() {
-            continue;
-        }
+    let limit = read_list_query(query, |key, value| {
         let time = |name: &str| {
             value.parse::<u64>().map_err(|_| {
                 AdminError::BadRequest(format!(
@@ -45,12 +36,7 @@ fn parse_query(query: Option<&str>) -> Result<(AttemptFilter, usize), AdminError
                 ))
             })
         };
-        match key.as_ref() {
-            "limit" => {
-                limit = value.parse::<usize>().map_err(|_| {
-                    AdminError::BadRequest("limit must be a whole number from 1 to 1000.".into())
-                })?
-            }
+        match key {
             "user" => filter.username = Some(value),
             "outcome" => filter.outcome = Some(value),
             "route" => filter.route = Some(value),
@@ -58,8 +44,9 @@ fn parse_query(query: Option<&str>) -> Result<(AttemptFilter, usize), AdminError
             "to" => filter.to = Some(time("to")?),
             _ => {}
         }
-    }
-    Ok((filter, limit.clamp(1, MAX_LIMIT)))
+        Ok(())
+    })?;
+    Ok((filter, limit))
 }
 
 pub(super) async fn list_attempts(
@@ -95,6 +82,7 @@ pub(super) async fn get_attempt(
 
 #[cfg(test)]
 mod tests {
+    use super::super::list_query::MAX_LIMIT;
     use super::*;
 
     #[test]

@@ -10,12 +10,8 @@ use crate::events::rfc3339;
 use crate::store::{DeliveryStatus, EventDelivery};
 
 use super::error::AdminError;
+use super::list_query::{read_list_query, MAX_LIMIT};
 use super::AdminState;
-
-/// How many deliveries a list holds when the query does not say.
-const DEFAULT_LIMIT: usize = 100;
-/// The most deliveries a list holds, and the most a filtered list looks through.
-const MAX_LIMIT: usize = 1000;
 
 /// The query: `limit`, and the filters `status` and `user`. An empty value is no filter.
 struct Query {
@@ -25,35 +21,27 @@ struct Query {
 }
 
 fn parse_query(query: Option<&str>) -> Result<Query, AdminError> {
-    let mut q = Query {
-        limit: DEFAULT_LIMIT,
-        status: None,
-        user: None,
-    };
-    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        let value = value.trim().to_string();
-        if value.is_empty() {
-            continue;
-        }
-        match key.as_ref() {
-            "limit" => {
-                q.limit = value.parse::<usize>().map_err(|_| {
-                    AdminError::BadRequest("limit must be a whole number from 1 to 1000.".into())
-                })?
-            }
+    let mut status = None;
+    let mut user = None;
+    let limit = read_list_query(query, |key, value| {
+        match key {
             "status" => {
-                q.status = Some(DeliveryStatus::parse(&value).ok_or_else(|| {
+                status = Some(DeliveryStatus::parse(&value).ok_or_else(|| {
                     AdminError::BadRequest(
                         "status must be one of pending, delivered, given_up.".into(),
                     )
                 })?)
             }
-            "user" => q.user = Some(value),
+            "user" => user = Some(value),
             _ => {}
         }
-    }
-    q.limit = q.limit.clamp(1, MAX_LIMIT);
-    Ok(q)
+        Ok(())
+    })?;
+    Ok(Query {
+        limit,
+        status,
+        user,
+    })
 }
 
 /// A delivery as the list shows it: its event's body as `event`.
@@ -81,6 +69,7 @@ pub(super) async fn list_events(
     let q = parse_query(query.as_deref())?;
     let store = state.app.mfa.store();
     let filtered = q.status.is_some() || q.user.is_some();
+    // A filtered list looks through the newest MAX_LIMIT deliveries (the README says so).
     let scan = if filtered { MAX_LIMIT } else { q.limit };
     let recent = store
         .recent_events(scan)

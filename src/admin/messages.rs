@@ -11,12 +11,8 @@ use serde_json::{json, Value as Json_};
 use crate::store::{SendFilter, SendRecord, SendStatus};
 
 use super::error::AdminError;
+use super::list_query::read_list_query;
 use super::AdminState;
-
-/// How many records a list holds when the query does not say.
-const DEFAULT_LIMIT: usize = 100;
-/// The most records a list holds.
-const MAX_LIMIT: usize = 1000;
 
 /// A record as the API shows it.
 pub(super) fn message(r: &SendRecord) -> Json_ {
@@ -33,18 +29,8 @@ pub(super) fn message(r: &SendRecord) -> Json_ {
 /// An empty value is no filter.
 fn parse_query(query: Option<&str>) -> Result<(SendFilter, usize), AdminError> {
     let mut filter = SendFilter::default();
-    let mut limit = DEFAULT_LIMIT;
-    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        let value = value.trim().to_string();
-        if value.is_empty() {
-            continue;
-        }
-        match key.as_ref() {
-            "limit" => {
-                limit = value.parse::<usize>().map_err(|_| {
-                    AdminError::BadRequest("limit must be a whole number from 1 to 1000.".into())
-                })?
-            }
+    let limit = read_list_query(query, |key, value| {
+        match key {
             "user" => filter.username = Some(value),
             "status" => {
                 filter.status = Some(SendStatus::parse(&value).ok_or_else(|| {
@@ -59,8 +45,9 @@ fn parse_query(query: Option<&str>) -> Result<(SendFilter, usize), AdminError> {
             "challenge" => filter.challenge = Some(value.to_ascii_lowercase()),
             _ => {}
         }
-    }
-    Ok((filter, limit.clamp(1, MAX_LIMIT)))
+        Ok(())
+    })?;
+    Ok((filter, limit))
 }
 
 pub(super) async fn list_messages(
@@ -96,6 +83,7 @@ pub(super) async fn get_message(
 
 #[cfg(test)]
 mod tests {
+    use super::super::list_query::MAX_LIMIT;
     use super::*;
 
     #[test]

@@ -17,6 +17,7 @@ mod endpoints;
 mod error;
 mod events;
 mod files;
+mod list_query;
 mod messages;
 mod openapi;
 mod presets;
