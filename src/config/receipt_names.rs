@@ -1,6 +1,7 @@
 //! `receipts.providers.NAME` must name a provider of this configuration (of `mfa.endpoints` or
-//! `mfa.channels.*`): a receipt route exists for each configured provider only, so an entry
-//! for any other name is a typo whose receipts would never be taken.
+//! `mfa.channels.*`): only a configured provider is told where to post receipts
+//! (`{{ status_callback }}` ends in its name), so an entry for any other name is a typo that
+//! leaves the real provider's receipts refused.
 
 use super::mfa::MfaConfig;
 use super::receipts::ReceiptsConfig;
