@@ -54,6 +54,7 @@ const PANEL_JS: &str = include_str!("panel/panel.js");
 const PANEL_CSS: &str = include_str!("panel/panel.css");
 const USERS_JS: &str = include_str!("panel/users.js");
 const MESSAGES_JS: &str = include_str!("panel/messages.js");
+const EVENTS_JS: &str = include_str!("panel/events.js");
 
 /// What every admin handler reads: the running application, the file it came from, the
 /// `${NAME}` lookup of its configuration.
@@ -137,6 +138,10 @@ pub fn router(state: AdminState) -> Router {
         .route(
             "/messages.js",
             get(|| async { asset("text/javascript; charset=utf-8", MESSAGES_JS) }),
+        )
+        .route(
+            "/events.js",
+            get(|| async { asset("text/javascript; charset=utf-8", EVENTS_JS) }),
         )
         .route(
             "/panel.css",

@@ -20,6 +20,7 @@ mod outbound;
 mod preset;
 mod problem;
 mod provider;
+mod receipt_names;
 mod receipts;
 mod server;
 mod storage;
@@ -214,6 +215,10 @@ fn parse_root(
         if receipts.public_url.is_empty() {
             receipts.public_url = public_url.clone();
         }
+    }
+
+    if let Some(mfa) = &mfa {
+        receipt_names::check_receipt_providers(&receipts, mfa, p);
     }
 
     let api_keys = api_keys.unwrap_or_default();

@@ -59,6 +59,8 @@ impl Fault {
 /// One request as it arrived.
 #[derive(Clone, Debug)]
 pub struct Seen {
+    /// When the request had arrived in full.
+    pub at: std::time::Instant,
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
@@ -280,6 +282,7 @@ async fn read_request(stream: &mut TcpStream) -> Option<Seen> {
         buffer.extend_from_slice(&chunk[..n]);
     }
     Some(Seen {
+        at: std::time::Instant::now(),
         path,
         headers,
         body: String::from_utf8_lossy(&buffer[head_end..head_end + length]).to_string(),

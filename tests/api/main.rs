@@ -15,6 +15,7 @@ mod conformance;
 mod delivery;
 mod delivery_fallback;
 mod delivery_fields;
+mod delivery_more;
 mod destinations;
 mod durability;
 mod errors;

@@ -34,6 +34,14 @@ async fn app_with_sends(sends: &[SendRecord]) -> Running {
     let data = tempfile::tempdir().unwrap();
     seed(data.path(), sends).await;
     let mut config = config_value(&AppOptions::proxy_single().with_admin(), data.path());
+    // `receipts.providers` names configured providers: the two of the seeded sends.
+    let endpoint = config["mfa"]["endpoints"].clone();
+    let named = |name: &str| {
+        let mut e = endpoint.clone();
+        e["name"] = json!(name);
+        e
+    };
+    config["mfa"]["endpoints"] = json!([named("twilio-main"), named("vonage")]);
     config["receipts"] = json!({
         "public_url": PUBLIC_URL,
         "providers": {

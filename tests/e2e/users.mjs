@@ -6,9 +6,10 @@
 // `cargo build` exactly as panel.mjs does, enrols a user through the public API and makes one
 // wrong verify, then drives the panel with the token named `helpdesk`: look the user up, issue an
 // enrolment code, cancel then confirm a reset in its dialog, filter the attempts log by user,
-// route and outcome (the reset shows with the token's name), and open the Messages page (the
-// message log: no full number, no code; filtered by status and user). Nothing goes beyond
-// 127.0.0.1.
+// route and outcome (the reset shows with the token's name), open the Messages page (the
+// message log: no full number, no code; filtered by status and user), and the Events page (the
+// events queue: an event delivered to a receiver that answers, one pending for a receiver that
+// is down; filtered by status and user; a delivery's details). Nothing goes beyond 127.0.0.1.
 //
 // Environment: MFA_BRIDGE_BIN (default target/debug/mfa-bridge), CHROMIUM (default
 // /usr/bin/chromium), E2E_ARTIFACTS (default target/e2e-artifacts).
@@ -16,6 +17,8 @@
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -31,10 +34,31 @@ const PHONE = '+41791231212';
 const ADMIN_TOKEN = 'admin-' + crypto.randomBytes(16).toString('hex');
 const HELPDESK_TOKEN = 'helpdesk-' + crypto.randomBytes(16).toString('hex');
 const API_KEY = 'key-' + crypto.randomBytes(16).toString('hex');
+const EVENTS_SECRET = 'whsec_' + crypto.randomBytes(32).toString('base64');
 
 // ------------------------------------------------------------------ configuration
 
-function writeConfig(dir, providerPort) {
+// A webhook receiver that answers 204 to everything (the events it gets are delivered).
+function startReceiver() {
+  const received = [];
+  const server = http.createServer((req, res) => {
+    req.on('data', () => {});
+    req.on('end', () => { received.push(req.url); res.writeHead(204); res.end(); });
+  });
+  server.unref();
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ received, port: server.address().port })));
+}
+
+// A loopback port nothing listens on (a receiver that is down: its events stay pending).
+function closedPort() {
+  const server = net.createServer();
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
+    const { port } = server.address();
+    server.close(() => resolve(port));
+  }));
+}
+
+function writeConfig(dir, providerPort, receiverPort, downPort) {
   const cfg = `# Written by tests/e2e/users.mjs for one run.
 server:
   listen: 127.0.0.1:0
@@ -60,6 +84,16 @@ mfa:
       headers:
         content-type: application/json
       body: '{"to": "{{ phone }}", "text": "Your code is {{ code }}"}'
+events:
+  endpoints:
+    - name: audit
+      url: 'http://127.0.0.1:${receiverPort}/hooks'
+      secret: ${EVENTS_SECRET}
+      types: [mfa.enrolled]
+    - name: down
+      url: 'http://127.0.0.1:${downPort}/hooks'
+      secret: ${EVENTS_SECRET}
+      types: [mfa.enrolled]
 `;
   const file = path.join(dir, 'platform.yml');
   fs.writeFileSync(file, cfg);
@@ -71,7 +105,8 @@ mfa:
 async function main() {
   resources.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mfa-bridge-e2e-users-'));
   const provider = await startProvider();
-  const configFile = writeConfig(resources.tmp, provider.port);
+  const receiver = await startReceiver();
+  const configFile = writeConfig(resources.tmp, provider.port, receiver.port, await closedPort());
   const lastCode = () => {
     const last = provider.received[provider.received.length - 1];
     const m = last && /Your code is ([0-9]+)/.exec(last.body);
@@ -246,6 +281,58 @@ async function main() {
     await waitFor('nothing for an unknown user', async () => (await messageRows().count()) === 0 && await byId('messages-empty').isVisible());
     await byId('messages-clear').click();
     assert((await byId('messages-user').inputValue()) === '', 'the user filter stays after clearing');
+  });
+
+  const eventRows = () => page.getByTestId('event-row');
+  // The statuses of the rows shown, once the page has loaded them.
+  const eventStatuses = async () => page.getByTestId('event-status').allTextContents();
+  await step('the Events page lists an event delivered and one pending, with the pending count', async () => {
+    await byId('tab-events').click();
+    await byId('view-events').waitFor({ state: 'visible' });
+    await waitFor('an enrolment delivered to audit and pending for down', async () => {
+      await byId('events-refresh').click();
+      await page.waitForTimeout(200);
+      const rows = await eventRows().allTextContents();
+      return rows.some((r) => r.includes('audit') && r.includes('delivered'))
+        && rows.some((r) => r.includes('down') && r.includes('pending'));
+    }, 20000, 500);
+    assert(receiver.received.length > 0, 'the receiver got no event');
+    assert(Number(await text('events-pending')) > 0, `pending: ${await text('events-pending')}`);
+    const pendingRow = eventRows().filter({ hasText: 'down' }).first();
+    assert(/mfa\.enrolled/.test(await pendingRow.textContent()), 'the pending row names its type');
+    await shot('events.png');
+  });
+
+  await step('the events queue filters by status and user; a row opens its details', async () => {
+    await byId('events-status').selectOption('pending');
+    await byId('events-apply').click();
+    await waitFor('only pending rows', async () => {
+      const s = await eventStatuses();
+      return s.length > 0 && s.every((x) => x === 'pending');
+    });
+    await eventRows().first().click();
+    await byId('event-detail-card').waitFor({ state: 'visible' });
+    const details = await text('event-detail');
+    assert(/down/.test(details) && /Next try/.test(details), `details: ${details}`);
+    assert(/mfa\.enrolled/.test(await text('event-body')), 'the body sent shows in the details');
+    await byId('events-status').selectOption('delivered');
+    await byId('events-apply').click();
+    await waitFor('only delivered rows', async () => {
+      const s = await eventStatuses();
+      return s.length > 0 && s.every((x) => x === 'delivered');
+    });
+    await byId('events-status').selectOption('');
+    await byId('events-user').fill('e2e-nobody');
+    await byId('events-apply').click();
+    await waitFor('nothing for an unknown user', async () => (await eventRows().count()) === 0 && await byId('events-empty').isVisible());
+    await byId('events-user').fill(OTHER_USER);
+    await byId('events-apply').click();
+    await waitFor('only that user\'s rows', async () => {
+      const rows = await eventRows().allTextContents();
+      return rows.length > 0 && rows.every((r) => r.includes(OTHER_USER));
+    });
+    await byId('events-clear').click();
+    assert((await byId('events-user').inputValue()) === '', 'the user filter stays after clearing');
   });
 
   await step('no page error, and nothing reached beyond 127.0.0.1', async () => {

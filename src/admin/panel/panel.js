@@ -11,7 +11,7 @@
   const STATUS_EVERY_MS = 20000;
   const REQUEST_TIMEOUT_MS = 15000;
   const DEFAULT_SAMPLE = { phone: '+41791231212' };
-  const VIEWS = ['endpoints', 'templates', 'attempts', 'users', 'messages'];
+  const VIEWS = ['endpoints', 'templates', 'attempts', 'users', 'messages', 'events'];
 
   const $ = (id) => document.getElementById(id);
 
@@ -158,6 +158,7 @@
     state.attemptsLoaded = false;
     if (window.mfaPanelUsers) window.mfaPanelUsers.reset();
     if (window.mfaPanelMessages) window.mfaPanelMessages.reset();
+    if (window.mfaPanelEvents) window.mfaPanelEvents.reset();
     $('signin-error').textContent = why || '';
     message(why ? '' : 'Signed out.', why ? '' : 'ok');
     showSignIn();
@@ -304,6 +305,7 @@
     else if (name === 'templates') openTemplatesView(sub);
     else if (name === 'users') openUsersView(sub);
     else if (name === 'messages') openMessagesView(sub);
+    else if (name === 'events') openEventsView(sub);
     else openAttemptsView(sub);
     if (!initial) {
       const h = $(name + '-title');
@@ -1027,6 +1029,12 @@
   function openMessagesView(sub) {
     if (window.mfaPanelMessages) window.mfaPanelMessages.open(sub);
     else window.addEventListener('mfa-panel-messages-ready', () => window.mfaPanelMessages.open(sub), { once: true });
+  }
+
+  // The Events page (events.js) opens once its script has run.
+  function openEventsView(sub) {
+    if (window.mfaPanelEvents) window.mfaPanelEvents.open(sub);
+    else window.addEventListener('mfa-panel-events-ready', () => window.mfaPanelEvents.open(sub), { once: true });
   }
 
   // The Users page (users.js) opens once its script has run.
