@@ -2,8 +2,8 @@
 
 mod attempts;
 mod backup;
-mod sends;
 mod events;
+mod sends;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
