@@ -57,7 +57,8 @@ pub enum Resend {
     Superseded,
     /// No provider of the channel is left, and no fallback applies.
     NothingLeft,
-    /// Another instance (or the other trigger) re-sends this send.
+    /// Another instance, or the other trigger, looked at this send first (and re-sent it, or
+    /// found nothing to re-send).
     Claimed,
     /// The send limits refuse one more send.
     Refused,
@@ -113,6 +114,12 @@ impl Mfa {
     }
 
     async fn try_resend(&self, snap: &Snapshot, failed: &SendRecord) -> Result<Resend, FlowError> {
+        // Claimed first: whatever this look decides (re-sent, or nothing to re-send: the
+        // session gone, a newer send, no provider left) stays true, so a send is looked at
+        // in full once, however often the background check finds it overdue.
+        if !self.claim(failed, self.clock.now()).await? {
+            return Ok(Resend::Claimed);
+        }
         let Some(pending) = self.pending_of(snap, failed).await? else {
             return Ok(Resend::SessionGone);
         };
@@ -128,9 +135,6 @@ impl Mfa {
         let Some((channel, order)) = next_providers(snap, failed, &pending, &tried) else {
             return Ok(Resend::NothingLeft);
         };
-        if !self.claim(failed, self.clock.now()).await? {
-            return Ok(Resend::Claimed);
-        }
         let now = self.clock.now();
         let (cfg, _) = route(snap, channel)?;
         let code =
