@@ -319,7 +319,7 @@ fn next_providers<'s>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::SendStatus;
+    use crate::store::{SendStatus, Store};
 
     fn record(id: &str, channel: &str, at: u64, attempt: u32) -> SendRecord {
         SendRecord {
@@ -339,6 +339,29 @@ mod tests {
             error: None,
             destination: "+41•••••67".into(),
         }
+    }
+
+    #[tokio::test]
+    async fn a_send_is_claimed_once_and_another_send_apart() {
+        let h = crate::mfa::testing::Harness::new();
+        let first = record("s1-1", "sms", 10, 1);
+        assert!(h.mfa.claim(&first, 10).await.unwrap());
+        assert!(!h.mfa.claim(&first, 11).await.unwrap());
+        let other = record("s1-2", "sms", 10, 2);
+        assert!(h.mfa.claim(&other, 12).await.unwrap());
+        // The claim is a counter the sweeper removes a day later.
+        let key = claim_key("s1-1");
+        let mut kept = None;
+        h.store
+            .update_counter(&key, &mut |old| {
+                kept = old.map(<[u8]>::to_vec);
+                old.map(<[u8]>::to_vec)
+            })
+            .await
+            .unwrap();
+        let kept = kept.expect("the claim is stored");
+        assert!(!limits::counter_expired(&kept, 10 + CLAIM_SECONDS - 1));
+        assert!(limits::counter_expired(&kept, 10 + CLAIM_SECONDS));
     }
 
     #[test]
