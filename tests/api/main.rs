@@ -49,6 +49,7 @@ mod receipts;
 mod refusals;
 mod reload;
 mod resend;
+mod resend_fallback;
 mod seed_examples;
 mod send_limits;
 mod sessions;
