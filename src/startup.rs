@@ -7,6 +7,7 @@ mod faults;
 pub mod logger;
 pub mod migrate_store;
 mod open_files;
+mod resends;
 mod serve;
 pub mod store;
 
@@ -230,6 +231,7 @@ impl Application {
                 }
             }
         });
+        let resends = resends::start(self.state.clone());
         // Events reach their webhooks from a queue in the store, off the requests' path.
         let events = crate::events::worker::Worker::new(
             Arc::clone(self.state.mfa.store()),
@@ -294,6 +296,7 @@ impl Application {
         let app = http::router(self.state);
         let served = serve(self.listener, app, self.limits, public_shutdown).await;
         sweeper.abort();
+        resends.abort();
         if let Some(events) = events {
             events.abort();
         }

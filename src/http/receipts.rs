@@ -181,8 +181,12 @@ pub async fn receive(
         Ok(Some(record)) => {
             count(&provider, Outcome::Applied);
             tracing::info!(provider = %provider, send = %record.id, status = %record.status, "receipt applied");
-            if status == SendStatus::Undelivered {
-                after_undelivered(&state, &record);
+            if let Some(event) = crate::mfa::send_event(&record) {
+                let (store, events) = (state.mfa.store().as_ref(), &snapshot.config.events);
+                crate::events::emit(store, events, now, event).await;
+            }
+            if matches!(status, SendStatus::Undelivered | SendStatus::Failed) {
+                after_undelivered(&state, record);
             }
             acknowledged(Outcome::Applied)
         }
@@ -229,12 +233,13 @@ async fn apply(
     store.send(&record.id).await
 }
 
-/// Where a receipt saying `undelivered` ends: the resend rule
-/// (`receipts.resend_on_undelivered`, run by the delivery engine) is called here with the
-/// send's record, so that the code goes out through the next provider or channel. Until that
-/// engine is wired in, the receipt is recorded and logged.
-fn after_undelivered(state: &AppState, record: &SendRecord) {
-    let rule = state.snapshot().config.receipts.resend_on_undelivered;
+/// Where a receipt saying `undelivered` (or `failed`) ends: with
+/// `receipts.resend_on_undelivered`, the code is re-sent through the next provider or the
+/// fallback channel ([`crate::mfa::Mfa::resend`]), off the receipt's request (the provider
+/// gets its answer at once); else the receipt is recorded and logged.
+fn after_undelivered(state: &AppState, record: SendRecord) {
+    let snapshot = state.snapshot();
+    let rule = snapshot.config.receipts.resend_on_undelivered;
     tracing::warn!(
         send = %record.id,
         provider = %record.provider,
@@ -242,6 +247,10 @@ fn after_undelivered(state: &AppState, record: &SendRecord) {
         resend_on_undelivered = rule,
         "a receipt says the code will not arrive"
     );
+    if rule {
+        let mfa = state.mfa.clone();
+        tokio::spawn(async move { mfa.resend(&snapshot, &record, "undelivered").await });
+    }
 }
 
 #[cfg(test)]

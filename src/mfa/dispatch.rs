@@ -5,14 +5,19 @@
 //! their circuit breakers as `/api/status` shows them ([`status`]).
 
 mod engine;
+mod event;
 mod fallback;
 mod log;
+mod overdue;
 mod plan;
+mod resend;
 mod status;
 mod verify;
 
 pub(super) use engine::{Job, Undelivered};
+pub use event::send_event;
 pub(super) use log::send_record;
+pub use resend::Resend;
 pub use status::ProviderStatus;
 pub(super) use verify::verify_templates;
 

@@ -47,7 +47,7 @@ use crate::store::{Store, StoreError};
 pub use crate::domain::{Method, StepUp};
 pub use deactivate::DeactivateInput;
 pub use delivery::ChannelDelivery;
-pub use dispatch::ProviderStatus;
+pub use dispatch::{send_event, ProviderStatus, Resend};
 pub use enrol::ActivateInput;
 pub use error::{FlowError, Invalid, Messaging, StepUpNeeded};
 pub use method::enrolled_methods;

@@ -25,6 +25,7 @@ use crate::template::{with_send_id, EndpointId, OutboundRequest, SendInput};
 use super::super::error::Messaging;
 use super::super::send::{provider_refused, render_error, send_error};
 use super::super::{FlowError, Mfa};
+use super::event::send_event;
 use super::log::TryRecord;
 use super::plan;
 
@@ -81,6 +82,19 @@ impl Mfa {
         snap: &'s Snapshot,
         job: &Job<'_>,
     ) -> Result<Delivered<'s>, Undelivered> {
+        self.deliver_among(snap, job, plan::order(snap.providers_of(job.channel)))
+            .await
+    }
+
+    /// Delivers `job` through `order`, providers of its channel in the order they are tried
+    /// (all of them for a new send; those not tried yet for a re-send). The tries are
+    /// numbered on from `job.base.attempt`.
+    pub(in crate::mfa) async fn deliver_among<'s>(
+        &self,
+        snap: &'s Snapshot,
+        job: &Job<'_>,
+        order: Vec<&'s CompiledProvider>,
+    ) -> Result<Delivered<'s>, Undelivered> {
         let out = &snap.config.outbound;
         let mut run = Run {
             job,
@@ -89,10 +103,9 @@ impl Mfa {
                 failures: out.breaker_failures,
                 cooldown_seconds: out.breaker_cooldown_seconds,
             },
-            attempt: 0,
+            attempt: job.base.attempt,
             reached: false,
         };
-        let order = plan::order(snap.providers_of(job.channel));
         let breakers = self.sender.breakers();
         let mut last = FlowError::InvalidParameter(super::super::Invalid::ChannelNotConfigured {
             channel: job.channel,
@@ -186,12 +199,12 @@ impl Mfa {
                 (TryOutcome::Answered, Ok(reply)) => {
                     run.reached = true;
                     breakers.success(name);
-                    return self.answered(provider, request, reply, record).await;
+                    return self.answered(snap, provider, request, reply, record).await;
                 }
                 (TryOutcome::Refused, Ok(reply)) => {
                     run.reached = true;
                     breakers.success(name);
-                    self.finish(&mut record, SendStatus::Failed, Some("refused"))
+                    self.finish(snap, &mut record, SendStatus::Failed, Some("refused"))
                         .await;
                     tracing::warn!(
                         provider = name,
@@ -203,7 +216,7 @@ impl Mfa {
                 (TryOutcome::Failed(f), result) => {
                     run.reached |= f.reached;
                     breakers.failure(name, self.clock.now(), run.policy);
-                    self.finish(&mut record, SendStatus::Failed, Some(f.class))
+                    self.finish(snap, &mut record, SendStatus::Failed, Some(f.class))
                         .await;
                     let error = match result {
                         Ok(reply) => provider_refused(reply.status),
@@ -241,13 +254,14 @@ impl Mfa {
     /// what the challenge captures.
     async fn answered(
         &self,
+        snap: &Snapshot,
         provider: &CompiledProvider,
         request: OutboundRequest,
         reply: Reply,
         mut record: SendRecord,
     ) -> Step {
         if !reply.satisfies(provider.templates.predicate(request.endpoint)) {
-            self.finish(&mut record, SendStatus::Failed, Some("refused"))
+            self.finish(snap, &mut record, SendStatus::Failed, Some("refused"))
                 .await;
             tracing::warn!(provider = %provider.config.provider, status = reply.status, "the messaging service refused the send");
             return Step::Stop(provider_refused(reply.status));
@@ -255,18 +269,30 @@ impl Mfa {
         let captured = match captures(provider, &reply) {
             Ok(c) => c,
             Err(e) => {
-                self.finish(&mut record, SendStatus::Failed, Some("capture-missing"))
-                    .await;
+                self.finish(
+                    snap,
+                    &mut record,
+                    SendStatus::Failed,
+                    Some("capture-missing"),
+                )
+                .await;
                 return Step::Next(e);
             }
         };
         record.provider_message_id = message_id(provider, &reply);
-        self.finish(&mut record, SendStatus::Sent, None).await;
+        self.finish(snap, &mut record, SendStatus::Sent, None).await;
         Step::Done(captured)
     }
 
-    /// Records a try's outcome in the message log and the metrics.
-    async fn finish(&self, record: &mut SendRecord, status: SendStatus, error: Option<&str>) {
+    /// Records a try's outcome in the message log and the metrics, and queues its event
+    /// (`send.sent` or `send.failed`).
+    async fn finish(
+        &self,
+        snap: &Snapshot,
+        record: &mut SendRecord,
+        status: SendStatus,
+        error: Option<&str>,
+    ) {
         record.status = status;
         record.error = error.map(String::from);
         record.updated_at = self.clock.now();
@@ -276,6 +302,9 @@ impl Mfa {
             .with_label_values(&[&record.provider, error.unwrap_or(status.as_str())])
             .inc();
         self.log_send(record).await;
+        if let Some(event) = send_event(record) {
+            self.emit(snap, event).await;
+        }
     }
 
     /// The single (with the code) or challenge request of `provider` for `job`.

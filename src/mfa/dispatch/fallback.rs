@@ -6,6 +6,8 @@
 //! own `{{ send_id }}` and its own `outbound.send_deadline_ms`: a client waits at most twice
 //! the deadline.
 
+use std::collections::BTreeMap;
+
 use crate::config::Channel;
 use crate::domain::Destination;
 use crate::snapshot::Snapshot;
@@ -36,7 +38,7 @@ impl Mfa {
             .find(|(from, _)| *from == failed.channel)
             .map(|(_, to)| *to)?;
         let code = failed.code.as_deref()?;
-        if challenge_channels.contains(&to) || !has_destination(snap, to, failed) {
+        if challenge_channels.contains(&to) || !has_destination(snap, to, &failed.user_data) {
             return None;
         }
         tracing::warn!(
@@ -97,7 +99,11 @@ impl Mfa {
 
 /// Whether the user's data holds a destination for `channel`: one of its phone fields (SMS,
 /// voice, WhatsApp) or email fields (email).
-fn has_destination(snap: &Snapshot, channel: Channel, p: &Prepared) -> bool {
+pub(super) fn has_destination(
+    snap: &Snapshot,
+    channel: Channel,
+    user_data: &BTreeMap<String, String>,
+) -> bool {
     let rules = &snap.config.mfa.user_data;
     let fields = match channel.destination() {
         Destination::Phone => &rules.phone_fields,
@@ -105,5 +111,5 @@ fn has_destination(snap: &Snapshot, channel: Channel, p: &Prepared) -> bool {
     };
     fields
         .iter()
-        .any(|f| p.user_data.get(f).is_some_and(|v| !v.trim().is_empty()))
+        .any(|f| user_data.get(f).is_some_and(|v| !v.trim().is_empty()))
 }
