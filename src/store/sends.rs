@@ -155,6 +155,11 @@ pub struct SendFilter {
     pub provider: Option<String>,
     /// `sms`, `email`, … exactly.
     pub channel: Option<String>,
+    /// Only sends begun at or after this time (seconds since the epoch).
+    pub begun_from: Option<u64>,
+    /// Only sends begun before this time: with `begun_from`, a window the engines read as a
+    /// range of their time index, not a walk of the whole log.
+    pub begun_before: Option<u64>,
 }
 
 impl SendFilter {
@@ -173,6 +178,8 @@ impl SendFilter {
             && same(&self.challenge, &record.challenge)
             && same(&self.provider, &record.provider)
             && same(&self.channel, &record.channel)
+            && self.begun_from.is_none_or(|from| record.at >= from)
+            && self.begun_before.is_none_or(|before| record.at < before)
     }
 }
 

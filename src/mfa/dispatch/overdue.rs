@@ -10,7 +10,7 @@ use crate::store::{SendFilter, SendStatus};
 use super::super::{FlowError, Mfa};
 use super::resend::Resend;
 
-/// The most `sent` records one check reads (newest first).
+/// The most `sent` records one check reads (newest first, within the window).
 const CHECKED_PER_ROUND: usize = 500;
 
 impl Mfa {
@@ -24,14 +24,18 @@ impl Mfa {
         let now = self.clock.now();
         // A send older than a session's life has no pending challenge left to re-send.
         let oldest = now.saturating_sub(snap.config.mfa.session_ttl.as_secs());
+        // Only the window where a send can be overdue and still pending is read: begun within
+        // a session's life, and at least N seconds ago (its last update is later still).
         let filter = SendFilter {
             status: Some(SendStatus::Sent),
+            begun_from: Some(oldest),
+            begun_before: Some(now.saturating_sub(after).saturating_add(1)),
             ..SendFilter::default()
         };
         let sent = self.store.find_sends(&filter, CHECKED_PER_ROUND).await?;
         let mut resent = 0;
         for record in sent {
-            let overdue = record.updated_at.saturating_add(after) <= now && record.at >= oldest;
+            let overdue = record.updated_at.saturating_add(after) <= now;
             if !overdue || !receipts.providers.contains_key(&record.provider) {
                 continue;
             }

@@ -153,6 +153,25 @@ pub(in crate::store) async fn the_message_log_finds_newest_first_by_each_filter(
         ..SendFilter::of_challenge("0102030405060708")
     };
     assert_eq!(find(both, 10).await, ["s3-1", "s1-2"]);
+    // A window of begin times [from, before), alone or with a challenge.
+    let window = |from, before| SendFilter {
+        begun_from: Some(from),
+        begun_before: Some(before),
+        ..SendFilter::default()
+    };
+    assert_eq!(find(window(11, 13), 10).await, ["s2-1", "s1-2"]);
+    assert_eq!(find(window(11, 13), 1).await, ["s2-1"]);
+    assert_eq!(find(window(14, 20), 10).await, Vec::<String>::new());
+    let in_window = SendFilter {
+        status: Some(SendStatus::Sent),
+        ..window(10, 12)
+    };
+    assert_eq!(find(in_window, 10).await, ["s1-2"]);
+    let challenge_window = SendFilter {
+        begun_from: Some(12),
+        ..SendFilter::of_challenge("0102030405060708")
+    };
+    assert_eq!(find(challenge_window, 10).await, ["s3-1"]);
 }
 
 pub(in crate::store) async fn the_message_log_sweeps_by_time_and_forgets_the_message_ids(

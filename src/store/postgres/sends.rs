@@ -141,6 +141,8 @@ pub(super) async fn find(
            AND ($3::text IS NULL OR challenge = $3)
            AND ($4::text IS NULL OR provider = $4)
            AND ($5::text IS NULL OR channel = $5)
+           AND ($7::bigint IS NULL OR at >= $7)
+           AND ($8::bigint IS NULL OR at < $8)
          ORDER BY at DESC, id DESC
          LIMIT $6"
     ))
@@ -150,6 +152,8 @@ pub(super) async fn find(
     .bind(filter.provider.as_deref())
     .bind(filter.channel.as_deref())
     .bind(bigint(limit as u64))
+    .bind(filter.begun_from.map(bigint))
+    .bind(filter.begun_before.map(bigint))
     .fetch_all(pool)
     .await
     .map_err(store_error)?;

@@ -130,8 +130,8 @@ impl SendTrees {
             .map_err(|e| StoreError::Backend(e.to_string()))?
     }
 
-    /// Walks the challenge's index when the filter names one, else the time index, newest
-    /// first, until `limit` records match.
+    /// Walks the challenge's index when the filter names one, else the time index (only the
+    /// filter's window of it), newest first, until `limit` records match.
     fn find_blocking(
         &self,
         filter: &SendFilter,
@@ -142,7 +142,15 @@ impl SendTrees {
                 let prefix = challenge_prefix(challenge);
                 (self.by_challenge.scan_prefix(&prefix), prefix.len() + 8)
             }
-            None => (self.by_time.iter(), 8),
+            None => {
+                let from = filter.begun_from.unwrap_or(0).to_be_bytes().to_vec();
+                let before = filter
+                    .begun_before
+                    .unwrap_or(u64::MAX)
+                    .to_be_bytes()
+                    .to_vec();
+                (self.by_time.range(from..before), 8)
+            }
         };
         let mut out = Vec::new();
         for entry in keys.rev() {
