@@ -74,7 +74,9 @@ fn tagged(mut response: Response, id: &str, message: &str) -> Response {
     response
 }
 
-fn error(status: StatusCode, id: &str, message: &str) -> Response {
+/// `{"error": {"id", "message"}}` with `status`, tagged with its [`Outcome`] for the log
+/// and the metrics.
+pub(super) fn error(status: StatusCode, id: &str, message: &str) -> Response {
     tagged(
         (
             status,

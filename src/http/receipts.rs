@@ -116,14 +116,6 @@ fn called_url(public_url: &str, headers: &HeaderMap, uri: &Uri) -> String {
     format!("{base}{path_and_query}")
 }
 
-fn answer(status: StatusCode, id: &str, message: &str) -> Response {
-    (
-        status,
-        Json(json!({ "error": { "id": id, "message": message } })),
-    )
-        .into_response()
-}
-
 fn acknowledged(outcome: Outcome) -> Response {
     (StatusCode::OK, Json(json!({ "receipt": outcome.as_str() }))).into_response()
 }
@@ -147,7 +139,7 @@ pub async fn receive(
     let Some(check) = snapshot.config.receipts.providers.get(&provider) else {
         // The label is fixed: a made-up name must not make a new series.
         count("(unknown)", Outcome::UnknownProvider);
-        return answer(
+        return super::error::error(
             StatusCode::NOT_FOUND,
             "unknown-provider",
             "No receipts are taken for this provider.",
@@ -159,7 +151,7 @@ pub async fn receive(
     if !verifies(check, &req, now) {
         count(&provider, Outcome::Refused);
         tracing::warn!(provider = %provider, family = check.family(), "a receipt whose signature does not verify was refused");
-        return answer(
+        return super::error::error(
             StatusCode::UNAUTHORIZED,
             "invalid-signature",
             "The receipt's signature does not verify.",
@@ -167,7 +159,7 @@ pub async fn receive(
     }
     let Some(receipt) = read(check, &req) else {
         count(&provider, Outcome::Unreadable);
-        return answer(
+        return super::error::error(
             StatusCode::BAD_REQUEST,
             "invalid-receipt",
             "The receipt names no message.",
