@@ -252,21 +252,12 @@ mod tests {
 
     fn sent() -> SendRecord {
         SendRecord {
-            id: "s1-1".into(),
-            send_id: "s1".into(),
-            attempt: 1,
-            at: 10,
-            updated_at: 10,
-            username: "alice".into(),
             challenge: "0011223344556677".into(),
-            channel: "sms".into(),
             provider: "tw".into(),
-            status: SendStatus::Sent,
             provider_message_id: Some("SM1".into()),
             http_status: Some(201),
             latency_ms: Some(50),
-            error: None,
-            destination: "+41•••••67".into(),
+            ..crate::store::sends::sample("s1-1", 10, SendStatus::Sent)
         }
     }
 

@@ -222,28 +222,36 @@ pub fn mask_destination(destination: &str) -> String {
     }
 }
 
+/// A record of user `alice`'s send by `twilio` (`id` is `{send_id}-{attempt}`), begun at
+/// `at`: what the tests of the message log start from.
+#[cfg(test)]
+pub(crate) fn sample(id: &str, at: u64, status: SendStatus) -> SendRecord {
+    let (send_id, attempt) = id.rsplit_once('-').unwrap_or((id, "1"));
+    SendRecord {
+        id: id.into(),
+        send_id: send_id.into(),
+        attempt: attempt.parse().unwrap_or(1),
+        at,
+        updated_at: at,
+        username: "alice".into(),
+        challenge: "0102030405060708".into(),
+        channel: "sms".into(),
+        provider: "twilio".into(),
+        status,
+        provider_message_id: None,
+        http_status: None,
+        latency_ms: None,
+        error: None,
+        destination: "+41•••••67".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    pub(crate) fn record(status: SendStatus) -> SendRecord {
-        SendRecord {
-            id: "s1-1".into(),
-            send_id: "s1".into(),
-            attempt: 1,
-            at: 10,
-            updated_at: 10,
-            username: "alice".into(),
-            challenge: "0102030405060708".into(),
-            channel: "sms".into(),
-            provider: "twilio".into(),
-            status,
-            provider_message_id: None,
-            http_status: None,
-            latency_ms: None,
-            error: None,
-            destination: "+41•••••67".into(),
-        }
+    fn record(status: SendStatus) -> SendRecord {
+        sample("s1-1", 10, status)
     }
 
     #[test]

@@ -5,24 +5,7 @@ use std::sync::Arc;
 use crate::store::{SendFilter, SendRecord, SendStatus, Store};
 
 fn send(id: &str, at: u64, status: SendStatus) -> SendRecord {
-    let (send_id, attempt) = id.rsplit_once('-').unwrap_or((id, "1"));
-    SendRecord {
-        id: id.into(),
-        send_id: send_id.into(),
-        attempt: attempt.parse().unwrap(),
-        at,
-        updated_at: at,
-        username: "alice".into(),
-        challenge: "0102030405060708".into(),
-        channel: "sms".into(),
-        provider: "twilio".into(),
-        status,
-        provider_message_id: None,
-        http_status: None,
-        latency_ms: None,
-        error: None,
-        destination: "+41•••••67".into(),
-    }
+    crate::store::sends::sample(id, at, status)
 }
 
 fn ids(found: Vec<SendRecord>) -> Vec<String> {
