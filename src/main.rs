@@ -379,9 +379,21 @@ fn check(args: &ConfigArgs) -> ExitCode {
             };
             let mfa = &s.config.mfa;
             let sms_mode = mfa.mode.name();
-            let preset = match &mfa.preset {
-                Some(p) => format!(", preset {}", p.name),
-                None => String::new(),
+            // One provider: its preset, as always; several: each by name (and preset).
+            let primary = s.providers_of(mfa.channel);
+            let preset = match (primary.as_slice(), &mfa.preset) {
+                ([_], Some(p)) => format!(", preset {}", p.name),
+                ([_], None) | ([], _) => String::new(),
+                (several, _) => {
+                    let names: Vec<String> = several
+                        .iter()
+                        .map(|p| match &p.config.preset {
+                            Some(preset) => format!("{} ({})", p.config.provider, preset.name),
+                            None => p.config.provider.clone(),
+                        })
+                        .collect();
+                    format!(", providers {}", names.join(", "))
+                }
             };
             let mut methods = vec![mfa.channel.name()];
             methods.extend(mfa.channels.iter().map(|c| c.channel.name()));
@@ -393,8 +405,13 @@ fn check(args: &ConfigArgs) -> ExitCode {
                 mfa.channel.name(),
                 methods.join(", ")
             );
-            for w in s.templates.warnings() {
-                println!("warning: {w}");
+            // Each provider has its own templates, so its own warnings (an SMS text in two
+            // segments, ...); the same text is said once.
+            let mut said = std::collections::BTreeSet::new();
+            for w in s.providers.iter().flat_map(|p| p.templates.warnings()) {
+                if said.insert(w) {
+                    println!("warning: {w}");
+                }
             }
             if let Some(w) = public_credentials(&s) {
                 println!("warning: {w}");

@@ -76,6 +76,30 @@ fn check_accepts_a_valid_configuration() {
 }
 
 #[test]
+fn check_names_each_provider_of_a_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = valid_config(dir.path());
+    let endpoints = config["mfa"]["endpoints"].clone();
+    let named = |name: &str| {
+        let mut entry = endpoints.clone();
+        entry["name"] = Value::from(name);
+        entry
+    };
+    config["mfa"]["endpoints"] = Value::Array(vec![named("first"), named("second")]);
+
+    let (output, text) = check(&config);
+
+    assert_eq!(output.status.code(), Some(0), "output:\n{text}");
+    assert!(
+        text.lines()
+            .next()
+            .is_some_and(|l| l.contains("configuration is valid")
+                && l.contains(", providers first, second;")),
+        "{text}"
+    );
+}
+
+#[test]
 fn check_names_a_missing_endpoint_url() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = valid_config(dir.path());
