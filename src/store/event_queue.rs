@@ -115,7 +115,9 @@ pub trait EventQueue: Send + Sync {
 
 /// The rule of a claim, for engines that walk the pending deliveries themselves: offered the
 /// pending deliveries oldest first, it takes the first of each (endpoint, user) when it is due
-/// at `now` and not leased, up to `limit`.
+/// at `now` and not leased, up to `limit`. A delivery offered that is already settled (an
+/// engine whose settle writes the record before it leaves the pending index can be read in
+/// between) is passed over: it is neither handed out again nor holds back its user's next.
 pub(super) struct Heads {
     now: u64,
     limit: usize,
@@ -135,6 +137,9 @@ impl Heads {
 
     /// Whether `d` (the next pending delivery, by order) is handed out.
     pub(super) fn offer(&mut self, d: &EventDelivery) -> bool {
+        if d.status != DeliveryStatus::Pending {
+            return false;
+        }
         if self.full() || !self.seen.insert((d.endpoint.clone(), d.username.clone())) {
             return false;
         }
@@ -231,6 +236,15 @@ pub(super) mod tests {
         assert_eq!(seqs(heads(&pending, 120, 10)), vec![3]);
         assert_eq!(seqs(heads(&pending, 130, 10)), vec![3, 4]);
         assert_eq!(seqs(heads(&pending, 160, 10)), vec![1, 3, 4]);
+    }
+
+    #[test]
+    fn a_delivery_settled_but_still_indexed_as_pending_is_not_handed_out_again() {
+        let mut pending = numbered(vec![delivery("a", "alice", 1), delivery("a", "alice", 2)]);
+        pending[0].status = DeliveryStatus::Delivered;
+        assert_eq!(seqs(heads(&pending, 100, 10)), vec![2]);
+        pending[0].status = DeliveryStatus::GivenUp;
+        assert_eq!(seqs(heads(&pending, 100, 10)), vec![2]);
     }
 
     #[test]
