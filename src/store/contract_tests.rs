@@ -27,6 +27,7 @@ macro_rules! store_contract {
         store_contract!(@case $open, a_session_can_be_consumed_only_once);
         store_contract!(@case $open, a_profile_is_replaced_only_over_the_one_read);
         store_contract!(@case $open, the_sweep_removes_only_what_is_over);
+        store_contract!(@case $open, a_consumed_session_is_not_swept_again);
         store_contract!(@case $open, concurrent_counter_updates_are_never_lost);
         store_contract!(@case $open, many_concurrent_flushes_all_complete);
         store_contract!(@case $open, the_attempts_log_reads_newest_first_and_sweeps_by_time);
@@ -50,7 +51,7 @@ macro_rules! store_contract {
 }
 pub(super) use store_contract;
 
-fn session(expires_at: u64) -> SessionV1 {
+pub(super) fn session(expires_at: u64) -> SessionV1 {
     SessionV1 {
         username: "alice".into(),
         kind: SessionKindV1::Login {
@@ -151,6 +152,19 @@ pub(super) async fn the_sweep_removes_only_what_is_over(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(live, Some(vec![2]));
+}
+
+/// A session consumed before its deadline is gone once: the sweep that passes its deadline
+/// later removes nothing and counts nothing (sled leaves its expiry entry to the sweep).
+pub(super) async fn a_consumed_session_is_not_swept_again(store: Arc<dyn Store>) {
+    let key = SessionKey([3; 32]);
+    store.insert_session(&key, &session(10)).await.unwrap();
+    let read = store.session(&key).await.unwrap().unwrap();
+    assert!(store.swap_session(&key, &read, None).await.unwrap());
+    assert_eq!(store.pending_sessions(), 0);
+    assert_eq!(store.sweep(15, |_, _| false).await.unwrap(), 0);
+    assert_eq!(store.pending_sessions(), 0);
+    assert!(store.session(&key).await.unwrap().is_none());
 }
 
 pub(super) async fn concurrent_counter_updates_are_never_lost(store: Arc<dyn Store>) {
@@ -298,6 +312,19 @@ pub(super) async fn a_counter_reads_as_last_stored(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(store.counter(b"k").await.unwrap(), Some(vec![7, 8]));
+    // An update that leaves the value as it was keeps it (sled then writes nothing).
+    let mut seen = None;
+    store
+        .update_counter(b"k", &mut |old| {
+            seen = old.map(<[u8]>::to_vec);
+            old.map(<[u8]>::to_vec)
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen, Some(vec![7, 8]));
+    assert_eq!(store.counter(b"k").await.unwrap(), Some(vec![7, 8]));
+    store.update_counter(b"k", &mut |_| None).await.unwrap();
+    assert_eq!(store.counter(b"k").await.unwrap(), None);
     store.update_counter(b"k", &mut |_| None).await.unwrap();
     assert_eq!(store.counter(b"k").await.unwrap(), None);
 }

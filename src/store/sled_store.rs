@@ -316,11 +316,10 @@ impl Store for SledStore {
             .compare_and_swap(key.0, Some(expected.raw.as_slice()), new_raw)
             .map_err(backend)?
             .is_ok();
+        // The session's expiry entry stays: one write less per verify. The sweeper drops an
+        // entry whose session is gone when its deadline comes (`sweep_blocking`).
         if swapped && deleting {
             self.pending.fetch_sub(1, Ordering::Relaxed);
-            self.expiry
-                .remove(expiry_key(expected.value.expires_at, key))
-                .map_err(backend)?;
         }
         Ok(swapped)
     }
@@ -346,10 +345,23 @@ impl Store for SledStore {
         update: &mut (dyn for<'a> FnMut(Option<&'a [u8]>) -> Option<Vec<u8>> + Send),
     ) -> Result<(), StoreError> {
         let _writing = self.writing();
-        self.counters
-            .update_and_fetch(key, &mut *update)
-            .map_err(backend)?;
-        Ok(())
+        // sled's `update_and_fetch` writes even when nothing changes (a removal of a key
+        // absent is a log entry too): an update that leaves the value as read writes nothing.
+        let mut current = self.counters.get(key).map_err(backend)?;
+        loop {
+            let next = update(current.as_deref());
+            if next.as_deref() == current.as_deref() {
+                return Ok(());
+            }
+            match self
+                .counters
+                .compare_and_swap(key, current.as_deref(), next)
+                .map_err(backend)?
+            {
+                Ok(()) => return Ok(()),
+                Err(e) => current = e.current,
+            }
+        }
     }
 
     async fn sweep(&self, now: u64, expired: CounterExpired) -> Result<usize, StoreError> {
@@ -513,6 +525,25 @@ mod tests {
                 dir.path().display()
             )
         );
+    }
+
+    #[tokio::test]
+    async fn a_consumed_session_leaves_its_expiry_entry_to_the_sweep() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let key = SessionKey([5; 32]);
+        let session = super::super::contract_tests::session(10);
+        store.insert_session(&key, &session).await.unwrap();
+        let read = store.session(&key).await.unwrap().unwrap();
+        assert!(store.swap_session(&key, &read, None).await.unwrap());
+        // The verify wrote only the session's removal: the index entry waits for its deadline.
+        assert_eq!(store.expiry.len(), 1);
+        assert_eq!(store.sweep(9, |_, _| false).await.unwrap(), 0);
+        assert_eq!(store.expiry.len(), 1);
+        // Past it, the sweep drops the stale entry, removing and counting nothing else.
+        assert_eq!(store.sweep(10, |_, _| false).await.unwrap(), 0);
+        assert_eq!(store.expiry.len(), 0);
+        assert_eq!(store.pending_sessions(), 0);
     }
 
     #[tokio::test]
