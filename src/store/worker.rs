@@ -134,19 +134,30 @@ struct Log {
 }
 
 impl Log {
-    fn apply(&mut self, batch: sled::Batch, added: usize) -> Result<(), String> {
-        self.tree.apply_batch(batch).map_err(|e| e.to_string())?;
-        self.entries += added;
+    /// Plain inserts and removes, not a sled batch: `apply_batch` holds sled's process-wide
+    /// write lock, stalling every request's tree operation meanwhile, and log entries need no
+    /// atomicity with each other.
+    fn apply(&mut self, batch: Vec<([u8; 16], Vec<u8>)>) -> Result<(), String> {
+        for (key, value) in batch {
+            if self
+                .tree
+                .insert(key, value)
+                .map_err(|e| e.to_string())?
+                .is_none()
+            {
+                self.entries += 1;
+            }
+        }
         let cap = self.cap.load(Ordering::Relaxed);
         if self.entries > cap {
-            let mut oldest = sled::Batch::default();
-            let mut dropped = 0;
-            for key in self.tree.iter().keys().take(self.entries - cap) {
-                oldest.remove(key.map_err(|e| e.to_string())?);
-                dropped += 1;
+            let oldest: Vec<sled::IVec> = (self.tree.iter().keys().take(self.entries - cap))
+                .collect::<Result<_, _>>()
+                .map_err(|e| e.to_string())?;
+            for key in oldest {
+                if self.tree.remove(key).map_err(|e| e.to_string())?.is_some() {
+                    self.entries = self.entries.saturating_sub(1);
+                }
             }
-            self.tree.apply_batch(oldest).map_err(|e| e.to_string())?;
-            self.entries = self.entries.saturating_sub(dropped);
         }
         Ok(())
     }
@@ -183,18 +194,14 @@ impl LogWriter {
                     if matches!(first, LogMessage::Record(..) | LogMessage::Send(_)) {
                         std::thread::sleep(std::time::Duration::from_millis(5));
                     }
-                    let mut batch = sled::Batch::default();
-                    let mut added = 0;
+                    let mut batch = Vec::new();
                     let mut records = Vec::new();
                     let mut waiting = Vec::new();
                     let mut sweeps = Vec::new();
                     let mut send_sweeps = Vec::new();
                     for message in std::iter::once(first).chain(incoming.try_iter()) {
                         match message {
-                            LogMessage::Record(key, value) => {
-                                batch.insert(&key[..], value);
-                                added += 1;
-                            }
+                            LogMessage::Record(key, value) => batch.push((key, value)),
                             LogMessage::Send(record) => records.push(*record),
                             LogMessage::Drained(done) => waiting.push(done),
                             LogMessage::Sweep(before, done) => sweeps.push((before, done)),
@@ -203,7 +210,7 @@ impl LogWriter {
                             }
                         }
                     }
-                    let mut result = log.apply(batch, added);
+                    let mut result = log.apply(batch);
                     if let Err(e) = &result {
                         tracing::error!(error = %e, "writing the attempts log failed");
                     }
