@@ -4,7 +4,6 @@ mod attempts;
 mod backup;
 mod events;
 mod sends;
-mod sweep;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +12,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 use async_trait::async_trait;
 
 use super::seal::Seal;
-use super::worker::{Flusher, LogWriter, SendLog};
+use super::worker::{Flusher, LogWriter};
 use super::{
     decode, encode, AttemptFilter, AttemptRecord, BackupRecord, CounterExpired, Profile,
     SendFilter, SendRecord, SessionKey, SessionV1, Store, StoreError, StoredProfile, StoredSession,
@@ -37,7 +36,7 @@ pub struct SledStore {
     ids: sled::Db,
     pending: Arc<AtomicUsize>,
     flusher: Flusher,
-    /// Writes the attempts log and the message log in batches, off the request path.
+    /// Writes the attempts log in batches, off the request path.
     log_writer: LogWriter,
     /// `flush` waits for the disk (strict durability); otherwise writes reach it with the
     /// periodic flush (every 200 ms) and at shutdown.
@@ -123,23 +122,17 @@ impl SledStore {
         let attempts_log_for_writer = attempts_log.clone();
         let pending = Arc::new(AtomicUsize::new(sessions.len()));
         let flusher = Flusher::start(db.clone())?;
-        let sends = SendTrees::open(&db)?;
-        let (written, swept) = (sends.clone(), sends.clone());
-        let send_log = SendLog {
-            apply: Box::new(move |records| written.apply(records)),
-            sweep: Box::new(move |before| swept.sweep(before).map_err(|e| e.to_string())),
-        };
         Ok(SledStore {
             profiles,
             sessions,
             expiry,
             counters,
             attempts_log,
-            sends,
+            sends: SendTrees::open(&db)?,
             ids: db.clone(),
             pending,
             flusher,
-            log_writer: LogWriter::start(attempts_log_for_writer, send_log)?,
+            log_writer: LogWriter::start(attempts_log_for_writer)?,
             sync: true,
             seal: None,
             gate: Arc::new(RwLock::new(())),
@@ -192,6 +185,53 @@ impl SledStore {
             }
         }
         Ok(found)
+    }
+
+    fn sweep_counters(&self, now: u64, expired: CounterExpired) -> Result<usize, StoreError> {
+        let _writing = self.writing();
+        let mut removed = 0;
+        for entry in self.counters.iter() {
+            let (key, raw) = entry.map_err(backend)?;
+            if expired(&raw, now)
+                && self
+                    .counters
+                    .compare_and_swap(&key, Some(raw), None::<Vec<u8>>)
+                    .map_err(backend)?
+                    .is_ok()
+            {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    fn sweep_blocking(&self, now: u64) -> Result<usize, StoreError> {
+        let _writing = self.writing();
+        let end = expiry_key(now, &SessionKey([0xff; 32]));
+        let mut removed = 0;
+        for entry in self.expiry.range(..=end.as_slice()) {
+            let (index_key, _) = entry.map_err(backend)?;
+            let mut key = [0u8; 32];
+            key.copy_from_slice(&index_key[8..40]);
+            if let Some(raw) = self.sessions.get(key).map_err(backend)? {
+                let still_due = match decode::<StoredSession>(&raw) {
+                    Ok(s) => s.expires_at() <= now,
+                    Err(_) => true,
+                };
+                if still_due
+                    && self
+                        .sessions
+                        .compare_and_swap(key, Some(raw), None::<Vec<u8>>)
+                        .map_err(backend)?
+                        .is_ok()
+                {
+                    removed += 1;
+                    self.pending.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+            self.expiry.remove(index_key).map_err(backend)?;
+        }
+        Ok(removed)
     }
 }
 
@@ -384,12 +424,10 @@ impl Store for SledStore {
     }
 
     async fn put_send(&self, record: &SendRecord) -> Result<(), StoreError> {
-        // Queued for the log writer: no write on the request path (reads catch it up).
-        self.log_writer.put_send(record.clone())
+        self.sends.put(record)
     }
 
     async fn send(&self, id: &str) -> Result<Option<SendRecord>, StoreError> {
-        self.log_writer.drain().await?;
         self.sends.get(id)
     }
 
@@ -398,7 +436,6 @@ impl Store for SledStore {
         provider: &str,
         message_id: &str,
     ) -> Result<Option<SendRecord>, StoreError> {
-        self.log_writer.drain().await?;
         self.sends.by_provider_message(provider, message_id)
     }
 
@@ -407,12 +444,11 @@ impl Store for SledStore {
         filter: &SendFilter,
         limit: usize,
     ) -> Result<Vec<SendRecord>, StoreError> {
-        self.log_writer.drain().await?;
         self.sends.find(filter, limit).await
     }
 
     async fn sweep_sends(&self, before: u64) -> Result<usize, StoreError> {
-        self.log_writer.sweep_sends(before).await
+        self.sends.sweep(before).await
     }
 
     fn pending_sessions(&self) -> usize {

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use super::{SendRecord, StoreError};
+use super::StoreError;
 
 /// A thread fed by a channel. Dropped (with the last handle), it finishes what was queued,
 /// then ends, letting go of what it holds (the database).
@@ -91,10 +91,9 @@ impl Flusher {
     }
 }
 
-/// The attempts log and the message log are written by one thread, in batches: a request only
-/// queues its record, and one wake-up of the thread serves every record of a burst, of both
-/// logs. `drain` waits until everything queued before it is in the trees (readers call it
-/// first, so a record is readable once its answer has gone).
+/// The attempts log is written by one thread, in batches: a request only queues its record.
+/// `drain` waits until everything queued before it is in the tree (readers call it first, so
+/// a record is readable once its answer has gone).
 ///
 /// The log is capped: after each batch, the oldest entries beyond the cap are dropped. What a
 /// peer can make the daemon store by sending requests (refused ones included, for any username)
@@ -106,24 +105,11 @@ pub(super) struct LogWriter {
     cap: Arc<AtomicUsize>,
 }
 
-type Counted = tokio::sync::oneshot::Sender<Result<usize, String>>;
-
 enum LogMessage {
     Record([u8; 16], Vec<u8>),
     Drained(DoneSender),
     /// Deletes the entries whose key is before this one; answers how many went.
-    Sweep(Vec<u8>, Counted),
-    /// A record of the message log.
-    Send(Box<SendRecord>),
-    /// Deletes the message log's records begun before this time; answers how many went.
-    SweepSends(u64, Counted),
-}
-
-/// How the writer thread writes the message log: a batch of records (puts in order), and its
-/// sweep. The thread is the only writer of the log's trees.
-pub(super) struct SendLog {
-    pub(super) apply: Box<dyn FnMut(Vec<SendRecord>) -> Result<(), String> + Send>,
-    pub(super) sweep: Box<dyn FnMut(u64) -> Result<usize, String> + Send>,
+    Sweep(Vec<u8>, tokio::sync::oneshot::Sender<Result<usize, String>>),
 }
 
 /// The tree and how many entries it holds, as the writer thread keeps them.
@@ -134,30 +120,19 @@ struct Log {
 }
 
 impl Log {
-    /// Plain inserts and removes, not a sled batch: `apply_batch` holds sled's process-wide
-    /// write lock, stalling every request's tree operation meanwhile, and log entries need no
-    /// atomicity with each other.
-    fn apply(&mut self, batch: Vec<([u8; 16], Vec<u8>)>) -> Result<(), String> {
-        for (key, value) in batch {
-            if self
-                .tree
-                .insert(key, value)
-                .map_err(|e| e.to_string())?
-                .is_none()
-            {
-                self.entries += 1;
-            }
-        }
+    fn apply(&mut self, batch: sled::Batch, added: usize) -> Result<(), String> {
+        self.tree.apply_batch(batch).map_err(|e| e.to_string())?;
+        self.entries += added;
         let cap = self.cap.load(Ordering::Relaxed);
         if self.entries > cap {
-            let oldest: Vec<sled::IVec> = (self.tree.iter().keys().take(self.entries - cap))
-                .collect::<Result<_, _>>()
-                .map_err(|e| e.to_string())?;
-            for key in oldest {
-                if self.tree.remove(key).map_err(|e| e.to_string())?.is_some() {
-                    self.entries = self.entries.saturating_sub(1);
-                }
+            let mut oldest = sled::Batch::default();
+            let mut dropped = 0;
+            for key in self.tree.iter().keys().take(self.entries - cap) {
+                oldest.remove(key.map_err(|e| e.to_string())?);
+                dropped += 1;
             }
+            self.tree.apply_batch(oldest).map_err(|e| e.to_string())?;
+            self.entries = self.entries.saturating_sub(dropped);
         }
         Ok(())
     }
@@ -176,7 +151,7 @@ impl Log {
 }
 
 impl LogWriter {
-    pub(super) fn start(tree: sled::Tree, mut sends: SendLog) -> Result<LogWriter, StoreError> {
+    pub(super) fn start(tree: sled::Tree) -> Result<LogWriter, StoreError> {
         let cap = Arc::new(AtomicUsize::new(usize::MAX));
         let mut log = Log {
             tree,
@@ -191,43 +166,32 @@ impl LogWriter {
                 while let Ok(first) = incoming.recv() {
                     // Records wait a few milliseconds for company: one wake-up and one batch per
                     // burst instead of per request (a reader's drain is served at once).
-                    if matches!(first, LogMessage::Record(..) | LogMessage::Send(_)) {
+                    if matches!(first, LogMessage::Record(..)) {
                         std::thread::sleep(std::time::Duration::from_millis(5));
                     }
-                    let mut batch = Vec::new();
-                    let mut records = Vec::new();
+                    let mut batch = sled::Batch::default();
+                    let mut added = 0;
                     let mut waiting = Vec::new();
                     let mut sweeps = Vec::new();
-                    let mut send_sweeps = Vec::new();
                     for message in std::iter::once(first).chain(incoming.try_iter()) {
                         match message {
-                            LogMessage::Record(key, value) => batch.push((key, value)),
-                            LogMessage::Send(record) => records.push(*record),
+                            LogMessage::Record(key, value) => {
+                                batch.insert(&key[..], value);
+                                added += 1;
+                            }
                             LogMessage::Drained(done) => waiting.push(done),
                             LogMessage::Sweep(before, done) => sweeps.push((before, done)),
-                            LogMessage::SweepSends(before, done) => {
-                                send_sweeps.push((before, done))
-                            }
                         }
                     }
-                    let mut result = log.apply(batch);
+                    let result = log.apply(batch, added);
                     if let Err(e) = &result {
                         tracing::error!(error = %e, "writing the attempts log failed");
-                    }
-                    if !records.is_empty() {
-                        if let Err(e) = (sends.apply)(records) {
-                            tracing::warn!(error = %e, "the message log could not record a send");
-                            result = result.and(Err(e));
-                        }
                     }
                     for done in waiting {
                         let _ = done.send(result.clone());
                     }
                     for (before, done) in sweeps {
                         let _ = done.send(log.sweep(&before));
-                    }
-                    for (before, done) in send_sweeps {
-                        let _ = done.send((sends.sweep)(before));
                     }
                 }
             },
@@ -245,20 +209,6 @@ impl LogWriter {
 
     pub(super) fn write(&self, key: [u8; 16], value: Vec<u8>) -> Result<(), StoreError> {
         self.worker.send(LogMessage::Record(key, value))
-    }
-
-    /// Queues a record of the message log (see `SendLog`).
-    pub(super) fn put_send(&self, record: SendRecord) -> Result<(), StoreError> {
-        self.worker.send(LogMessage::Send(Box::new(record)))
-    }
-
-    /// Deletes the message log's records begun before `before`, after what was queued so far.
-    pub(super) async fn sweep_sends(&self, before: u64) -> Result<usize, StoreError> {
-        let (done, wait) = tokio::sync::oneshot::channel();
-        self.worker.send(LogMessage::SweepSends(before, done))?;
-        wait.await
-            .map_err(|_| StoreError::Backend("a storage thread is gone".into()))?
-            .map_err(StoreError::Backend)
     }
 
     pub(super) async fn drain(&self) -> Result<(), StoreError> {

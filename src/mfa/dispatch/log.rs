@@ -1,9 +1,7 @@
 //! The message log's records of one send's tries: `queued` before a try leaves, then `sent`
 //! or `failed` with the provider, the attempt number, the latency, the error class and the
 //! provider's message id. A record that cannot be written is logged and the send goes on: the
-//! log tells what happened, it never stops a code from leaving. On sled a put only queues the
-//! record for the store's log writer, which merges a try's `queued` and its outcome into one
-//! write when they come in one batch: the two puts cost the request path no disk write.
+//! log tells what happened, it never stops a code from leaving.
 
 use crate::snapshot::Snapshot;
 use crate::store::{mask_destination, SendRecord, SendStatus, SessionKey};

@@ -3,11 +3,9 @@
 //! challenge (a client asking how its code is doing) and by (provider, message id) (a
 //! delivery receipt finding its send).
 //!
-//! Records are written off the request path by the log writer thread (`store::worker`), the
-//! only writer of these trees: a put queues its record, and every read catches the writer up
-//! first (`drain`). Each batch merges a send's puts into the record stored, so concurrent
+//! A record is merged into the one stored by compare-and-swap on its bytes, so concurrent
 //! updates of one send (its answer, its receipt) are never lost. The indexes are written
-//! after the records, and point at ids: an index entry whose record is gone is skipped.
+//! after the record, and point at ids: an index entry whose record is gone is skipped.
 
 use sled::Tree;
 
@@ -57,78 +55,38 @@ impl SendTrees {
         })
     }
 
-    /// Writes `records` (puts in the order they were made; several may be of one id) as one
-    /// batch per tree: each id's puts merged in memory into the record stored
-    /// ([`SendRecord::merged`], as if put one by one), so a try's `queued` and its outcome
-    /// arriving together cost one write of the record. Run by the log writer thread, the only
-    /// writer of these trees (the sweep too), so the stored record read here cannot change
-    /// before the batch lands. The indexes are written after the records. A record that
-    /// cannot be merged (the one stored does not decode) is left out, the rest written, and
-    /// the first error answered.
-    pub(in crate::store) fn apply(&self, records: Vec<SendRecord>) -> Result<(), String> {
-        let mut first_error = None;
-        // (merged record, whether it is new to the log, whether its message id is)
-        let mut merged: Vec<(SendRecord, bool, bool)> = Vec::new();
-        let mut at: std::collections::HashMap<String, usize> = Default::default();
-        for record in records {
-            if let Some(&i) = at.get(&record.id) {
-                merged[i].0 = SendRecord::merged(&merged[i].0, &record);
+    pub(super) fn put(&self, record: &SendRecord) -> Result<(), StoreError> {
+        loop {
+            let current = self.records.get(&record.id).map_err(backend)?;
+            let merged = match &current {
+                Some(raw) => SendRecord::merged(&decode(raw)?, record),
+                None => record.clone(),
+            };
+            let swapped = self
+                .records
+                .compare_and_swap(&record.id, current.as_ref(), Some(encode(&merged)?))
+                .map_err(backend)?;
+            if swapped.is_err() {
                 continue;
             }
-            let stored = match self.records.get(&record.id) {
-                Ok(Some(raw)) => match decode::<SendRecord>(&raw) {
-                    Ok(stored) => Some(stored),
-                    Err(e) => {
-                        first_error.get_or_insert(e.to_string());
-                        continue;
-                    }
-                },
-                Ok(None) => None,
-                Err(e) => {
-                    first_error.get_or_insert(e.to_string());
-                    continue;
-                }
-            };
-            at.insert(record.id.clone(), merged.len());
-            merged.push(match stored {
-                Some(stored) => {
-                    let indexed = stored.provider_message_id.is_some();
-                    (SendRecord::merged(&stored, &record), false, indexed)
-                }
-                None => (record, true, false),
-            });
-        }
-        let mut batches: [sled::Batch; 4] = Default::default();
-        let [records, by_time, by_challenge, by_message] = &mut batches;
-        for (record, new, message_indexed) in &merged {
-            match encode(record) {
-                Ok(raw) => records.insert(record.id.as_bytes(), raw),
-                Err(e) => {
-                    first_error.get_or_insert(e.to_string());
-                    continue;
-                }
+            if current.is_none() {
+                self.by_time
+                    .insert(time_key(&merged), &[])
+                    .map_err(backend)?;
+                (self.by_challenge)
+                    .insert(challenge_key(&merged), &[])
+                    .map_err(backend)?;
             }
-            if *new {
-                by_time.insert(time_key(record), &[]);
-                by_challenge.insert(challenge_key(record), &[]);
+            if let Some(message_id) = &merged.provider_message_id {
+                (self.by_message)
+                    .insert(
+                        message_key(&merged.provider, message_id),
+                        merged.id.as_bytes(),
+                    )
+                    .map_err(backend)?;
             }
-            if let (Some(message_id), false) = (&record.provider_message_id, message_indexed) {
-                by_message.insert(
-                    message_key(&record.provider, message_id),
-                    record.id.as_bytes(),
-                );
-            }
+            return Ok(());
         }
-        let trees = [
-            &self.records,
-            &self.by_time,
-            &self.by_challenge,
-            &self.by_message,
-        ];
-        for (tree, batch) in trees.into_iter().zip(batches) {
-            tree.apply_batch(batch).map_err(|e| e.to_string())?;
-        }
-        first_error.map_or(Ok(()), Err)
     }
 
     pub(super) fn get(&self, id: &str) -> Result<Option<SendRecord>, StoreError> {
@@ -160,6 +118,14 @@ impl SendTrees {
     ) -> Result<Vec<SendRecord>, StoreError> {
         let (trees, filter) = (self.clone(), filter.clone());
         tokio::task::spawn_blocking(move || trees.find_blocking(&filter, limit))
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+
+    /// Deletes the records begun before `before` (off the runtime's threads).
+    pub(super) async fn sweep(&self, before: u64) -> Result<usize, StoreError> {
+        let trees = self.clone();
+        tokio::task::spawn_blocking(move || trees.sweep_blocking(before))
             .await
             .map_err(|e| StoreError::Backend(e.to_string()))?
     }
@@ -203,9 +169,8 @@ impl SendTrees {
         Ok(out)
     }
 
-    /// Deletes the records begun before `before`, and their index entries (by the log writer
-    /// thread, after the records queued before it).
-    pub(in crate::store) fn sweep(&self, before: u64) -> Result<usize, StoreError> {
+    /// Deletes the records begun before `before`, and their index entries.
+    fn sweep_blocking(&self, before: u64) -> Result<usize, StoreError> {
         let mut removed = 0;
         for entry in self.by_time.range(..before.to_be_bytes().to_vec()) {
             let (key, _) = entry.map_err(backend)?;
@@ -226,71 +191,5 @@ impl SendTrees {
             self.by_time.remove(key).map_err(backend)?;
         }
         Ok(removed)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::sends::sample;
-    use crate::store::SendStatus;
-
-    fn trees() -> (SendTrees, sled::Db, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
-        (SendTrees::open(&db).unwrap(), db, dir)
-    }
-
-    #[test]
-    fn one_batch_merges_a_sends_puts_as_if_put_one_by_one() {
-        let (trees, _db, _dir) = trees();
-        let queued = sample("s1-1", 10, SendStatus::Queued);
-        let sent = SendRecord {
-            provider_message_id: Some("SM1".into()),
-            http_status: Some(201),
-            updated_at: 11,
-            ..sample("s1-1", 10, SendStatus::Sent)
-        };
-        let other = sample("s2-1", 12, SendStatus::Queued);
-        trees
-            .apply(vec![queued.clone(), other.clone(), sent.clone()])
-            .unwrap();
-
-        assert_eq!(trees.get("s1-1").unwrap(), Some(sent.clone()));
-        assert_eq!(trees.get("s2-1").unwrap(), Some(other));
-        assert_eq!(
-            trees.by_provider_message(&sent.provider, "SM1").unwrap(),
-            Some(sent.clone())
-        );
-        assert_eq!((trees.by_time.len(), trees.by_challenge.len()), (2, 2));
-        assert_eq!(trees.by_message.len(), 1);
-
-        // A later batch merges into the stored record: a late "queued" takes nothing back,
-        // and no index entry is written twice.
-        let delivered = SendRecord {
-            updated_at: 30,
-            ..sample("s1-1", 10, SendStatus::Delivered)
-        };
-        trees.apply(vec![delivered, queued]).unwrap();
-        let now = trees.get("s1-1").unwrap().unwrap();
-        assert_eq!(now.status, SendStatus::Delivered);
-        assert_eq!(now.provider_message_id.as_deref(), Some("SM1"));
-        assert_eq!((now.http_status, now.updated_at), (Some(201), 30));
-        assert_eq!((trees.by_time.len(), trees.by_message.len()), (2, 1));
-    }
-
-    #[test]
-    fn a_stored_record_that_does_not_decode_is_said_and_the_rest_written() {
-        let (trees, _db, _dir) = trees();
-        trees
-            .records
-            .insert("s1-1", b"not json".as_slice())
-            .unwrap();
-        let other = sample("s2-1", 12, SendStatus::Queued);
-        let err = trees
-            .apply(vec![sample("s1-1", 10, SendStatus::Sent), other.clone()])
-            .unwrap_err();
-        assert!(!err.is_empty());
-        assert_eq!(trees.get("s2-1").unwrap(), Some(other));
     }
 }
