@@ -16,7 +16,6 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path};
 use axum::http::header;
 use axum::http::request::Parts;
-use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 
@@ -76,11 +75,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(unwind::catch_panic))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            observe::observe,
-        ))
+        .layer(observe::ObserveLayer::new(state.clone()))
         // After the layers: a probe polled every second is neither logged nor counted.
         .route(
             "/ready",

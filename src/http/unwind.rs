@@ -8,17 +8,16 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::mfa::FlowError;
 
 use super::error::ApiError;
 
-/// Runs the rest of the stack; a panic while it runs becomes `500 unexpected-error`.
-pub async fn catch_panic(request: Request, next: Next) -> Response {
-    match Unwinding(Box::pin(next.run(request))).await {
+/// Runs `future` (the rest of the stack); a panic while it runs becomes `500 unexpected-error`.
+pub async fn answer_panics(future: impl Future<Output = Response>) -> Response {
+    let future = std::pin::pin!(future);
+    match (Unwinding(future)).await {
         Ok(response) => response,
         Err(payload) => ApiError::Flow(FlowError::Internal(format!(
             "a request handler panicked: {}",
@@ -29,13 +28,13 @@ pub async fn catch_panic(request: Request, next: Next) -> Response {
 }
 
 /// A future whose panic, while it is polled, is its output.
-struct Unwinding<F>(Pin<Box<F>>);
+struct Unwinding<F>(F);
 
-impl<F: Future> Future for Unwinding<F> {
+impl<F: Future + Unpin> Future for Unwinding<F> {
     type Output = Result<F::Output, Box<dyn Any + Send>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = self.0.as_mut();
+        let inner = Pin::new(&mut self.0);
         match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
@@ -57,34 +56,17 @@ fn message(payload: &(dyn Any + Send)) -> &str {
 mod tests {
     use super::*;
     use axum::body::to_bytes;
-    use axum::routing::get;
-    use axum::Router;
-    use tower::ServiceExt;
 
     #[tokio::test]
     async fn a_handler_that_panics_answers_unexpected_error_with_its_outcome() {
-        let app = Router::new()
-            .route(
-                "/",
-                get(|| async {
-                    let fail = true;
-                    if fail {
-                        panic!("boom");
-                    }
-                    "never"
-                }),
-            )
-            .layer(axum::middleware::from_fn(catch_panic));
-
-        let response = app
-            .oneshot(
-                Request::builder()
-                    .uri("/")
-                    .body(axum::body::Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
+        let response = answer_panics(async {
+            let fail = true;
+            if fail {
+                panic!("boom");
+            }
+            "never".into_response()
+        })
+        .await;
 
         assert_eq!(response.status(), 500);
         let outcome = response.extensions().get::<super::super::error::Outcome>();

@@ -86,9 +86,13 @@ pub enum SendError {
     TooLarge { limit: usize },
 }
 
-/// The daemon's one outbound HTTP client (connection reuse, time-outs, no redirects).
+/// The daemon's one outbound HTTP client (connection reuse, time-outs, no redirects). Cloning
+/// shares it: one reference count (every request's state holds a copy).
 #[derive(Clone)]
-pub struct Sender {
+pub struct Sender(Arc<Shared>);
+
+/// What every copy of a [`Sender`] shares.
+struct Shared {
     client: reqwest::Client,
     metrics: Metrics,
     outbox: PathBuf,
@@ -117,7 +121,7 @@ impl Sender {
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let metrics_for_breakers = metrics.clone();
-        Ok(Sender {
+        Ok(Sender(Arc::new(Shared {
             client,
             metrics,
             outbox: data_dir.join("outbox.jsonl"),
@@ -125,17 +129,17 @@ impl Sender {
             clock,
             max_answer_bytes: outbound.max_answer_bytes,
             breakers: Breakers::new(metrics_for_breakers),
-        })
+        })))
     }
 
     /// The daemon's metrics.
     pub fn metrics(&self) -> &Metrics {
-        &self.metrics
+        &self.0.metrics
     }
 
     /// The circuit breakers of the providers.
     pub fn breakers(&self) -> &Breakers {
-        &self.breakers
+        &self.0.breakers
     }
 
     /// Sends `request`, with `timeout` as the whole deadline.
@@ -186,13 +190,15 @@ impl Sender {
             Err(SendError::TooLarge { .. }) => "too_large",
             Err(_) => "error",
         };
-        self.metrics
+        self.0
+            .metrics
             .sends
             .with_label_values(&[endpoint, outcome])
             .inc();
         match &result {
             Ok(r) => {
-                self.metrics
+                self.0
+                    .metrics
                     .provider_latency
                     .with_label_values(&[endpoint])
                     .observe(elapsed.as_secs_f64());
@@ -209,7 +215,7 @@ impl Sender {
         body: Option<Bytes>,
         timeout: Duration,
     ) -> Result<Reply, SendError> {
-        let builder = request::build(&self.client, request, body, timeout);
+        let builder = request::build(&self.0.client, request, body, timeout);
         let response = builder.send().await.map_err(classify)?;
         let status = response.status().as_u16();
         let content_type = response
@@ -222,7 +228,7 @@ impl Sender {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(retry::parse_retry_after);
-        let body = read_bounded(response, self.max_answer_bytes).await?;
+        let body = read_bounded(response, self.0.max_answer_bytes).await?;
         Ok(Reply {
             status,
             content_type,
@@ -239,15 +245,15 @@ impl Sender {
         secrets: &Secrets,
     ) -> Result<Reply, SendError> {
         let mut entry = request.describe(secrets);
-        entry["time"] = serde_json::Value::from(self.clock.now());
+        entry["time"] = serde_json::Value::from(self.0.clock.now());
         entry["development_only"] = serde_json::Value::Bool(true);
         let mut line = entry.to_string();
         line.push('\n');
-        let _guard = self.outbox_lock.lock().await;
+        let _guard = self.0.outbox_lock.lock().await;
         let mut file = tokio::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&self.outbox)
+            .open(&self.0.outbox)
             .await
             .map_err(|e| SendError::Outbox(e.to_string()))?;
         file.write_all(line.as_bytes())
@@ -256,13 +262,14 @@ impl Sender {
         file.flush()
             .await
             .map_err(|e| SendError::Outbox(e.to_string()))?;
-        self.metrics
+        self.0
+            .metrics
             .sends
             .with_label_values(&[request.endpoint.name(), "outbox"])
             .inc();
         tracing::warn!(
             endpoint = %request.endpoint,
-            file = %self.outbox.display(),
+            file = %self.0.outbox.display(),
             "DEVELOPMENT ONLY: the request was written to the outbox, not sent to a provider"
         );
         Ok(Reply {
