@@ -89,6 +89,9 @@ pub struct SuiteArgs {
 pub async fn suite(args: SuiteArgs) -> Result<(), String> {
     let started = Instant::now();
     let original = check_binary(&args.daemon, args.allow_debug)?;
+    if args.postgres || args.postgres_only {
+        crate::postgres::installed()?;
+    }
     let machine = machine();
     let runs = args.runs.max(1);
     let tmp = TempDir::new("suite").map_err(|e| e.to_string())?;
@@ -98,8 +101,13 @@ pub async fn suite(args: SuiteArgs) -> Result<(), String> {
     let digest = std::fs::read(&binary)
         .map(|bytes| hex::encode(sha2::Sha256::digest(&bytes)))
         .map_err(|e| e.to_string())?;
+    let build = if args.allow_debug && original.components().any(|c| c.as_os_str() == "debug") {
+        "a debug build: the figures mean little"
+    } else {
+        "release build"
+    };
     let binary_line = format!(
-        "`{}` (release build; copied at the start, SHA-256 {})",
+        "`{}` ({build}; copied at the start, SHA-256 {})",
         original.display(),
         &digest[..16]
     );
