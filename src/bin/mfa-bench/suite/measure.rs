@@ -45,7 +45,10 @@ pub async fn pending(ctx: &Ctx, label: &str, count: u64) -> Result<PendingRun, S
     eprintln!(
         "[pending] RSS {rss_before_kib} KiB -> {rss_after_kib} KiB; data dir {dir_apparent_bytes} bytes ({dir_allocated_bytes} allocated)"
     );
+    let dir = daemon.dir.clone();
     daemon.stop().await;
+    // A million sessions take gigabytes: the folder goes now, not at the end of the suite.
+    let _ = std::fs::remove_dir_all(dir);
     Ok(PendingRun {
         sessions: count,
         seconds: started.elapsed().as_secs_f64(),
