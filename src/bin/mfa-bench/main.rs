@@ -1,5 +1,6 @@
 //! mfa-bench: a load tool for Pryv-style MFA services, with fast fakes (upstream, provider), a
-//! loopback ceiling, a whole benchmark suite that writes BENCHMARKS.md, and a smoke run.
+//! loopback ceiling, a whole benchmark suite that writes BENCHMARKS.md, a smoke run, and the
+//! disk's fsync times.
 
 mod client;
 mod cpu;
@@ -49,6 +50,15 @@ enum Command {
     Run(RunArgs),
     /// Run the whole suite on this machine and write BENCHMARKS.md.
     Suite(suite::SuiteArgs),
+    /// How long this disk takes to make a small write durable: writes of 4 KiB appended to a
+    /// file in DIR, each followed by fsync (what strict durability waits for).
+    Fsync {
+        /// A directory on the file system to measure (e.g. the daemon's storage folder).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = suite::fsync::WRITES)]
+        writes: usize,
+    },
     /// A few hundred flows against the fakes and a daemon it spawns; exits 1 on any error.
     Smoke {
         /// The mfa-bridge binary.
@@ -121,6 +131,7 @@ fn main() -> ExitCode {
             Command::Ceiling { listen } => serve_ceiling(&listen).await,
             Command::Run(args) => run(args).await,
             Command::Suite(args) => suite::suite(args).await,
+            Command::Fsync { dir, writes } => fsync(&dir, writes),
             Command::Smoke { daemon, flows } => smoke::smoke(&daemon, flows).await,
         }
     });
@@ -154,6 +165,18 @@ async fn serve_fakes(listen_provider: &str, listen_upstream: &str) -> Result<(),
     println!(
         "served {served} requests; CPU {cpu:.2} s (the whole process), {:.1} us per request",
         cpu / served.max(1) as f64 * 1e6
+    );
+    Ok(())
+}
+
+fn fsync(dir: &std::path::Path, writes: usize) -> Result<(), String> {
+    let measured =
+        suite::fsync::measure(dir, writes).map_err(|e| format!("{}: {e}", dir.display()))?;
+    println!(
+        "fsync in {} ({}): {}",
+        dir.display(),
+        suite::fsync::file_system(dir),
+        measured.text()
     );
     Ok(())
 }

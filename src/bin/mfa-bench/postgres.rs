@@ -124,6 +124,12 @@ impl Drop for PgServer {
     }
 }
 
+/// Whether PostgreSQL is installed: checked before the suite starts, so that a missing package
+/// does not end a suite after its other measurements.
+pub fn installed() -> Result<(), String> {
+    bin_dir().map(|_| ())
+}
+
 /// The newest `/usr/lib/postgresql/*/bin` that has `initdb`.
 fn bin_dir() -> Result<PathBuf, String> {
     let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
