@@ -17,6 +17,7 @@ use crate::{
     cpu,
     daemon::{config_yaml, write_atomically, Daemon, Deployment, TempDir},
     fakes::{Ceiling, Fakes, CEILING_THREADS, FAKES_THREADS},
+    peer::{Measure, PeerResults},
     report::{Report, Spread},
     scenarios::{self, Probe, RunConfig, Scenario, Stop, User},
     shared_store, CLIENT_THREADS,
@@ -66,6 +67,10 @@ pub struct SuiteArgs {
     /// Measure only that: the file written holds the machine and that section.
     #[arg(long)]
     postgres_only: bool,
+    /// Also measure Pryv's service-mfa (the peer) in each run: DIR is the copy prepared by
+    /// `scripts/peer-service-mfa prepare` (e.g. target/peer).
+    #[arg(long, value_name = "DIR")]
+    peer: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -101,6 +106,8 @@ struct Results {
     cold_start_ms: Vec<Vec<f64>>,
     fakes_served: u64,
     fakes_cpu_seconds: f64,
+    /// The peer's measurements (`--peer`), `None` when not measured.
+    peer: Option<PeerResults>,
 }
 
 fn key(what: What, deployment: Option<Deployment>, c: usize) -> String {
@@ -273,7 +280,14 @@ pub async fn suite(args: SuiteArgs) -> Result<(), String> {
     );
     let duration = Duration::from_secs_f64(args.duration);
     let warmup = Duration::from_secs_f64(args.warmup);
-    let mut results = Results::default();
+    let mut results = Results {
+        peer: args
+            .peer
+            .as_deref()
+            .map(PeerResults::prepared)
+            .transpose()?,
+        ..Results::default()
+    };
     let fakes_cpu_before = cpu::threads_cpu_seconds(FAKES_THREADS);
     let fakes_served_before = ctx.fakes.served();
 
@@ -334,6 +348,19 @@ pub async fn suite(args: SuiteArgs) -> Result<(), String> {
         }
         for (_, (daemon, _)) in daemons {
             daemon.stop().await;
+        }
+        if let Some(peer) = results.peer.as_mut() {
+            peer.measure_run(&crate::peer::Setup {
+                fakes: &ctx.fakes,
+                provider: &ctx.provider,
+                tmp: ctx.tmp.path(),
+                run,
+                concurrency: &args.concurrency,
+                duration,
+                warmup,
+                users: args.users,
+            })
+            .await?;
         }
 
         results
@@ -722,6 +749,14 @@ fn markdown(
         }
     }
 
+    md.push_str(&crate::peer::section(
+        results.peer.as_ref(),
+        &args.concurrency,
+        |m, c| match m {
+            Measure::Login => get(What::Login, Some(Deployment::ProxySingle), c),
+            Measure::Flow => get(What::Flow, Some(Deployment::ProxySingle), c),
+        },
+    ));
     md.push_str(on_postgres);
 
     // Errors, if any.
