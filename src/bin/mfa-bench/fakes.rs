@@ -1,6 +1,6 @@
 //! Fast fakes (hyper, HTTP/1.1 keep-alive, on a multi-threaded runtime of their own whose
 //! threads are named so that their CPU time can be told apart from the client's): the fake
-//! upstream, the fake provider, and the ceiling server.
+//! upstream (a fake Pryv core, `fake_core`), the fake provider, and the ceiling server.
 
 use std::{
     collections::HashMap,
@@ -16,6 +16,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{body::Incoming, service::service_fn, Method, Request, Response};
 use hyper_util::rt::TokioIo;
+
+use crate::fake_core::CoreState;
 
 /// The names of the fakes' and the ceiling's threads (their CPU time is read by name).
 pub const FAKES_THREADS: &str = "bench-fakes";
@@ -195,20 +197,10 @@ fn provider_handler(state: Arc<ProviderState>) -> Handler {
     })
 }
 
-fn upstream_handler() -> Handler {
-    let login = Bytes::from_static(
-        br#"{"token":"ck-fake-token-0000","apiEndpoint":"http://ck-fake-token-0000@127.0.0.1/user/"}"#,
-    );
-    let access = Bytes::from_static(br#"{"type":"personal"}"#);
-    Arc::new(move |method, path, _body| {
-        if method == Method::POST && path.ends_with("/auth/login") {
-            (200, login.clone())
-        } else if method == Method::GET && path.ends_with("/access-info") {
-            (200, access.clone())
-        } else {
-            json(404, serde_json::json!({"error": "no such route"}))
-        }
-    })
+/// The fake upstream: the routes of Pryv core our daemon and Pryv's service-mfa call (see
+/// `fake_core`).
+fn upstream_handler(core: Arc<CoreState>) -> Handler {
+    Arc::new(move |method, path, body| core.answer(method, path, body))
 }
 
 /// The fake upstream and the fake provider, on their own runtime.
@@ -236,7 +228,7 @@ impl Fakes {
         let upstream_addr = spawn_server(
             runtime.handle(),
             listen_upstream,
-            upstream_handler(),
+            upstream_handler(Arc::new(CoreState::default())),
             served.clone(),
         )
         .unwrap_or_else(|e| panic!("bind the fake upstream on {listen_upstream}: {e}"));

@@ -5,7 +5,9 @@
 mod client;
 mod cpu;
 mod daemon;
+mod fake_core;
 mod fakes;
+mod peer;
 mod postgres;
 mod report;
 mod scenarios;

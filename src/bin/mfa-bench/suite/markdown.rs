@@ -141,6 +141,14 @@ pub fn markdown(
         &PERIODIC,
         &[PERIODIC_C],
     );
+    md.push_str(&crate::peer::section(
+        results.peer.as_ref(),
+        &args.concurrency,
+        |m, c| match m {
+            crate::peer::Measure::Login => get(What::Login, Some(Deployment::ProxySingle), c),
+            crate::peer::Measure::Flow => get(What::Flow, Some(Deployment::ProxySingle), c),
+        },
+    ));
     md.push_str(on_postgres);
 
     md.push_str(&sections::errors(results));

@@ -8,7 +8,6 @@ pub mod fsync;
 mod machine;
 mod markdown;
 mod measure;
-mod peer_slot;
 mod results;
 mod sections;
 mod targets;
@@ -84,6 +83,10 @@ pub struct SuiteArgs {
     /// Measure only that: the file written holds the machine and that section.
     #[arg(long)]
     pub postgres_only: bool,
+    /// Also measure Pryv's service-mfa (the peer) in each run: DIR is the copy prepared by
+    /// `scripts/peer-service-mfa prepare` (e.g. target/peer).
+    #[arg(long, value_name = "DIR")]
+    pub peer: Option<PathBuf>,
 }
 
 pub async fn suite(args: SuiteArgs) -> Result<(), String> {
@@ -132,6 +135,11 @@ pub async fn suite(args: SuiteArgs) -> Result<(), String> {
     let warmup = Duration::from_secs_f64(args.warmup);
     let mut results = Results {
         file_system: fsync::file_system(ctx.tmp.path()),
+        peer: args
+            .peer
+            .as_deref()
+            .map(crate::peer::PeerResults::prepared)
+            .transpose()?,
         ..Results::default()
     };
     let fakes_cpu_before = cpu::threads_cpu_seconds(FAKES_THREADS);
@@ -141,6 +149,19 @@ pub async fn suite(args: SuiteArgs) -> Result<(), String> {
         eprintln!("== run {}/{runs}", run + 1);
         results.fsync.push(measure::fsync(&ctx).await?);
         throughput(&args, &ctx, &ceiling.url, run, &mut results).await?;
+        if let Some(peer) = results.peer.as_mut() {
+            peer.measure_run(&crate::peer::Setup {
+                fakes: &ctx.fakes,
+                provider: &ctx.provider,
+                tmp: ctx.tmp.path(),
+                run,
+                concurrency: &args.concurrency,
+                duration,
+                warmup,
+                users: args.users,
+            })
+            .await?;
+        }
         measure::periodic(&ctx, run, args.users, duration, warmup, &mut results).await?;
         let pending = measure::pending(&ctx, &format!("r{run}-pending"), args.pending).await?;
         results.pending.push(pending);

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{fsync::Fsync, peer_slot::PeerResults};
+use super::fsync::Fsync;
+use crate::peer::PeerResults;
 use crate::{
     daemon::Deployment,
     report::{Latency, Report, Spread},
