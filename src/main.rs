@@ -1,8 +1,9 @@
 //! The `mfa-bridge` command: serve, check, render, backup, restore, migrate, migrate-store.
 
-/// With `--features mimalloc`: about a third more logins per second under load (glibc's
-/// allocator is the largest single cost there), at the price of some 40 MB more resident memory
-/// from the start. BENCHMARKS.md has both.
+/// With `--features mimalloc`: 15–20 % less CPU per flow (glibc's allocator is the largest
+/// user-space cost), and with `MIMALLOC_ARENA_EAGER_COMMIT=0 MIMALLOC_EAGER_COMMIT=0
+/// MIMALLOC_PURGE_DELAY=0` in the environment about glibc's memory; without them some 40 MB more
+/// from the start (docs/benchmarks-analysis.md).
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
