@@ -113,6 +113,44 @@ pub fn dir_size(path: &std::path::Path) -> (u64, u64) {
     total
 }
 
+/// The CPU probe of a measurement against the process `pid`: the machine (busy and steal), the
+/// load client's and the fakes' threads, and that process's time under `name` ("daemon", "peer").
+pub fn process_probe(name: &'static str, pid: u32) -> crate::scenarios::Probe {
+    std::sync::Arc::new(move || {
+        let (busy, steal) = machine_cpu_seconds();
+        std::collections::BTreeMap::from([
+            ("machine".to_string(), busy),
+            ("steal".to_string(), steal),
+            (
+                "client".to_string(),
+                threads_cpu_seconds(crate::CLIENT_THREADS),
+            ),
+            (
+                "fakes".to_string(),
+                threads_cpu_seconds(crate::fakes::FAKES_THREADS),
+            ),
+            (name.to_string(), process_cpu_seconds(&pid.to_string())),
+        ])
+    })
+}
+
+/// Stops the child `pid`: SIGTERM, then SIGKILL once `grace` has passed.
+pub async fn stop_child(child: &mut std::process::Child, pid: u32, grace: std::time::Duration) {
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
+    let deadline = std::time::Instant::now() + grace;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

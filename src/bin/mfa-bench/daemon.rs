@@ -280,19 +280,7 @@ impl Daemon {
 
     /// SIGTERM (the daemon flushes and exits), then SIGKILL after 10 s.
     pub async fn stop(mut self) {
-        let _ = std::process::Command::new("kill")
-            .arg("-TERM")
-            .arg(self.pid.to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::cpu::stop_child(&mut self.child, self.pid, Duration::from_secs(10)).await;
     }
 
     pub fn log(&self) -> String {

@@ -22,10 +22,9 @@ use serde::{Deserialize, Serialize};
 use crate::{
     client::Target,
     cpu,
-    fakes::{Fakes, FAKES_THREADS},
+    fakes::Fakes,
     report::{Report, Spread},
     scenarios::{self, FirstFactor, Probe, RunConfig, Scenario, SmsMode, Stop},
-    CLIENT_THREADS,
 };
 
 pub use section::section;
@@ -199,17 +198,5 @@ pub fn flows_per_core(reports: &[Report], who: &str) -> Option<f64> {
 }
 
 fn probe(pid: u32) -> Probe {
-    Arc::new(move || {
-        let (busy, steal) = cpu::machine_cpu_seconds();
-        BTreeMap::from([
-            ("machine".to_string(), busy),
-            ("steal".to_string(), steal),
-            (
-                "client".to_string(),
-                cpu::threads_cpu_seconds(CLIENT_THREADS),
-            ),
-            ("fakes".to_string(), cpu::threads_cpu_seconds(FAKES_THREADS)),
-            (PEER.to_string(), cpu::process_cpu_seconds(&pid.to_string())),
-        ])
-    })
+    cpu::process_probe(PEER, pid)
 }

@@ -10,7 +10,7 @@ use crate::{
     client::Target,
     cpu,
     daemon::{Daemon, Deployment, TempDir},
-    fakes::{Fakes, CEILING_THREADS, FAKES_THREADS},
+    fakes::{Fakes, CEILING_THREADS},
     scenarios::{self, Probe, RunConfig, Scenario, Stop, User},
     CLIENT_THREADS,
 };
@@ -34,22 +34,7 @@ pub fn ceiling_probe() -> Probe {
 }
 
 pub fn daemon_probe(pid: u32) -> Probe {
-    Arc::new(move || {
-        let (busy, steal) = cpu::machine_cpu_seconds();
-        BTreeMap::from([
-            ("machine".to_string(), busy),
-            ("steal".to_string(), steal),
-            (
-                "client".to_string(),
-                cpu::threads_cpu_seconds(CLIENT_THREADS),
-            ),
-            ("fakes".to_string(), cpu::threads_cpu_seconds(FAKES_THREADS)),
-            (
-                "daemon".to_string(),
-                cpu::process_cpu_seconds(&pid.to_string()),
-            ),
-        ])
-    })
+    cpu::process_probe("daemon", pid)
 }
 
 pub struct Ctx {
