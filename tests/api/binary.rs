@@ -40,7 +40,13 @@ fn output_text(output: &Output) -> String {
 
 fn check(config: &Value) -> (Output, String) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = write_config(dir.path(), config);
+    check_in(dir.path(), config)
+}
+
+/// `mfa-bridge check` of `config` written as `dir/platform.yml` (beside what the test put in
+/// `dir`: storage, templates): its output and everything it printed, colours stripped.
+pub(crate) fn check_in(dir: &Path, config: &Value) -> (Output, String) {
+    let path = write_config(dir, config);
     let output = bin()
         .arg("check")
         .arg("--config")

@@ -16,7 +16,7 @@ use crate::helpers::{
 
 /// A single-mode SMS provider named `name` at `base`, sending `{{ send_id }}` as its
 /// `Idempotency-Key`.
-fn single(name: &str, base: &str) -> Value {
+pub(crate) fn single(name: &str, base: &str) -> Value {
     json!({
         "name": name,
         "single": {

@@ -11,9 +11,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::faulty_provider::{Fault, FaultyProvider};
-use crate::helpers::{
-    config_value, spawn_app, strip_ansi, to_yaml, AppOptions, PROVIDER, UPSTREAM,
-};
+use crate::helpers::{config_value, spawn_app, AppOptions, PROVIDER};
 
 /// A single-mode SMS provider named `name` at `base`, with these extra keys (`priority`,
 /// `weight`).
@@ -95,21 +93,7 @@ async fn providers_of_one_priority_and_weight_share_the_sends() {
 
 fn check(config: &Value) -> (Output, String) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("platform.yml");
-    std::fs::write(&path, to_yaml(config, PROVIDER, UPSTREAM)).expect("write platform.yml");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mfa-bridge"))
-        .env("NO_COLOR", "1")
-        .arg("check")
-        .arg("--config")
-        .arg(&path)
-        .output()
-        .expect("run mfa-bridge check");
-    let text = strip_ansi(&format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    ));
-    (output, text)
+    crate::binary::check_in(dir.path(), config)
 }
 
 /// A proxy/single configuration with the providers `sms-main` and `sms-backup`, storage in

@@ -14,10 +14,7 @@ use regex::Regex;
 use serde_json::{json, Value};
 
 use crate::fakes::{Recorded, Reply};
-use crate::helpers::{
-    code_in, config_value, phone_for, spawn_app, strip_ansi, to_yaml, AppOptions, TestApp,
-    PROVIDER, UPSTREAM,
-};
+use crate::helpers::{code_in, config_value, phone_for, spawn_app, AppOptions, TestApp, PROVIDER};
 
 /// `mfa.endpoints` naming a preset, sent to the fake provider (`base_url`: [`PROVIDER`]).
 fn preset(name: &str, vars: Value) -> Value {
@@ -998,24 +995,7 @@ fn check_with_endpoints(endpoints: Value) -> (Option<i32>, String) {
     let storage = dir.path().join("store");
     std::fs::create_dir_all(&storage).expect("create the storage directory");
     let options = AppOptions::standalone_single().with_endpoints(endpoints);
-    let path = dir.path().join("platform.yml");
-    std::fs::write(
-        &path,
-        to_yaml(&config_value(&options, &storage), PROVIDER, UPSTREAM),
-    )
-    .expect("write platform.yml");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mfa-bridge"))
-        .env("NO_COLOR", "1")
-        .arg("check")
-        .arg("--config")
-        .arg(&path)
-        .output()
-        .expect("run mfa-bridge check");
-    let text = strip_ansi(&format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    ));
+    let (output, text) = crate::binary::check_in(dir.path(), &config_value(&options, &storage));
     (output.status.code(), text)
 }
 

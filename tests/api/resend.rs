@@ -15,19 +15,7 @@ use crate::helpers::{phone_for, spawn_app, AppOptions, TestApp, ADMIN_TOKEN};
 const PUBLIC_URL: &str = "https://mfa.example.org";
 const TWILIO_TOKEN: &str = "twilio-auth-token-resend";
 
-/// A single-mode SMS provider named `name` at `base`, its answer's `sid` the message id.
-fn single(name: &str, base: &str) -> Value {
-    json!({
-        "name": name,
-        "single": {
-            "url": format!("{base}/sms"),
-            "method": "POST",
-            "headers": {"content-type": "application/json", "Idempotency-Key": "{{ send_id }}"},
-            "body": r#"{"to":"{{ phone }}","text":"Code {{ code }}"}"#,
-            "message_id": "sid",
-        }
-    })
-}
+use crate::delivery::single;
 
 /// `primary` then `backup`, the primary's receipts checked as Twilio's, with `rule` merged
 /// into `receipts`.

@@ -11,8 +11,7 @@ use serde_json::{json, Value};
 
 use crate::fakes::{Recorded, Reply, PROVIDER_VALID_CODE};
 use crate::helpers::{
-    code_in, config_value, phone_for, spawn_app, strip_ansi, to_yaml, AppOptions, Auth, TestApp,
-    PROVIDER, UPSTREAM,
+    code_in, config_value, phone_for, spawn_app, AppOptions, Auth, TestApp, PROVIDER,
 };
 
 const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
@@ -460,24 +459,7 @@ fn check(channels: Value, files: &[(&str, &str)]) -> (Option<i32>, String) {
         std::fs::write(&path, text).expect("write a template file");
     }
     let options = with_channels(channels);
-    let path = dir.path().join("platform.yml");
-    std::fs::write(
-        &path,
-        to_yaml(&config_value(&options, &storage), PROVIDER, UPSTREAM),
-    )
-    .expect("write platform.yml");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mfa-bridge"))
-        .env("NO_COLOR", "1")
-        .arg("check")
-        .arg("--config")
-        .arg(&path)
-        .output()
-        .expect("run mfa-bridge check");
-    let text = strip_ansi(&format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    ));
+    let (output, text) = crate::binary::check_in(dir.path(), &config_value(&options, &storage));
     (output.status.code(), text)
 }
 
