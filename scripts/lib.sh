@@ -1,4 +1,4 @@
-# Shared by scripts/test and scripts/e2e (sourced, not run): installs what the tests need when it
+# Shared by scripts/test, scripts/e2e and scripts/bench (sourced, not run): installs what the tests need when it
 # is missing on a fresh Debian machine that has only the Rust toolchain.
 
 # Runs a command as root (directly when root, else through sudo).

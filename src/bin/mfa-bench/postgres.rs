@@ -146,7 +146,8 @@ fn bin_dir() -> Result<PathBuf, String> {
     found.sort();
     found.pop().map(|(_, p)| p).ok_or_else(|| {
         "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): apt-get install \
-         postgresql, or run the suite without --postgres"
+         postgresql (scripts/bench does), or leave it out (the suite without --postgres, \
+         scripts/bench --no-postgres)"
             .to_string()
     })
 }
